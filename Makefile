@@ -1,0 +1,52 @@
+# devicehub — `make run` starts the whole hub locally; `make test` proves it.
+SHELL := /bin/bash
+GO    ?= go
+PORT  ?= 8080
+TOOLS := .tools
+FUNCTIONS := ingress service sweeper
+LAMBDA_ARCH ?= arm64
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION = 20
+export CDK_DISABLE_CLI_TELEMETRY = 1
+
+.PHONY: run test tools build lambdas bench vet fmt clean
+
+## tools: install the pinned npm tools (emulators, CDK CLI, Azure IoT SDK) from the lockfile
+tools: $(TOOLS)/node_modules/.package-lock.json
+$(TOOLS)/node_modules/.package-lock.json: $(TOOLS)/package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund --prefix $(TOOLS)
+
+## run: start emulators, create the stream and tables, serve the hub on 127.0.0.1:$(PORT)
+run: tools
+	$(GO) run ./cmd/devicehub local --port $(PORT)
+
+## test: vet, unit, integration (emulators) and end-to-end (Azure IoT SDK) tests
+test: tools
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l . | grep -v '^\.')" || { gofmt -l . | grep -v '^\.'; echo "gofmt: files above need formatting"; exit 1; }
+	$(GO) test -count=1 -timeout 20m ./...
+
+## build: the devicehub CLI in bin/
+build:
+	$(GO) build -o bin/devicehub ./cmd/devicehub
+
+## lambdas: each function's bootstrap for provided.al2023 (LAMBDA_ARCH=arm64 by default)
+lambdas:
+	@for f in $(FUNCTIONS); do \
+	  GOOS=linux GOARCH=$(LAMBDA_ARCH) CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' \
+	    -o build/$$f/bootstrap ./functions/$$f || exit 1; \
+	done
+
+## bench: the ingress and C2D benchmarks
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./shared/d2c/... ./shared/c2d/...
+
+vet:
+	$(GO) vet ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf bin build cdk.out
+
+-include infra/infra.mk
