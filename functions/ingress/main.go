@@ -1,0 +1,25 @@
+// Command ingress is the devicehub ingress Lambda function: the hub API's
+// device routes (telemetry in, cloud-to-device out) behind API Gateway.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/devicehub/devicehub/shared/app"
+	"github.com/devicehub/devicehub/shared/lambdahttp"
+	"github.com/devicehub/devicehub/shared/logging"
+)
+
+func main() {
+	log := logging.New(os.Stderr, os.Getenv)
+	hub, err := app.FromEnvironment(context.Background(), app.Device, log)
+	if err != nil {
+		log.Error("init failed", slog.Any("error", err))
+		os.Exit(1)
+	}
+	lambda.Start(lambdahttp.Handler(app.Handler(hub)))
+}
