@@ -42,6 +42,10 @@ type Hub struct {
 	Deps     hubapi.Deps
 	Auth     *registry.Authenticator
 	Registry *registry.Service
+	// Sweep runs one sweeper pass (cloud-to-device expiry and repair). The
+	// local runner calls it on a schedule, as EventBridge does in AWS; nil
+	// when the role has no sweeper.
+	Sweep func(ctx context.Context) error
 }
 
 // Build wires config and clients into the API's dependencies for role.

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -132,7 +133,11 @@ func WaitReady(ctx context.Context, url, target string, timeout time.Duration) e
 	for {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader([]byte("{}")))
 		req.Header.Set("X-Amz-Target", target)
-		req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+		ct := "application/x-amz-json-1.1" // Kinesis
+		if strings.HasPrefix(target, "DynamoDB") {
+			ct = "application/x-amz-json-1.0"
+		}
+		req.Header.Set("Content-Type", ct)
 		req.Header.Set("X-Amz-Date", "20200101T000000Z")
 		req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=devicehub/20200101/us-east-1/x/aws4_request, SignedHeaders=host, Signature=0")
 		resp, err := http.DefaultClient.Do(req)
