@@ -58,10 +58,11 @@ func Append(dst []byte, sys *SystemProperties, props []Property, body []byte) []
 	return append(dst, '}')
 }
 
-// Size returns an upper bound of Append's output length, to size buffers.
+// Size returns an upper bound of Append's output length, to size buffers:
+// every string may grow sixfold when escaped (\u00XX).
 func Size(sys *SystemProperties, props []Property, body []byte) int {
-	n := 256 + len(sys.MessageID) + len(sys.CorrelationID) + len(sys.UserID) + len(sys.ContentType) +
-		len(sys.ContentEncoding) + len(sys.DeviceID) + len(sys.AuthGenerationID) + len(sys.AuthMethod)*2
+	n := 256 + 6*(len(sys.MessageID)+len(sys.CorrelationID)+len(sys.UserID)+len(sys.ContentType)+
+		len(sys.ContentEncoding)+len(sys.DeviceID)+len(sys.AuthGenerationID)+len(sys.AuthMethod))
 	for _, p := range props {
 		n += 6 + 6*(len(p.Name)+len(p.Value))
 	}

@@ -1,0 +1,100 @@
+package d2c_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/devicehub/devicehub/shared/hubapi"
+	"github.com/devicehub/devicehub/shared/telemetry"
+	"github.com/devicehub/devicehub/test/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// readStream returns every record in the stream, shard by shard, oldest first.
+func readStream(t *testing.T, env *testenv.Env) []telemetry.Message {
+	t.Helper()
+	ctx := context.Background()
+	shards, err := env.Kinesis.ListShards(ctx, &kinesis.ListShardsInput{StreamName: &env.Config.StreamName})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []telemetry.Message
+	for _, s := range shards.Shards {
+		it, err := env.Kinesis.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{
+			StreamName: &env.Config.StreamName, ShardId: s.ShardId, ShardIteratorType: types.ShardIteratorTypeTrimHorizon})
+		if err != nil {
+			t.Fatal(err)
+		}
+		iter := it.ShardIterator
+		for iter != nil {
+			recs, err := env.Kinesis.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: iter})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range recs.Records {
+				m, err := telemetry.Decode(r.Data)
+				if err != nil {
+					t.Fatalf("record %s: %v", *r.SequenceNumber, err)
+				}
+				m.PartitionKey, m.SequenceNumber = *r.PartitionKey, *r.SequenceNumber
+				out = append(out, m)
+			}
+			if len(recs.Records) == 0 {
+				break
+			}
+			iter = recs.NextShardIterator
+		}
+	}
+	return out
+}
+
+type response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+func do(t *testing.T, env *testenv.Env, method, path, auth string, hdr map[string]string, body []byte) response {
+	t.Helper()
+	req, err := http.NewRequest(method, env.Server.URL+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := env.Server.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{resp.StatusCode, resp.Header, b}
+}
+
+// errorBody decodes and checks the JSON error shape.
+func errorBody(t *testing.T, r response) hubapi.ErrorBody {
+	t.Helper()
+	var e hubapi.ErrorBody
+	if err := json.Unmarshal(r.Body, &e); err != nil {
+		t.Fatalf("status %d: error body is not JSON: %q", r.Status, r.Body)
+	}
+	if e.Code == "" || e.Message == "" || e.ErrorCode/1000 != r.Status || e.TrackingID == "" {
+		t.Fatalf("status %d: incomplete error body %+v", r.Status, e)
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "application/json; charset=utf-8" {
+		t.Fatalf("error content type %q", ct)
+	}
+	return e
+}
