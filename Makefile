@@ -22,7 +22,7 @@ run: tools
 ## test: vet, unit, integration (emulators) and end-to-end (Azure IoT SDK) tests
 test: tools
 	$(GO) vet ./...
-	@test -z "$$(gofmt -l . | grep -v '^\.')" || { gofmt -l . | grep -v '^\.'; echo "gofmt: files above need formatting"; exit 1; }
+	@unformatted=$$(gofmt -l $$($(GO) list -f '{{.Dir}}' ./...)); test -z "$$unformatted" || { echo "gofmt: these need formatting:"; echo "$$unformatted"; exit 1; }
 	$(GO) test -count=1 -timeout 20m ./...
 
 ## build: the devicehub CLI in bin/
