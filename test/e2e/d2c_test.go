@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,12 +21,12 @@ import (
 	"github.com/devicehub/devicehub/test/testenv"
 )
 
-// nodeTimeout bounds one run of d2c.js: Node start-up plus a few requests,
+// d2cNodeTimeout bounds one run of d2c.js: Node start-up plus a few requests,
 // on a loaded 2-core machine.
-const nodeTimeout = 90 * time.Second
+const d2cNodeTimeout = 90 * time.Second
 
-// sdkMessage is one message as d2c.js builds it with the SDK's Message.
-type sdkMessage struct {
+// d2cMessage is one message as d2c.js builds it with the SDK's Message.
+type d2cMessage struct {
 	Body            string      `json:"body"` // base64
 	Properties      [][2]string `json:"properties,omitempty"`
 	MessageID       string      `json:"messageId,omitempty"`
@@ -35,14 +36,14 @@ type sdkMessage struct {
 	ContentEncoding string      `json:"contentEncoding,omitempty"`
 }
 
-// sdkSend is one SDK call: sendEvent or sendEventBatch.
-type sdkSend struct {
-	Single *sdkMessage  `json:"single,omitempty"`
-	Batch  []sdkMessage `json:"batch,omitempty"`
+// d2cSend is one SDK call: sendEvent or sendEventBatch.
+type d2cSend struct {
+	Single *d2cMessage  `json:"single,omitempty"`
+	Batch  []d2cMessage `json:"batch,omitempty"`
 }
 
-// sdkResult is one line d2c.js prints per send.
-type sdkResult struct {
+// d2cResult is one line d2c.js prints per send.
+type d2cResult struct {
 	I     int  `json:"i"`
 	OK    bool `json:"ok"`
 	Error *struct {
@@ -51,16 +52,16 @@ type sdkResult struct {
 	} `json:"error"`
 }
 
-// want is what the stream must hold for one sent message: the message's own
+// d2cWant is what the stream must hold for one sent message: the message's own
 // properties and body; the hub's stamps are checked separately.
-type want struct {
+type d2cWant struct {
 	MessageID, CorrelationID, UserID, ContentType, ContentEncoding string
 	Properties                                                     map[string]string
 	Body                                                           []byte
 }
 
-func msg(body []byte, props ...string) sdkMessage {
-	m := sdkMessage{Body: base64.StdEncoding.EncodeToString(body)}
+func d2cMsg(body []byte, props ...string) d2cMessage {
+	m := d2cMessage{Body: base64.StdEncoding.EncodeToString(body)}
 	for i := 0; i+1 < len(props); i += 2 {
 		m.Properties = append(m.Properties, [2]string{props[i], props[i+1]})
 	}
@@ -72,12 +73,12 @@ func msg(body []byte, props ...string) sdkMessage {
 // lower-cased (API Gateway lower-cases header names); in a batch they are
 // JSON keys and keep their case. The SDK carries only body and application
 // properties in a batch.
-func expected(m sdkMessage, batch bool) want {
+func d2cExpected(m d2cMessage, batch bool) d2cWant {
 	body, err := base64.StdEncoding.DecodeString(m.Body)
 	if err != nil {
 		panic(err)
 	}
-	w := want{Body: body, Properties: map[string]string{}}
+	w := d2cWant{Body: body, Properties: map[string]string{}}
 	for _, p := range m.Properties {
 		name := p[0]
 		if !batch {
@@ -92,8 +93,8 @@ func expected(m sdkMessage, batch bool) want {
 	return w
 }
 
-// allBytes is every byte value, so not UTF-8: the hub must base64 it.
-func allBytes() []byte {
+// d2cAllBytes is every byte value, so not UTF-8: the hub must base64 it.
+func d2cAllBytes() []byte {
 	b := make([]byte, 256)
 	for i := range b {
 		b[i] = byte(255 - i)
@@ -101,13 +102,13 @@ func allBytes() []byte {
 	return b
 }
 
-// scenario returns what one device sends: two single messages, a batch, and
+// d2cScenario returns what one device sends: two single messages, a batch, and
 // another single message, all with distinct properties and bodies. Property
 // names and values use every character IoT Hub allows over HTTPS (ASCII
 // letters, digits and !#$%&'*+-.^_`|~); non-ASCII text goes in bodies.
-func scenario(device string) []sdkSend {
+func d2cScenario(device string) []d2cSend {
 	jsonBody := []byte(`{"device":"` + device + `","temp":21.5,"unit":"°C","note":"naïve ✓ 温度","nested":{"ok":true,"list":[1, 2, 3]}}`)
-	s1 := msg(jsonBody,
+	s1 := d2cMsg(jsonBody,
 		"Temperature-Alert", "true",
 		"unit", "celsius",
 		"Route.Key_1", "a!#$%&'*+-.^_`|~Z9",
@@ -120,11 +121,11 @@ func scenario(device string) []sdkSend {
 	s1.ContentType = "application/json"
 	s1.ContentEncoding = "utf-8"
 
-	s2 := msg(allBytes(), "seq", "2", "Kind", "binary")
+	s2 := d2cMsg(d2cAllBytes(), "seq", "2", "Kind", "binary")
 	s2.MessageID = device + "-msg-2"
 	s2.ContentType = "application/octet-stream"
 
-	var batch []sdkMessage
+	var batch []d2cMessage
 	for i := range 4 {
 		var body []byte
 		switch i {
@@ -137,7 +138,7 @@ func scenario(device string) []sdkSend {
 		case 3:
 			body = []byte(`[1,"two",{"three":3}]`)
 		}
-		m := msg(body,
+		m := d2cMsg(body,
 			"seq", fmt.Sprint(3+i),
 			"Batch-Index", fmt.Sprint(i),
 			"MixedCase", "Value-With.Case_"+fmt.Sprint(i),
@@ -149,26 +150,26 @@ func scenario(device string) []sdkSend {
 		batch = append(batch, m)
 	}
 
-	s3 := msg([]byte(`"a JSON string, \u00e9"`), "seq", "7") // JSON scalar: inline in the envelope
+	s3 := d2cMsg([]byte(`"a JSON string, \u00e9"`), "seq", "7") // JSON scalar: inline in the envelope
 	s3.MessageID = device + "-msg-7"
-	return []sdkSend{{Single: &s1}, {Single: &s2}, {Batch: batch}, {Single: &s3}}
+	return []d2cSend{{Single: &s1}, {Single: &s2}, {Batch: batch}, {Single: &s3}}
 }
 
-func expectedAll(sends []sdkSend) []want {
-	var out []want
+func d2cExpectedAll(sends []d2cSend) []d2cWant {
+	var out []d2cWant
 	for _, s := range sends {
 		if s.Single != nil {
-			out = append(out, expected(*s.Single, false))
+			out = append(out, d2cExpected(*s.Single, false))
 		}
 		for _, m := range s.Batch {
-			out = append(out, expected(m, true))
+			out = append(out, d2cExpected(m, true))
 		}
 	}
 	return out
 }
 
 // runD2C runs d2c.js for one device and returns one result per send.
-func runD2C(t *testing.T, env *testenv.Env, cs sas.ConnectionString, sends []sdkSend) []sdkResult {
+func runD2C(t *testing.T, env *testenv.Env, cs sas.ConnectionString, sends []d2cSend) []d2cResult {
 	t.Helper()
 	spec, err := json.Marshal(sends)
 	if err != nil {
@@ -176,10 +177,10 @@ func runD2C(t *testing.T, env *testenv.Env, cs sas.ConnectionString, sends []sdk
 	}
 	vars := sdkVars(t, env, cs)
 	vars["SENDS"] = string(spec)
-	out := runNode(t, "d2c.js", vars, nodeTimeout)
-	var res []sdkResult
+	out := runNode(t, "d2c.js", vars, d2cNodeTimeout)
+	var res []d2cResult
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		var r sdkResult
+		var r d2cResult
 		if err := json.Unmarshal([]byte(line), &r); err != nil {
 			t.Fatalf("d2c.js printed %q: %v", line, err)
 		}
@@ -191,10 +192,10 @@ func runD2C(t *testing.T, env *testenv.Env, cs sas.ConnectionString, sends []sdk
 	return res
 }
 
-// readStream returns every record in the stream, each shard from
+// d2cReadStream returns every record in the stream, each shard from
 // TRIM_HORIZON to its tip, in shard order. Call it after the hub has
 // acknowledged the sends: an acknowledged message is already in the stream.
-func readStream(t *testing.T, env *testenv.Env) []telemetry.Message {
+func d2cReadStream(t *testing.T, env *testenv.Env) []telemetry.Message {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -234,8 +235,8 @@ func readStream(t *testing.T, env *testenv.Env) []telemetry.Message {
 	return out
 }
 
-// byDevice groups messages by the hub-stamped device id, keeping stream order.
-func byDevice(msgs []telemetry.Message) map[string][]telemetry.Message {
+// d2cByDevice groups messages by the hub-stamped device id, keeping stream order.
+func d2cByDevice(msgs []telemetry.Message) map[string][]telemetry.Message {
 	out := map[string][]telemetry.Message{}
 	for _, m := range msgs {
 		out[m.DeviceID] = append(out[m.DeviceID], m)
@@ -252,7 +253,7 @@ func TestD2CSDKSingleAndBatch(t *testing.T) {
 		id    string
 		cs    sas.ConnectionString
 		gen   string
-		sends []sdkSend
+		sends []d2cSend
 	}
 	devs := make([]*device, len(devices))
 	for i, id := range devices {
@@ -264,7 +265,7 @@ func TestD2CSDKSingleAndBatch(t *testing.T) {
 		if d.GenerationID == "" {
 			t.Fatalf("device %s has no generation id", id)
 		}
-		devs[i] = &device{id: id, cs: cs, gen: d.GenerationID, sends: scenario(id)}
+		devs[i] = &device{id: id, cs: cs, gen: d.GenerationID, sends: d2cScenario(id)}
 	}
 
 	before := time.Now()
@@ -287,12 +288,12 @@ func TestD2CSDKSingleAndBatch(t *testing.T) {
 		t.FailNow()
 	}
 
-	got := byDevice(readStream(t, env))
+	got := d2cByDevice(d2cReadStream(t, env))
 	if len(got) != len(devs) {
-		t.Errorf("stream holds messages of %d devices, want %d: %v", len(got), len(devs), slicesKeys(got))
+		t.Errorf("stream holds messages of %d devices, want %d: %v", len(got), len(devs), slices.Sorted(maps.Keys(got)))
 	}
 	for _, d := range devs {
-		msgs, wants := got[d.id], expectedAll(d.sends)
+		msgs, wants := got[d.id], d2cExpectedAll(d.sends)
 		if len(msgs) != len(wants) {
 			t.Errorf("device %s: %d messages in the stream, want %d", d.id, len(msgs), len(wants))
 		}
@@ -339,18 +340,18 @@ func TestD2CSDKSingleAndBatch(t *testing.T) {
 func TestD2CSDKJSONBodyWhitespace(t *testing.T) {
 	env := testenv.New(t, testenv.Options{})
 	cs := env.CreateDevice(t, "e2e-ws")
-	single := msg([]byte("{\"a\":1}\n"), "seq", "1")
-	sends := []sdkSend{{Single: &single}, {Batch: []sdkMessage{
-		msg([]byte(" [1, 2] "), "seq", "2"),
-		msg([]byte("\t{\"b\": \"x\"}\r\n"), "seq", "3"),
+	single := d2cMsg([]byte("{\"a\":1}\n"), "seq", "1")
+	sends := []d2cSend{{Single: &single}, {Batch: []d2cMessage{
+		d2cMsg([]byte(" [1, 2] "), "seq", "2"),
+		d2cMsg([]byte("\t{\"b\": \"x\"}\r\n"), "seq", "3"),
 	}}}
 	for i, r := range runD2C(t, env, cs, sends) {
 		if !r.OK {
 			t.Fatalf("send %d: %+v", i, r.Error)
 		}
 	}
-	msgs := readStream(t, env)
-	wants := expectedAll(sends)
+	msgs := d2cReadStream(t, env)
+	wants := d2cExpectedAll(sends)
 	if len(msgs) != len(wants) {
 		t.Fatalf("%d messages in the stream, want %d", len(msgs), len(wants))
 	}
@@ -374,8 +375,8 @@ func TestD2CSDKWrongKey(t *testing.T) {
 	unknown := good
 	unknown.DeviceID = "e2e-not-registered"
 
-	sends := []sdkSend{{Single: &sdkMessage{Body: base64.StdEncoding.EncodeToString([]byte(`{"x":1}`)), MessageID: "m1"}},
-		{Batch: []sdkMessage{msg([]byte("a"), "k", "v"), msg([]byte("b"))}}}
+	sends := []d2cSend{{Single: &d2cMessage{Body: base64.StdEncoding.EncodeToString([]byte(`{"x":1}`)), MessageID: "m1"}},
+		{Batch: []d2cMessage{d2cMsg([]byte("a"), "k", "v"), d2cMsg([]byte("b"))}}}
 	for _, cs := range []sas.ConnectionString{bad, unknown} {
 		for i, r := range runD2C(t, env, cs, sends) {
 			if r.OK || r.Error == nil || r.Error.Name != "UnauthorizedError" || r.Error.Constructor != "UnauthorizedError" {
@@ -383,7 +384,7 @@ func TestD2CSDKWrongKey(t *testing.T) {
 			}
 		}
 	}
-	if msgs := readStream(t, env); len(msgs) != 0 {
+	if msgs := d2cReadStream(t, env); len(msgs) != 0 {
 		t.Errorf("stream holds %d messages after rejected sends: %+v", len(msgs), msgs)
 	}
 
@@ -394,16 +395,8 @@ func TestD2CSDKWrongKey(t *testing.T) {
 			t.Fatalf("good device send %d: %+v", i, r)
 		}
 	}
-	msgs := readStream(t, env)
+	msgs := d2cReadStream(t, env)
 	if len(msgs) != 1 || msgs[0].DeviceID != "e2e-good" || msgs[0].MessageID != "m1" || string(msgs[0].Body) != `{"x":1}` {
 		t.Errorf("stream after the good send: %+v", msgs)
 	}
-}
-
-func slicesKeys(m map[string][]telemetry.Message) []string {
-	var ks []string
-	for k := range m {
-		ks = append(ks, k)
-	}
-	return ks
 }

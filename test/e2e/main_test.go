@@ -24,7 +24,7 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-var root struct {
+var repoRootCache struct {
 	once sync.Once
 	dir  string
 	err  error
@@ -33,18 +33,18 @@ var root struct {
 // repoRoot returns the repository root (the folder holding .tools).
 func repoRoot(t testing.TB) string {
 	t.Helper()
-	root.once.Do(func() {
+	repoRootCache.once.Do(func() {
 		wd, err := os.Getwd()
 		if err != nil {
-			root.err = err
+			repoRootCache.err = err
 			return
 		}
-		root.dir, root.err = emulator.FindRoot(wd)
+		repoRootCache.dir, repoRootCache.err = emulator.FindRoot(wd)
 	})
-	if root.err != nil {
-		t.Fatal(root.err)
+	if repoRootCache.err != nil {
+		t.Fatal(repoRootCache.err)
 	}
-	return root.dir
+	return repoRootCache.dir
 }
 
 // nodeResult is what a finished node process left behind.
