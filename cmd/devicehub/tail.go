@@ -17,7 +17,6 @@ type tailLine struct {
 	SequenceNumber string                     `json:"sequenceNumber"`
 	System         telemetry.SystemProperties `json:"systemProperties"`
 	Properties     map[string]string          `json:"properties"`
-	Body           json.RawMessage            `json:"body,omitempty"`
 	BodyText       string                     `json:"bodyText,omitempty"`
 	BodyBase64     []byte                     `json:"bodyBase64,omitempty"`
 }
@@ -53,19 +52,26 @@ func runTail(ctx context.Context, e *cliEnv, args []string) error {
 	if t.Stream == "" {
 		return errors.New("tail: no stream: pass --stream or set " + schema.EnvStreamName)
 	}
-	enc := json.NewEncoder(e.Stdout)
 	n := 0
 	err := t.Run(ctx, func(m telemetry.Message) error {
 		line := tailLine{PartitionKey: m.PartitionKey, SequenceNumber: m.SequenceNumber, System: m.SystemProperties, Properties: m.Properties}
+		isJSON := telemetry.BodyIsJSON(m.Body)
 		switch {
-		case telemetry.BodyIsJSON(m.Body):
-			line.Body = m.Body
+		case isJSON:
 		case isText(m.Body):
 			line.BodyText = string(m.Body)
 		default:
 			line.BodyBase64 = m.Body
 		}
-		if err := enc.Encode(line); err != nil {
+		out, err := json.Marshal(line)
+		if err != nil {
+			return err
+		}
+		if isJSON {
+			// Splice the body in as it is: an encoder would re-format it.
+			out = append(append(append(out[:len(out)-1], `,"body":`...), m.Body...), '}')
+		}
+		if _, err := e.Stdout.Write(append(out, '\n')); err != nil {
 			return err
 		}
 		n++

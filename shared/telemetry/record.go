@@ -120,7 +120,12 @@ func Decode(data []byte) (Message, error) {
 	return m, nil
 }
 
-// BodyIsJSON reports whether body goes inline: valid UTF-8 JSON.
+// BodyIsJSON reports whether body goes inline: valid UTF-8 JSON with no
+// white space around the value (a JSON decoder drops that, so such a body
+// would not come back byte for byte; it goes as base64).
 func BodyIsJSON(body []byte) bool {
-	return len(body) > 0 && utf8.Valid(body) && json.Valid(body)
+	return len(body) > 0 && !isJSONSpace(body[0]) && !isJSONSpace(body[len(body)-1]) &&
+		utf8.Valid(body) && json.Valid(body)
 }
+
+func isJSONSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }

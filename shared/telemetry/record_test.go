@@ -23,6 +23,8 @@ func TestAppendDecodeRoundTrip(t *testing.T) {
 	}{
 		{"json object kept byte for byte", []byte("{\"t\": 21.5,\n \"ok\":true}"), []Property{{"a", "1"}, {"b", "x y"}}, EncodingJSON},
 		{"json string", []byte(`"hi"`), nil, EncodingJSON},
+		{"json with trailing newline is base64", []byte("{\"a\":1}\n"), nil, EncodingBase64},
+		{"json with leading space is base64", []byte(" [1, 2]"), nil, EncodingBase64},
 		{"text is base64", []byte("hello world"), nil, EncodingBase64},
 		{"binary is base64", []byte{0, 1, 2, 0xff, 0xfe}, []Property{{"bin", "1"}}, EncodingBase64},
 		{"invalid utf-8 json-ish is base64", []byte("\"\xff\""), nil, EncodingBase64},
