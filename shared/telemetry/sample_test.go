@@ -2,4 +2,6 @@ package telemetry
 
 import "os"
 
-func readSample() ([]byte, error) { return os.ReadFile("../../events/telemetry-record.v1.example.json") }
+func readSample() ([]byte, error) {
+	return os.ReadFile("../../events/telemetry-record.v1.example.json")
+}
