@@ -5,10 +5,41 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/devicehub/devicehub/shared/c2d"
 	"github.com/devicehub/devicehub/shared/config"
+	"github.com/devicehub/devicehub/shared/hubapi"
+	"github.com/devicehub/devicehub/shared/registry"
 )
 
-// buildC2D wires the cloud-to-device queue and feedback into h.
-func buildC2D(ctx context.Context, h *Hub, cfg config.Config, cl Clients, role Role, log *slog.Logger, now func() time.Time) error {
+// buildC2D wires the cloud-to-device queue and feedback into h: the device
+// half of the queue for Device, the service half and feedback for Service.
+func buildC2D(_ context.Context, h *Hub, cfg config.Config, cl Clients, role Role, log *slog.Logger, now func() time.Time) error {
+	q := NewC2DQueue(cfg, cl, log, now)
+	switch {
+	case role&Device != 0 && role&Service != 0:
+		h.Deps.C2D = q
+	case role&Device != 0:
+		h.Deps.C2D = struct{ hubapi.C2DDevice }{q}
+	case role&Service != 0:
+		h.Deps.C2D = struct{ hubapi.C2DService }{q}
+	}
+	if role&Service != 0 {
+		h.Deps.Feedback = NewFeedbackReader(cfg, q)
+	}
 	return nil
+}
+
+// NewC2DQueue builds the cloud-to-device queue from the configuration; the
+// sweeper function and tests use it too.
+func NewC2DQueue(cfg config.Config, cl Clients, log *slog.Logger, now func() time.Time) *c2d.Queue {
+	devices := &registry.DynamoStore{DB: cl.DynamoDB, Table: cfg.DevicesTable}
+	return c2d.NewQueue(cl.DynamoDB, cfg.C2DTable, devices, c2d.Options{
+		DefaultTTL: cfg.C2DDefaultTTL, MaxDelivery: cfg.C2DMaxDelivery, MaxQueue: cfg.C2DMaxQueue,
+		FeedbackTTL: cfg.FeedbackTTL,
+	}, now, log)
+}
+
+// NewFeedbackReader builds the feedback queue reader on q.
+func NewFeedbackReader(cfg config.Config, q *c2d.Queue) *c2d.FeedbackReader {
+	return c2d.NewFeedbackReader(q, cfg.FeedbackTable, c2d.FeedbackOptions{TTL: cfg.FeedbackTTL})
 }

@@ -52,7 +52,9 @@ const (
 )
 
 func sS(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
-func sN(v int64) types.AttributeValue  { return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)} }
+func sN(v int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
+}
 
 const seqDigits = 16
 
