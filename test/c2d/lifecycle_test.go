@@ -15,11 +15,11 @@ import (
 func TestLifecycle(t *testing.T) {
 	h := newHub(t, func(c *config.Config) { c.C2DMaxDelivery = 2 })
 	rows := []struct {
-		name       string
-		run        func(t *testing.T, h *hub, d *device)
-		state      string // of message "m"
-		reason     string
-		feedback   map[string]c2d.StatusCode
+		name     string
+		run      func(t *testing.T, h *hub, d *device)
+		state    string // of message "m"
+		reason   string
+		feedback map[string]c2d.StatusCode
 	}{
 		{name: "send enqueues", state: "Enqueued", run: func(t *testing.T, h *hub, d *device) {
 			h.mustSend(d.id, "m", "full", "hello")
