@@ -512,6 +512,11 @@ func (q *Queue) Requeue(ctx context.Context, dev, messageID string) (Sent, error
 		return Sent{}, err
 	}
 	now := q.now().UTC()
+	// If this stops between the copy and the mark, the sweeper must come by
+	// soon to finish the mark, not at the copy's expiry.
+	if err := q.lowerSweepAt(ctx, dev, ms(now.Add(inflight))); err != nil {
+		return Sent{}, err
+	}
 	m := dead.message()
 	m.Body = body
 	sent, err := q.enqueue(ctx, dev, d.GenerationID, m, now, now.Add(q.opt.DefaultTTL), dead.seq)
