@@ -1,0 +1,143 @@
+package hub
+
+import (
+	"path/filepath"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/devicehub/devicehub/shared/schema"
+)
+
+// DynamoDB actions, exactly what the stores call. Query is the only action
+// the functions run on an index.
+var (
+	itemRead  = []string{"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"}
+	itemWrite = []string{"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+	indexRead = []string{"dynamodb:Query"}
+)
+
+// Timeouts: API Gateway gives up on an integration after 29 s (REST) or
+// 30 s (HTTP); the sweeper has until its next run.
+var timeouts = map[string]float64{Ingress: 10, Service: 10, Sweeper: 55}
+
+var descriptions = map[string]string{
+	Ingress: "devicehub device routes: telemetry in, cloud-to-device out",
+	Service: "devicehub service routes: registry, cloud-to-device send, feedback",
+	Sweeper: "devicehub sweeper: expires and dead-letters C2D messages, finishes interrupted transitions",
+}
+
+// functions creates the three functions, each with its own role holding
+// only the grants its code needs, and its own log group.
+func (h *Hub) functions() {
+	p := h.Props
+	h.Functions = map[string]awslambda.Function{}
+	env := h.environment()
+	for _, name := range Functions() {
+		id := title(name)
+		role := awsiam.NewRole(h.Construct, jsii.String(id+"Role"), &awsiam.RoleProps{
+			AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+			Description: jsii.String("devicehub " + name + " function"),
+		})
+		logs := awslogs.NewLogGroup(h.Construct, jsii.String(id+"Logs"), &awslogs.LogGroupProps{
+			Retention:     p.LogRetention,
+			RemovalPolicy: p.RemovalPolicy,
+		})
+		// The role writes to this log group only (no managed
+		// AWSLambdaBasicExecutionRole, which allows every log group).
+		role.AddToPrincipalPolicy(allow([]string{"logs:CreateLogStream", "logs:PutLogEvents"}, logs.LogGroupArn()))
+		fn := awslambda.NewFunction(h.Construct, jsii.String(id), &awslambda.FunctionProps{
+			Description:  jsii.String(descriptions[name]),
+			Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
+			Architecture: awslambda.Architecture_ARM_64(),
+			Handler:      jsii.String("bootstrap"),
+			Code:         awslambda.Code_FromAsset(jsii.String(filepath.Join(p.AssetDir, name)), nil),
+			MemorySize:   jsii.Number(p.MemoryMB),
+			Timeout:      awscdk.Duration_Seconds(jsii.Number(timeouts[name])),
+			Environment:  &env,
+			Role:         role,
+			LogGroup:     logs,
+		})
+		h.Functions[name] = fn
+	}
+	h.grants()
+}
+
+// environment is every function's configuration: all three get all names,
+// so none falls back to a local-mode default; IAM decides what each may use.
+func (h *Hub) environment() map[string]*string {
+	env := map[string]*string{
+		schema.Telemetry.EnvVar:  h.Stream.StreamName(),
+		schema.EnvOwnerSecretARN: h.OwnerSecret.SecretArn(),
+	}
+	for _, t := range schema.Tables() {
+		env[t.EnvVar] = h.Tables[t.ID].TableName()
+	}
+	for k, v := range h.Props.settings() {
+		env[k] = jsii.String(v)
+	}
+	// EnvHubHost is added by api(), once the API exists.
+	return env
+}
+
+// grants gives each function exactly what its code calls, on exact ARNs.
+func (h *Hub) grants() {
+	devices, c2d, feedback := h.Tables[schema.Devices.ID], h.Tables[schema.C2D.ID], h.Tables[schema.Feedback.ID]
+	secret := allow([]string{"secretsmanager:GetSecretValue"}, h.OwnerSecret.SecretArn())
+	rw := append(append([]string{}, itemRead...), itemWrite...)
+
+	in := h.Functions[Ingress].Role()
+	in.AddToPrincipalPolicy(allow([]string{"kinesis:PutRecords"}, h.Stream.StreamArn()))
+	// A producer to a KMS-encrypted stream needs a data key from its key.
+	in.AddToPrincipalPolicy(allow([]string{"kms:GenerateDataKey"}, h.StreamKey.KeyArn()))
+	// The authenticator reads device keys; it never writes the registry.
+	in.AddToPrincipalPolicy(allow([]string{"dynamodb:GetItem"}, devices.TableArn()))
+	in.AddToPrincipalPolicy(allow(rw, c2d.TableArn()))
+	in.AddToPrincipalPolicy(allow(indexRead, indexARNs(c2d, schema.C2D)...))
+	in.AddToPrincipalPolicy(secret)
+
+	svc := h.Functions[Service].Role()
+	svc.AddToPrincipalPolicy(allow([]string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Scan"}, devices.TableArn()))
+	svc.AddToPrincipalPolicy(allow(rw, c2d.TableArn(), feedback.TableArn()))
+	if ix := append(indexARNs(c2d, schema.C2D), indexARNs(feedback, schema.Feedback)...); len(ix) > 0 {
+		svc.AddToPrincipalPolicy(allow(indexRead, ix...))
+	}
+	svc.AddToPrincipalPolicy(secret)
+
+	sw := h.Functions[Sweeper].Role()
+	sw.AddToPrincipalPolicy(allow(rw, c2d.TableArn(), feedback.TableArn()))
+	if ix := append(indexARNs(c2d, schema.C2D), indexARNs(feedback, schema.Feedback)...); len(ix) > 0 {
+		sw.AddToPrincipalPolicy(allow(indexRead, ix...))
+	}
+	// shared/app resolves the owner key at start-up in every function,
+	// the sweeper included.
+	sw.AddToPrincipalPolicy(secret)
+}
+
+// indexARNs are the ARNs of t's indexes, one per index named in schema.
+func indexARNs(table awsdynamodb.Table, t schema.Table) []*string {
+	var out []*string
+	for _, ix := range t.Indexes {
+		out = append(out, awscdk.Fn_Join(jsii.String(""), &[]*string{table.TableArn(), jsii.String("/index/" + ix.Name)}))
+	}
+	return out
+}
+
+func allow(actions []string, resources ...*string) awsiam.PolicyStatement {
+	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Effect:    awsiam.Effect_ALLOW,
+		Actions:   jsii.Strings(actions...),
+		Resources: &resources,
+	})
+}
+
+func title(s string) string {
+	if s == "" {
+		return s
+	}
+	return string(s[0]-'a'+'A') + s[1:]
+}

@@ -1,0 +1,216 @@
+// Package hub is devicehub's CDK construct: the whole serverless topology
+// (API Gateway, the ingress, service and sweeper functions, the Kinesis
+// stream, the DynamoDB tables, the owner-key secret, alarms and a dashboard).
+// Every table, index, attribute and environment variable name comes from
+// shared/schema, the definitions the functions and local mode use too.
+package hub
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscertificatemanager"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskinesis"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/devicehub/devicehub/shared/config"
+	"github.com/devicehub/devicehub/shared/schema"
+)
+
+// APIKind selects the API Gateway flavour in front of the functions.
+type APIKind string
+
+// API flavours. Both carry the same routes to the same functions.
+const (
+	HTTPAPI APIKind = "http" // API Gateway HTTP API (payload v2): the default, a third of the price per request
+	RESTAPI APIKind = "rest" // API Gateway REST API (payload v1): what LocalStack's free plan serves
+)
+
+// Function names: each is a directory under Props.AssetDir holding the
+// `bootstrap` that `make lambdas` builds from functions/<name>.
+const (
+	Ingress = "ingress"
+	Service = "service"
+	Sweeper = "sweeper"
+)
+
+// Functions lists the function names in creation order.
+func Functions() []string { return []string{Ingress, Service, Sweeper} }
+
+// Domain is an optional custom domain for the API.
+type Domain struct {
+	Name           string                              // e.g. hub.example.com; becomes the hub host devices sign for
+	Certificate    awscertificatemanager.ICertificate // ACM certificate for Name, in the stack's region
+	CertificateARN string                              // or the certificate's ARN, imported when Certificate is nil
+}
+
+// Props configure a Hub. The zero value is a working hub.
+type Props struct {
+	API APIKind // default HTTPAPI
+
+	StreamShards    int           // Kinesis shard count; 0 means on-demand capacity (default)
+	StreamRetention time.Duration // Kinesis retention, 24h (default) to 8760h
+
+	C2DDefaultTTL  time.Duration // default expiry of a cloud-to-device message; 1m..48h, default 1h
+	C2DMaxDelivery int           // deliveries before dead-lettering; 1..100, default 10
+	C2DMaxQueue    int           // pending messages per device; 1..5000, default 50
+	FeedbackTTL    time.Duration // how long delivery feedback is retained; 1m..48h, default 1h
+	SweepRate      time.Duration // how often the sweeper runs, whole minutes, default 1m
+
+	MemoryMB     int                   // function memory, default 256
+	LogRetention awslogs.RetentionDays // function and access logs, default one month
+	LogLevel     string                // debug, info (default), warn, error
+
+	Domain     *Domain      // optional custom domain
+	HubHost    string       // overrides the host name devices sign for (e.g. behind a proxy); default the domain or the API's host
+	AlarmTopic    awssns.ITopic // optional: alarms notify it
+	AlarmTopicARN string        // or the topic's ARN, imported when AlarmTopic is nil
+
+	AssetDir      string              // where the bootstraps are, default "build" (relative to the cdk app's working directory)
+	RemovalPolicy awscdk.RemovalPolicy // for tables, stream, key, secret and logs; default RETAIN
+}
+
+// Hub is the constructed topology; its fields let an embedding app grant
+// its own consumers access (e.g. Stream.GrantRead for a telemetry reader).
+type Hub struct {
+	constructs.Construct
+	Props       Props // with defaults applied
+	Stream      awskinesis.Stream
+	StreamKey   awskms.Key
+	Tables      map[string]awsdynamodb.Table // by schema.Table.ID
+	OwnerSecret awssecretsmanager.Secret
+	Functions   map[string]awslambda.Function // by function name
+	// HubHost is the host devices put in their SAS tokens' resource (sr);
+	// APIURL is the base URL clients send requests to (DEVICEHUB_URL).
+	HubHost *string
+	APIURL  *string
+	// DomainTarget is the API Gateway domain to point a DNS record at when
+	// Props.Domain is set (nil otherwise).
+	DomainTarget *string
+	AccessLogs   awslogs.LogGroup
+	Alarms       []awscloudwatch.Alarm
+	Dashboard    awscloudwatch.Dashboard
+
+	api5xx, apiCount, apiLatency awscloudwatch.Metric
+}
+
+// New builds the hub under scope. It validates props before creating
+// anything, with the same rules the functions apply to their environment.
+func New(scope constructs.Construct, id string, props *Props) (*Hub, error) {
+	p := Props{}
+	if props != nil {
+		p = *props
+	}
+	if err := p.defaults(); err != nil {
+		return nil, err
+	}
+	h := &Hub{Construct: constructs.NewConstruct(scope, &id), Props: p}
+	if d := p.Domain; d != nil && d.Certificate == nil {
+		c := *d
+		c.Certificate = awscertificatemanager.Certificate_FromCertificateArn(h.Construct, jsii.String("Certificate"), jsii.String(d.CertificateARN))
+		h.Props.Domain = &c
+	}
+	if p.AlarmTopic == nil && p.AlarmTopicARN != "" {
+		h.Props.AlarmTopic = awssns.Topic_FromTopicArn(h.Construct, jsii.String("AlarmTopic"), jsii.String(p.AlarmTopicARN))
+	}
+	h.data()
+	h.functions()
+	if err := h.api(); err != nil {
+		return nil, err
+	}
+	h.sweepSchedule()
+	h.monitoring()
+	return h, nil
+}
+
+func (p *Props) defaults() error {
+	if p.API == "" {
+		p.API = HTTPAPI
+	}
+	if p.API != HTTPAPI && p.API != RESTAPI {
+		return fmt.Errorf("hub: API must be %q or %q, not %q", HTTPAPI, RESTAPI, p.API)
+	}
+	if p.StreamRetention == 0 {
+		p.StreamRetention = 24 * time.Hour
+	}
+	if p.StreamRetention < 24*time.Hour || p.StreamRetention > 8760*time.Hour || p.StreamRetention%time.Hour != 0 {
+		return fmt.Errorf("hub: StreamRetention %s must be whole hours in 24h..8760h", p.StreamRetention)
+	}
+	if p.StreamShards < 0 {
+		return fmt.Errorf("hub: StreamShards must not be negative")
+	}
+	if p.C2DDefaultTTL == 0 {
+		p.C2DDefaultTTL = config.DefaultC2DTTL
+	}
+	if p.C2DMaxDelivery == 0 {
+		p.C2DMaxDelivery = config.DefaultMaxDelivery
+	}
+	if p.C2DMaxQueue == 0 {
+		p.C2DMaxQueue = config.DefaultMaxQueue
+	}
+	if p.FeedbackTTL == 0 {
+		p.FeedbackTTL = config.DefaultFeedbackTTL
+	}
+	if p.SweepRate == 0 {
+		p.SweepRate = time.Minute
+	}
+	if p.SweepRate < time.Minute || p.SweepRate%time.Minute != 0 {
+		return fmt.Errorf("hub: SweepRate %s must be whole minutes, at least 1m", p.SweepRate)
+	}
+	if p.MemoryMB == 0 {
+		p.MemoryMB = 256
+	}
+	if p.MemoryMB < 128 || p.MemoryMB > 10240 {
+		return fmt.Errorf("hub: MemoryMB %d must be in 128..10240", p.MemoryMB)
+	}
+	if p.LogRetention == "" {
+		p.LogRetention = awslogs.RetentionDays_ONE_MONTH
+	}
+	if p.LogLevel == "" {
+		p.LogLevel = "info"
+	}
+	switch p.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("hub: LogLevel %q must be debug, info, warn or error", p.LogLevel)
+	}
+	if p.Domain != nil && (p.Domain.Name == "" || p.Domain.Certificate == nil && p.Domain.CertificateARN == "") {
+		return fmt.Errorf("hub: Domain needs a Name and a Certificate or CertificateARN")
+	}
+	if p.AssetDir == "" {
+		p.AssetDir = "build"
+	}
+	if p.RemovalPolicy == "" {
+		p.RemovalPolicy = awscdk.RemovalPolicy_RETAIN
+	}
+	// The functions refuse to start on a bad setting; refuse it at synth
+	// instead, by the functions' own rules (placeholders stand in for the
+	// names only known at deploy).
+	vars := p.settings()
+	vars[schema.EnvHubHost] = "synth.invalid"
+	if _, err := config.FromEnv(func(k string) string { return vars[k] }); err != nil {
+		return fmt.Errorf("hub: %w", err)
+	}
+	return nil
+}
+
+// settings are the environment variables that carry Props into the functions.
+func (p *Props) settings() map[string]string {
+	return map[string]string{
+		schema.EnvC2DDefaultTTL:  p.C2DDefaultTTL.String(),
+		schema.EnvC2DMaxDelivery: strconv.Itoa(p.C2DMaxDelivery),
+		schema.EnvC2DMaxQueue:    strconv.Itoa(p.C2DMaxQueue),
+		schema.EnvFeedbackTTL:    p.FeedbackTTL.String(),
+		schema.EnvLogLevel:       p.LogLevel,
+	}
+}

@@ -1,0 +1,56 @@
+package hub
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// Stack output names: the values a client needs after a deploy.
+const (
+	OutputHubHost         = "HubHost"         // host name in connection strings (HostName=...)
+	OutputAPIURL          = "ApiUrl"          // base URL of the HTTP API (DEVICEHUB_URL)
+	OutputOwnerSecretARN  = "OwnerSecretArn"  // secret holding the owner policy key
+	OutputOwnerSecretName = "OwnerSecretName" // same secret, by name
+	OutputStreamName      = "StreamName"      // telemetry stream
+	OutputStreamARN       = "StreamArn"
+	OutputDomainTarget    = "DomainTarget" // DNS target of the custom domain, when one is set
+	OutputDashboard       = "DashboardName"
+)
+
+// StackProps are a stack's settings and its hub's.
+type StackProps struct {
+	awscdk.StackProps
+	Hub Props
+}
+
+// NewStack is a stack holding one hub and its outputs: what the devicehub
+// CDK app deploys. Apps that embed the hub in their own stack call New.
+func NewStack(scope constructs.Construct, id string, props *StackProps) (awscdk.Stack, *Hub, error) {
+	if props == nil {
+		props = &StackProps{}
+	}
+	sp := props.StackProps
+	if sp.Description == nil {
+		sp.Description = jsii.String("devicehub: serverless device messaging hub (IoT Hub's device and service HTTPS APIs)")
+	}
+	stack := awscdk.NewStack(scope, &id, &sp)
+	h, err := New(stack, "Hub", &props.Hub)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := func(name string, value *string, desc string) {
+		awscdk.NewCfnOutput(stack, jsii.String(name), &awscdk.CfnOutputProps{Value: value, Description: jsii.String(desc)})
+	}
+	out(OutputHubHost, h.HubHost, "HostName for connection strings")
+	out(OutputAPIURL, h.APIURL, "Base URL of the hub's HTTP API (DEVICEHUB_URL)")
+	out(OutputOwnerSecretARN, h.OwnerSecret.SecretArn(), "Secret holding the owner policy key (JSON keyName, key)")
+	out(OutputOwnerSecretName, h.OwnerSecret.SecretName(), "Name of the owner policy secret")
+	out(OutputStreamName, h.Stream.StreamName(), "Telemetry Kinesis stream")
+	out(OutputStreamARN, h.Stream.StreamArn(), "Telemetry Kinesis stream ARN")
+	out(OutputDashboard, h.Dashboard.DashboardName(), "CloudWatch dashboard")
+	if h.DomainTarget != nil {
+		out(OutputDomainTarget, h.DomainTarget, "Point a CNAME (or alias) for the custom domain here")
+	}
+	return stack, h, nil
+}

@@ -1,0 +1,98 @@
+// Command infra is the devicehub CDK app (cdk.json runs it): one stack
+// holding the hub construct of infra/hub, configured from CDK context
+// (`cdk deploy -c api=rest -c removalPolicy=destroy ...`), checked by the
+// cdk-nag AwsSolutions pack at every synth.
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/devicehub/devicehub/infra/hub"
+)
+
+func main() {
+	defer jsii.Close()
+	app := awscdk.NewApp(nil)
+	get := func(key string) string {
+		if v := app.Node().TryGetContext(jsii.String(key)); v != nil {
+			return fmt.Sprint(v)
+		}
+		return ""
+	}
+	name, props, err := stackProps(get, os.Getenv)
+	if err == nil {
+		_, _, err = hub.NewStack(app, name, props)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "devicehub infra:", err)
+		os.Exit(1)
+	}
+	if get("nag") != "false" {
+		awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+	}
+	app.Synth(nil)
+}
+
+// stackProps reads the stack's settings from CDK context (get) and the
+// environment: every context key is optional.
+func stackProps(get, getenv func(string) string) (string, *hub.StackProps, error) {
+	name := get("stackName")
+	if name == "" {
+		name = "DeviceHub"
+	}
+	p := &hub.StackProps{}
+	region := getenv("CDK_DEFAULT_REGION")
+	if r := getenv("AWS_REGION"); r != "" {
+		region = r // the CLI sets CDK_DEFAULT_REGION to us-east-1 when it finds no AWS config
+	}
+	if region != "" || getenv("CDK_DEFAULT_ACCOUNT") != "" {
+		p.Env = &awscdk.Environment{Region: str(region), Account: str(getenv("CDK_DEFAULT_ACCOUNT"))}
+	}
+	h := &p.Hub
+	h.API = hub.APIKind(get("api"))
+	h.HubHost = get("hubHost")
+	h.LogLevel = get("logLevel")
+	h.AlarmTopicARN = get("alarmTopicArn")
+	switch get("removalPolicy") {
+	case "", "retain":
+	case "destroy":
+		h.RemovalPolicy = awscdk.RemovalPolicy_DESTROY
+	default:
+		return "", nil, fmt.Errorf("context removalPolicy must be retain or destroy")
+	}
+	if d := get("domainName"); d != "" {
+		h.Domain = &hub.Domain{Name: d, CertificateARN: get("certificateArn")}
+	}
+	var err error
+	ints := map[string]*int{"streamShards": &h.StreamShards, "c2dMaxDelivery": &h.C2DMaxDelivery, "c2dMaxQueue": &h.C2DMaxQueue, "memoryMB": &h.MemoryMB}
+	for key, dst := range ints {
+		if v := get(key); v != "" {
+			if *dst, err = strconv.Atoi(v); err != nil {
+				return "", nil, fmt.Errorf("context %s: %w", key, err)
+			}
+		}
+	}
+	durations := map[string]*time.Duration{"streamRetention": &h.StreamRetention, "c2dDefaultTTL": &h.C2DDefaultTTL, "feedbackTTL": &h.FeedbackTTL, "sweepRate": &h.SweepRate}
+	for key, dst := range durations {
+		if v := get(key); v != "" {
+			if *dst, err = time.ParseDuration(v); err != nil {
+				return "", nil, fmt.Errorf("context %s: %w", key, err)
+			}
+		}
+	}
+	return name, p, nil
+}
+
+func str(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
