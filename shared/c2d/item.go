@@ -30,6 +30,7 @@ const (
 	aHead    = "head" // head: lowest sequence number that may be pending
 	aLim     = "lim"  // head: highest sequence number admissible without a recount
 	aSeqAt   = "sat"  // head: when the last number was allocated (ms)
+	aSwa     = "swa"  // head: a time no earlier than the sweep marker's sweepAt (ms)
 	aMsgID   = "mid"
 	aCorrID  = "cid"
 	aUserID  = "uid"
@@ -64,6 +65,7 @@ func seqKey(prefix string, seq int64) string {
 
 const (
 	headSK    = "q"
+	markerSK  = "w" // the device's sweep marker, the only item in bySweep
 	msgPrefix = "m#"
 	bodyPfx   = "r#"
 )
@@ -81,7 +83,7 @@ type head struct {
 	head    int64
 	lim     int64
 	seqAt   int64
-	sweepAt int64 // 0: not in the sweep index
+	swa     int64 // 0: the device may have no sweep marker
 }
 
 // msg is a message's state item.
@@ -126,7 +128,7 @@ func decodeHead(it map[string]types.AttributeValue) head {
 		return head{}
 	}
 	return head{exists: true, seq: getN(it, aSeq), head: getN(it, aHead), lim: getN(it, aLim),
-		seqAt: getN(it, aSeqAt), sweepAt: getN(it, schema.C2DSweepAt)}
+		seqAt: getN(it, aSeqAt), swa: getN(it, aSwa)}
 }
 
 func decodeMsg(it map[string]types.AttributeValue) (msg, error) {

@@ -136,17 +136,17 @@ func (q *Queue) enqueue(ctx context.Context, dev, gen string, m Message, now, ex
 // sequence number up to which admission is safe without counting (it
 // assumes nothing settled since the last count). When it is reached, the
 // device is recounted (sweepDevice), which raises the limit by what settled,
-// and admission is tried once more. The same write lowers sweepAt to this
-// message's expiry, so the sweeper visits the device by then.
+// and admission is tried once more. Before the message is written, the
+// device's sweep marker is made due no later than its expiry.
 func (q *Queue) admit(ctx context.Context, dev string, now, exp time.Time) (int64, error) {
 	for attempt := 0; ; attempt++ {
-		seq, sweepAt, ok, err := q.allocate(ctx, dev, now, exp)
+		seq, swa, ok, err := q.allocate(ctx, dev, now, exp)
 		if err != nil {
 			return 0, err
 		}
 		if ok {
-			if sweepAt > ms(exp) {
-				if err := q.lowerSweepAt(ctx, dev, ms(exp)); err != nil {
+			if swa == 0 || swa > ms(exp) {
+				if err := q.scheduleSweep(ctx, dev, ms(exp)); err != nil {
 					return 0, err
 				}
 			}
@@ -165,14 +165,13 @@ func (q *Queue) admit(ctx context.Context, dev string, now, exp time.Time) (int6
 	}
 }
 
-func (q *Queue) allocate(ctx context.Context, dev string, now, exp time.Time) (seq, sweepAt int64, ok bool, err error) {
+func (q *Queue) allocate(ctx context.Context, dev string, now, exp time.Time) (seq, swa int64, ok bool, err error) {
 	cond := "attribute_not_exists(#seq) OR #seq < #lim"
 	update := "SET #seq = if_not_exists(#seq, :zero) + :one, #head = if_not_exists(#head, :one), " +
-		"#lim = if_not_exists(#lim, :lim0), #sat = :now, #ss = if_not_exists(#ss, :ss), " +
-		"#sa = if_not_exists(#sa, :exp), #ttl = :ttl"
+		"#lim = if_not_exists(#lim, :lim0), #sat = :now, #ttl = :ttl"
 	names, vals := expr(map[string]types.AttributeValue{
 		":zero": sN(0), ":one": sN(1), ":lim0": sN(int64(q.opt.MaxQueue)), ":now": sN(ms(now)),
-		":ss": sS(shardName(shardOf(dev))), ":exp": sN(ms(exp)), ":ttl": sN(q.headTTL(now)),
+		":ttl": sN(q.headTTL(now)),
 	}, cond, update)
 	out, err := q.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: &q.table, Key: key(dev, headSK), ConditionExpression: &cond, UpdateExpression: &update,
@@ -185,7 +184,7 @@ func (q *Queue) allocate(ctx context.Context, dev string, now, exp time.Time) (s
 		return 0, 0, false, storeErr("admit", err)
 	}
 	h := decodeHead(out.Attributes)
-	return h.seq, h.sweepAt, true, nil
+	return h.seq, h.swa, true, nil
 }
 
 // headTTL outlives every item the device's messages can still have.
@@ -193,16 +192,27 @@ func (q *Queue) headTTL(now time.Time) int64 {
 	return now.Add(MaxTTL + q.opt.Retention + 24*time.Hour).Unix()
 }
 
-func (q *Queue) lowerSweepAt(ctx context.Context, dev string, at int64) error {
-	cond := "attribute_exists(#seq) AND (attribute_not_exists(#sa) OR #sa > :at)"
-	update := "SET #sa = :at, #ss = :ss"
-	names, vals := expr(map[string]types.AttributeValue{":at": sN(at), ":ss": sS(shardName(shardOf(dev)))}, cond, update)
-	_, err := q.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &q.table, Key: key(dev, headSK), ConditionExpression: &cond, UpdateExpression: &update,
-		ExpressionAttributeNames: names, ExpressionAttributeValues: vals,
-	})
-	if err != nil && !isConditionFailed(err) {
-		return storeErr("schedule sweep", err)
+// scheduleSweep makes the device's sweep marker due no later than at. The
+// marker is a separate item so that the head, written by every send, is in
+// no index (an item in an index costs an index write on each of its writes).
+// Invariant: marker.sweepAt <= head.swa <= every pending message's expiry,
+// so a send that sees head.swa <= its expiry needs no marker write. The
+// marker is lowered first, then head.swa; a crash between leaves head.swa
+// unset or later, which only makes the next send repeat the marker write.
+func (q *Queue) scheduleSweep(ctx context.Context, dev string, at int64) error {
+	for _, step := range []struct{ sk, cond, update string }{
+		{markerSK, "attribute_not_exists(#sa) OR #sa > :at", "SET #sa = :at, #ss = :ss, #ttl = :ttl"},
+		{headSK, "attribute_exists(#seq) AND (attribute_not_exists(#swa) OR #swa > :at)", "SET #swa = :at"},
+	} {
+		names, vals := expr(map[string]types.AttributeValue{":at": sN(at), ":ss": sS(shardName(shardOf(dev))),
+			":ttl": sN(q.headTTL(q.now()))}, step.cond, step.update)
+		_, err := q.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName: &q.table, Key: key(dev, step.sk), ConditionExpression: &step.cond, UpdateExpression: &step.update,
+			ExpressionAttributeNames: names, ExpressionAttributeValues: vals,
+		})
+		if err != nil && !isConditionFailed(err) {
+			return storeErr("schedule sweep", err)
+		}
 	}
 	return nil
 }
@@ -312,7 +322,7 @@ func (q *Queue) Receive(ctx context.Context, id registry.Identity) (*Delivery, e
 	if got.count >= q.opt.MaxDelivery {
 		// The last allowed delivery: if its lock lapses, the sweeper must
 		// dead-letter it without waiting for its expiry.
-		if err := q.lowerSweepAt(ctx, dev, got.lockUntil); err != nil {
+		if err := q.scheduleSweep(ctx, dev, got.lockUntil); err != nil {
 			q.log.WarnContext(ctx, "cannot schedule sweep of last delivery", slog.String("device", dev), slog.Any("error", err))
 		}
 	}
@@ -514,7 +524,7 @@ func (q *Queue) Requeue(ctx context.Context, dev, messageID string) (Sent, error
 	now := q.now().UTC()
 	// If this stops between the copy and the mark, the sweeper must come by
 	// soon to finish the mark, not at the copy's expiry.
-	if err := q.lowerSweepAt(ctx, dev, ms(now.Add(inflight))); err != nil {
+	if err := q.scheduleSweep(ctx, dev, ms(now.Add(inflight))); err != nil {
 		return Sent{}, err
 	}
 	m := dead.message()
@@ -568,8 +578,15 @@ func (q *Queue) sweepDevice(ctx context.Context, dev string) (DeviceSweep, error
 func (q *Queue) sweepOnce(ctx context.Context, dev string) (DeviceSweep, bool, error) {
 	var st DeviceSweep
 	h, err := q.getHead(ctx, dev, true)
-	if err != nil || !h.exists {
+	if err != nil {
 		return st, false, err
+	}
+	marker, err := q.getMarker(ctx, dev)
+	if err != nil {
+		return st, false, err
+	}
+	if !h.exists {
+		return st, false, q.moveMarker(ctx, dev, marker, math.MaxInt64)
 	}
 	now := q.now().UTC()
 	nowMS := ms(now)
@@ -638,22 +655,24 @@ func (q *Queue) sweepOnce(ctx context.Context, dev string) (DeviceSweep, bool, e
 	if newHead == 0 {
 		newHead = h.seq + 1
 	}
+	// The head first (guarded by no send having allocated meanwhile), then
+	// the marker (guarded by no send having lowered it meanwhile): between
+	// the two the marker is at most as late as head.swa, as scheduleSweep needs.
 	vals := map[string]types.AttributeValue{":seq": sN(h.seq), ":head": sN(newHead),
 		":lim": sN(h.seq + int64(q.opt.MaxQueue-st.Pending))}
 	cond := "#seq = :seq"
 	update := "SET #head = :head, #lim = :lim"
-	if h.sweepAt > 0 {
-		cond += " AND #sa = :sa0"
-		vals[":sa0"] = sN(h.sweepAt)
+	if h.swa > 0 {
+		cond += " AND #swa = :swa0"
+		vals[":swa0"] = sN(h.swa)
 	} else {
-		cond += " AND attribute_not_exists(#sa)"
+		cond += " AND attribute_not_exists(#swa)"
 	}
 	if next == math.MaxInt64 {
-		update += " REMOVE #sa, #ss"
+		update += " REMOVE #swa"
 	} else {
-		update += ", #sa = :sa, #ss = :ss"
-		vals[":sa"] = sN(next)
-		vals[":ss"] = sS(shardName(shardOf(dev)))
+		update += ", #swa = :swa"
+		vals[":swa"] = sN(next)
 		st.NextSweep = fromMS(next)
 	}
 	names, v := expr(vals, cond, update)
@@ -667,8 +686,50 @@ func (q *Queue) sweepOnce(ctx context.Context, dev string) (DeviceSweep, bool, e
 	if err != nil {
 		return st, false, storeErr("update queue head", err)
 	}
+	if err := q.moveMarker(ctx, dev, marker, next); err != nil {
+		return st, false, err
+	}
 	q.setHint(dev, newHead)
 	return st, false, nil
+}
+
+func (q *Queue) getMarker(ctx context.Context, dev string) (int64, error) {
+	out, err := q.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &q.table, Key: key(dev, markerSK), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return 0, storeErr("read sweep marker", err)
+	}
+	return getN(out.Item, schema.C2DSweepAt), nil
+}
+
+// moveMarker sets the sweep marker from was to next (MaxInt64: delete it),
+// unless a send moved it meanwhile.
+func (q *Queue) moveMarker(ctx context.Context, dev string, was, next int64) error {
+	if was == next {
+		return nil
+	}
+	vals := map[string]types.AttributeValue{":was": sN(was), ":next": sN(next), ":ss": sS(shardName(shardOf(dev))), ":ttl": sN(q.headTTL(q.now()))}
+	cond := "#sa = :was"
+	if was == 0 {
+		cond = "attribute_not_exists(#sa)"
+	}
+	var err error
+	if next == math.MaxInt64 {
+		if was == 0 {
+			return nil
+		}
+		names, v := expr(vals, cond)
+		_, err = q.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &q.table, Key: key(dev, markerSK),
+			ConditionExpression: &cond, ExpressionAttributeNames: names, ExpressionAttributeValues: v})
+	} else {
+		update := "SET #sa = :next, #ss = :ss, #ttl = :ttl"
+		names, v := expr(vals, cond, update)
+		_, err = q.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &q.table, Key: key(dev, markerSK),
+			ConditionExpression: &cond, UpdateExpression: &update, ExpressionAttributeNames: names, ExpressionAttributeValues: v})
+	}
+	if err != nil && !isConditionFailed(err) {
+		return storeErr("move sweep marker", err)
+	}
+	return nil
 }
 
 // repairRequeue marks the original of a requeued copy if a crash left it

@@ -139,7 +139,7 @@ var exprNames = map[string]string{
 	"#st": aState, "#v": aVer, "#exp": aExp, "#lu": aLockTil, "#lk": aLock, "#n": aCount,
 	"#gen": aGen, "#at": aSettled, "#ttl": schema.TTLAttribute, "#fs": schema.C2DFeedbackShard,
 	"#fk": schema.C2DFeedbackKey, "#rqa": aReqAs, "#sk": schema.C2DSortKey,
-	"#seq": aSeq, "#head": aHead, "#lim": aLim, "#sat": aSeqAt, "#ss": schema.C2DSweepShard,
+	"#seq": aSeq, "#head": aHead, "#lim": aLim, "#sat": aSeqAt, "#swa": aSwa, "#ss": schema.C2DSweepShard,
 	"#sa": schema.C2DSweepAt, "#dev": schema.DeviceID,
 }
 

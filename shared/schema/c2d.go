@@ -5,9 +5,11 @@ package schema
 // C2D table, one partition per device (partition key deviceId):
 //
 //	sk "q"          queue head: last sequence number, admission limit, the
-//	                lowest sequence number that may be pending, and, while the
-//	                device may hold pending messages, sweepShard/sweepAt
-//	                (which put it in the bySweep index).
+//	                lowest sequence number that may be pending. Every send
+//	                writes it, so it is in no index.
+//	sk "w"          sweep marker, present while the device may hold pending
+//	                messages: sweepShard/sweepAt put it in the bySweep index.
+//	                Written only when the next sweep must come earlier.
 //	sk "m#<seq>"    one message's state (small, < 1 KB): lock, delivery
 //	                count, expiry, outcome. Settled messages stay in place
 //	                until their TTL as the record that status look-ups and
