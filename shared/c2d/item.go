@@ -78,12 +78,12 @@ func key(dev, sk string) map[string]types.AttributeValue {
 
 // head is a device queue's head item.
 type head struct {
-	exists  bool
-	seq     int64
-	head    int64
-	lim     int64
-	seqAt   int64
-	swa     int64 // 0: the device may have no sweep marker
+	exists bool
+	seq    int64
+	head   int64
+	lim    int64
+	seqAt  int64
+	swa    int64 // 0: the device may have no sweep marker
 }
 
 // msg is a message's state item.

@@ -20,7 +20,7 @@ func TestBadInput(t *testing.T) {
 	lock, _ := a.mustReceive("held")
 	h.mustSend(b.id, "b1", "full", "y")
 	bLock, _ := b.mustReceive("b1")
-	h.mustSend(b.id, "b2", "full", "z") // bob's queue is now full (max 2)
+	h.mustSend(b.id, "b2", "full", "z")               // bob's queue is now full (max 2)
 	unknown := "00000000-0001-3000-0000-000000000000" // well formed: sequence number 1, ack full
 	now := func() time.Time { return h.clock.Now() }
 	big := strings.Repeat("x", 64<<10+1)

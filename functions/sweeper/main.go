@@ -1,0 +1,41 @@
+// Command sweeper is the devicehub sweeper Lambda function, run on a
+// schedule (every minute by default): it dead-letters expired
+// cloud-to-device messages with their feedback and finishes what a crash
+// interrupted (see shared/c2d).
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/devicehub/devicehub/shared/app"
+	"github.com/devicehub/devicehub/shared/awsenv"
+	"github.com/devicehub/devicehub/shared/c2d"
+	"github.com/devicehub/devicehub/shared/config"
+	"github.com/devicehub/devicehub/shared/logging"
+)
+
+func main() {
+	log := logging.New(os.Stderr, os.Getenv)
+	ctx := context.Background()
+	cfg, err := config.FromEnv(os.Getenv)
+	if err != nil {
+		log.Error("init failed", slog.Any("error", err))
+		os.Exit(1)
+	}
+	awsCfg, err := awsenv.Load(ctx)
+	if err != nil {
+		log.Error("init failed", slog.Any("error", err))
+		os.Exit(1)
+	}
+	q := app.NewC2DQueue(cfg, app.Clients{DynamoDB: awsenv.DynamoDB(awsCfg, "")}, log, nil)
+	lambda.Start(func(ctx context.Context, ev events.EventBridgeEvent) (c2d.SweepStats, error) {
+		st, err := q.Sweep(ctx)
+		log.InfoContext(ctx, "sweep", slog.String("event", ev.ID), slog.Any("stats", st), slog.Any("error", err))
+		return st, err
+	})
+}
