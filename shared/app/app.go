@@ -17,6 +17,7 @@ import (
 	"github.com/devicehub/devicehub/shared/config"
 	"github.com/devicehub/devicehub/shared/d2c"
 	"github.com/devicehub/devicehub/shared/hubapi"
+	"github.com/devicehub/devicehub/shared/kinesisput"
 	"github.com/devicehub/devicehub/shared/registry"
 )
 
@@ -67,10 +68,14 @@ func Build(ctx context.Context, cfg config.Config, cl Clients, role Role, log *s
 		h.Deps.Registry = h.Registry
 	}
 	if role&Device != 0 {
-		h.Deps.Telemetry = &d2c.Ingestor{
-			Stream: &d2c.KinesisStream{Client: cl.Kinesis, StreamName: cfg.StreamName},
-			Now:    now,
+		// The lean PutRecords client takes the SDK client's region, endpoint,
+		// credentials and HTTP client; the SDK's per-call cost is the bulk of
+		// the ingress path otherwise (see BENCHMARKS.md).
+		stream, err := kinesisput.FromSDK(cl.Kinesis, cfg.StreamName)
+		if err != nil {
+			return nil, fmt.Errorf("app: %w", err)
 		}
+		h.Deps.Telemetry = &d2c.Ingestor{Stream: stream, Now: now}
 	}
 	if err := buildC2D(ctx, h, cfg, cl, role, log, now); err != nil {
 		return nil, err
