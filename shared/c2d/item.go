@@ -204,6 +204,9 @@ func (m *msg) status() Status {
 		Ack: m.ack, DeliveryCount: m.count, EnqueuedTime: fromMS(m.enq), Expiry: fromMS(m.exp),
 		RequeuedAs: m.reqAs, FeedbackQueued: m.hasFeedbackKey}
 	s.State, s.Reason = m.state.names()
+	if m.reqAs > 0 {
+		s.State = "Requeued"
+	}
 	if code, ok := m.state.outcome(); ok {
 		s.Outcome = code
 	}

@@ -477,7 +477,7 @@ func (q *Queue) DeadLetters(ctx context.Context, dev string, limit int, cursor s
 	var out []Status
 	next := ""
 	err := q.scan(ctx, dev, from, false, func(m msg) (bool, error) {
-		if !m.state.deadLettered() {
+		if !m.state.deadLettered() || m.reqAs > 0 {
 			return true, nil
 		}
 		if len(out) == limit {
@@ -505,7 +505,7 @@ func (q *Queue) Requeue(ctx context.Context, dev, messageID string) (Sent, error
 	}
 	var dead *msg
 	err = q.scan(ctx, dev, 1, true, func(m msg) (bool, error) {
-		if m.id == messageID && m.state.deadLettered() {
+		if m.id == messageID && m.state.deadLettered() && m.reqAs == 0 {
 			mm := m
 			dead = &mm
 		}
@@ -743,7 +743,7 @@ func (q *Queue) repairRequeue(ctx context.Context, dev string, cp msg, now time.
 		return false, nil
 	}
 	orig, err := decodeMsg(out.Item)
-	if err != nil || !orig.state.deadLettered() {
+	if err != nil || !orig.state.deadLettered() || orig.reqAs > 0 {
 		return false, err
 	}
 	return q.settleObserved(ctx, EvRequeue, orig, now, map[string]types.AttributeValue{":rqa": sN(cp.seq)}, "#rqa = :rqa")

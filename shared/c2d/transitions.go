@@ -23,11 +23,13 @@ const (
 	Enqueued  State = "Q"
 	Invisible State = "L" // locked by a receive; due again once the lock lapses
 	Completed State = "C"
-	Rejected  State = "R"  // dead-lettered
-	Expired   State = "E"  // dead-lettered
-	Exceeded  State = "D"  // dead-lettered: delivery count exceeded
-	Purged    State = "P"  // removed by a purge (or the device was re-created)
-	Requeued  State = "RQ" // was dead-lettered; re-enqueued as a new message
+	Rejected  State = "R" // dead-lettered
+	Expired   State = "E" // dead-lettered
+	Exceeded  State = "D" // dead-lettered: delivery count exceeded
+	Purged    State = "P" // removed by a purge (or the device was re-created)
+	// Requeued is not stored: a requeue keeps the dead-letter state (and
+	// the feedback it may still owe) and adds requeuedAs.
+	Requeued State = "RQ"
 )
 
 func (s State) pending() bool { return s == Enqueued || s == Invisible }
@@ -122,7 +124,7 @@ var Transitions = []Transition{
 	{EvExpire, pendingStates, Expired, "#v = :v AND #exp <= :now AND (#st = :Q OR #lu <= :now)"},
 	{EvPurge, pendingStates, Purged, ""},
 	{EvPurgeStale, pendingStates, Purged, "#gen = :gen"},
-	{EvRequeue, deadStates, Requeued, "#v = :v"},
+	{EvRequeue, deadStates, Requeued, "#v = :v AND attribute_not_exists(#rqa)"},
 }
 
 func transitionOf(ev Event) Transition {
@@ -210,7 +212,10 @@ func (q *Queue) write(ctx context.Context, c change, now time.Time) (map[string]
 	v[":to"] = sS(string(t.To))
 	v[":one"] = sN(1)
 	v[":now"] = sN(ms(now))
-	set := append([]string{"#st = :to", "#v = #v + :one"}, c.set...)
+	set := append([]string{"#v = #v + :one"}, c.set...)
+	if t.To != Requeued {
+		set = append(set, "#st = :to")
+	}
 	remove := c.remove
 	if _, settled := t.To.outcome(); settled && !t.To.pending() {
 		set = append(set, "#at = :now", "#ttl = :ttl")

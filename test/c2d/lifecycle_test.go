@@ -2,6 +2,7 @@ package c2d
 
 import (
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -135,6 +136,28 @@ func TestLifecycle(t *testing.T) {
 			}
 			if st := h.sweep(); st.Exceeded != 1 {
 				t.Errorf("sweep: %+v", st)
+			}
+		}},
+		{name: "requeue of a dead letter keeps its feedback and enqueues a copy", state: "Invisible", feedback: map[string]c2d.StatusCode{"m": c2d.StatusRejected}, run: func(t *testing.T, h *hub, d *device) {
+			h.mustSend(d.id, "m", "negative", "again")
+			lock, _ := d.mustReceive("m")
+			d.reject(lock)
+			r := h.do("GET", "/devices/"+d.id+"/c2d/deadletters", h.owner(), nil, nil)
+			if r.Status != 200 || !strings.Contains(string(r.Body), `"reason":"Rejected"`) {
+				t.Fatalf("dead letters: %d %s", r.Status, r.Body)
+			}
+			if r := h.do("POST", "/devices/"+d.id+"/c2d/deadletters/m/requeue", h.owner(), nil, nil); r.Status != 200 {
+				t.Fatalf("requeue: %d %s", r.Status, r.Body)
+			}
+			if r := h.do("POST", "/devices/"+d.id+"/c2d/deadletters/m/requeue", h.owner(), nil, nil); r.Status != 404 {
+				t.Errorf("second requeue: want 404, got %d", r.Status)
+			}
+			if r := h.do("GET", "/devices/"+d.id+"/c2d/deadletters", h.owner(), nil, nil); string(r.Body) != "[]\n" {
+				t.Errorf("dead letters after requeue: %s", r.Body)
+			}
+			_, got := d.mustReceive("m")
+			if string(got.Body) != "again" {
+				t.Errorf("requeued body %q", got.Body)
 			}
 		}},
 		{name: "purge", state: "Purged", feedback: map[string]c2d.StatusCode{"m": c2d.StatusPurged, "locked": c2d.StatusPurged}, run: func(t *testing.T, h *hub, d *device) {
