@@ -153,12 +153,15 @@ func (in *Ingestor) Ingest(ctx context.Context, id registry.Identity, msgs []Mes
 	// One buffer for every record of the request: one allocation, not one per message.
 	buf := make([]byte, 0, size)
 	records := make([][]byte, len(msgs))
+	// The stamped properties are the same for every message: encode them once.
+	var scratch [512]byte
+	enc := telemetry.NewEncoder(scratch[:0], &sys)
 	for i := range msgs {
 		m := &msgs[i]
 		sys.MessageID, sys.CorrelationID, sys.UserID = m.MessageID, m.CorrelationID, m.UserID
 		sys.ContentType, sys.ContentEncoding = m.ContentType, m.ContentEncoding
 		start := len(buf)
-		buf = telemetry.Append(buf, &sys, m.Properties, m.Body)
+		buf = enc.Append(buf, &sys, m.Properties, m.Body)
 		records[i] = buf[start:len(buf):len(buf)]
 	}
 	return in.put(ctx, id.DeviceID, records)
