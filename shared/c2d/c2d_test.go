@@ -1,0 +1,122 @@
+package c2d
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestLockTokenRoundTrip(t *testing.T) {
+	for _, tc := range []struct {
+		seq int64
+		ack Ack
+	}{{1, AckNone}, {42, AckPositive}, {1 << 40, AckNegative}, {999_999, AckFull}} {
+		tok := newLockToken(tc.seq, tc.ack)
+		seq, ack, err := parseLockToken(`"` + tok + `"`)
+		if err != nil || seq != tc.seq || ack != tc.ack {
+			t.Errorf("%s: got %d %s %v, want %d %s", tok, seq, ack, err, tc.seq, tc.ack)
+		}
+		if newLockToken(tc.seq, tc.ack) == tok {
+			t.Errorf("two tokens for %d are equal", tc.seq)
+		}
+	}
+}
+
+func TestParseLockTokenRejects(t *testing.T) {
+	for _, tok := range []string{"", "abc", "00000000-0000-0000-0000-000000000000", "00000000-0001-9000-0000-000000000000",
+		"0000000g-0001-0000-0000-000000000000", "000000000001-0000-0000-0000-00000000"} {
+		if _, _, err := parseLockToken(tok); err == nil {
+			t.Errorf("%q accepted", tok)
+		}
+	}
+}
+
+func TestParseAck(t *testing.T) {
+	for in, want := range map[string]Ack{"": AckNone, "none": AckNone, "Full": AckFull, " positive ": AckPositive, "negative": AckNegative} {
+		if got, err := ParseAck(in); err != nil || got != want {
+			t.Errorf("%q: %s %v", in, got, err)
+		}
+	}
+	if _, err := ParseAck("sometimes"); err == nil {
+		t.Error("bad ack accepted")
+	}
+}
+
+func TestAckWants(t *testing.T) {
+	codes := []StatusCode{StatusSuccess, StatusExpired, StatusDeliveryCountExceeded, StatusRejected, StatusPurged}
+	for _, tc := range []struct {
+		ack  Ack
+		want string // first letters of the codes it wants
+	}{{AckNone, ""}, {AckPositive, "S"}, {AckNegative, "EDRP"}, {AckFull, "SEDRP"}} {
+		got := ""
+		for _, c := range codes {
+			if tc.ack.wants(c) {
+				got += string(c[0])
+			}
+		}
+		if got != tc.want {
+			t.Errorf("%s wants %q, want %q", tc.ack, got, tc.want)
+		}
+	}
+}
+
+func TestValidateMessage(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		m    Message
+		ok   bool
+	}{
+		{"plain", Message{Body: []byte("x"), Properties: []Property{{"a", "1"}}}, true},
+		{"64 KB", Message{Body: make([]byte, MaxBodySize)}, true},
+		{"over 64 KB", Message{Body: make([]byte, MaxBodySize+1)}, false},
+		{"long id", Message{MessageID: strings.Repeat("x", 129)}, false},
+		{"non-ASCII property", Message{Properties: []Property{{"a", "é"}}}, false},
+		{"duplicate property", Message{Properties: []Property{{"a", "1"}, {"a", "2"}}}, false},
+		{"empty property name", Message{Properties: []Property{{"", "1"}}}, false},
+	} {
+		if err := ValidateMessage(&tc.m); (err == nil) != tc.ok {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+	}
+}
+
+// TestTransitions checks the table's shape: every event has one row,
+// settling rows leave the pending states, and every guard that does not
+// name a lock holds a version check or is a purge.
+func TestTransitions(t *testing.T) {
+	seen := map[Event]bool{}
+	for _, tr := range Transitions {
+		if seen[tr.Event] {
+			t.Errorf("%s twice", tr.Event)
+		}
+		seen[tr.Event] = true
+		if len(tr.From) == 0 {
+			t.Errorf("%s: no from-state", tr.Event)
+		}
+		for _, f := range tr.From {
+			if !f.pending() && !f.deadLettered() {
+				t.Errorf("%s leaves a settled state %s", tr.Event, f)
+			}
+		}
+		locked := strings.Contains(tr.Guard, ":tok")
+		versioned := strings.Contains(tr.Guard, "#v = :v")
+		if !locked && !versioned && tr.Event != EvPurge && tr.Event != EvPurgeStale {
+			t.Errorf("%s is guarded by neither its lock nor the version it read", tr.Event)
+		}
+	}
+	for _, ev := range []Event{EvReceive, EvComplete, EvReject, EvAbandon, EvAbandonLast, EvLockLapseLast, EvExpire, EvPurge, EvPurgeStale, EvRequeue} {
+		if !seen[ev] {
+			t.Errorf("no row for %s", ev)
+		}
+	}
+}
+
+func TestFeedbackKeySplit(t *testing.T) {
+	k := "0001700000000000#dev:1#0000000000000042"
+	dev, seq, ok := splitFeedbackKey(k)
+	if !ok || dev != "dev:1" || seq != 42 {
+		t.Errorf("%q: %s %d %v", k, dev, seq, ok)
+	}
+	if sh, err := parseFeedbackToken(newFeedbackToken(5)); err != nil || sh != 5 {
+		t.Errorf("feedback token: %d %v", sh, err)
+	}
+}
