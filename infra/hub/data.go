@@ -45,6 +45,11 @@ func (h *Hub) data() {
 		sp.ShardCount = jsii.Number(p.StreamShards)
 	}
 	h.Stream = awskinesis.NewStream(h.Construct, jsii.String(schema.Telemetry.ID), sp)
+	cdknag.NagSuppressions_AddResourceSuppressions(h.Stream, &[]*cdknag.NagPackSuppression{{
+		Id: jsii.String("AwsSolutions-KDS3"),
+		Reason: jsii.String("A customer-managed key lets the owner grant kms:Decrypt to exactly the telemetry consumers it chooses " +
+			"(the aws/kinesis key cannot be scoped per consumer); its cost is one key and its API calls."),
+	}}, jsii.Bool(false))
 
 	h.Tables = map[string]awsdynamodb.Table{}
 	for _, t := range schema.Tables() {

@@ -49,9 +49,9 @@ func Functions() []string { return []string{Ingress, Service, Sweeper} }
 
 // Domain is an optional custom domain for the API.
 type Domain struct {
-	Name           string                              // e.g. hub.example.com; becomes the hub host devices sign for
+	Name           string                             // e.g. hub.example.com; becomes the hub host devices sign for
 	Certificate    awscertificatemanager.ICertificate // ACM certificate for Name, in the stack's region
-	CertificateARN string                              // or the certificate's ARN, imported when Certificate is nil
+	CertificateARN string                             // or the certificate's ARN, imported when Certificate is nil
 }
 
 // Props configure a Hub. The zero value is a working hub.
@@ -71,12 +71,12 @@ type Props struct {
 	LogRetention awslogs.RetentionDays // function and access logs, default one month
 	LogLevel     string                // debug, info (default), warn, error
 
-	Domain     *Domain      // optional custom domain
-	HubHost    string       // overrides the host name devices sign for (e.g. behind a proxy); default the domain or the API's host
+	Domain        *Domain       // optional custom domain
+	HubHost       string        // overrides the host name devices sign for (e.g. behind a proxy); default the domain or the API's host
 	AlarmTopic    awssns.ITopic // optional: alarms notify it
 	AlarmTopicARN string        // or the topic's ARN, imported when AlarmTopic is nil
 
-	AssetDir      string              // where the bootstraps are, default "build" (relative to the cdk app's working directory)
+	AssetDir      string               // where the bootstraps are, default "build" (relative to the cdk app's working directory)
 	RemovalPolicy awscdk.RemovalPolicy // for tables, stream, key, secret and logs; default RETAIN
 }
 

@@ -11,8 +11,10 @@ type Route struct {
 
 // Routes is the hub's API, mapped to functions: IoT Hub's device HTTPS
 // protocol on the ingress function, the service REST shape on the service
-// function. The path parameter names are the ones shared/hubapi's mux uses;
-// a REST API needs the same name at the same place in every path.
+// function. It mirrors the patterns shared/hubapi registers (a route added
+// there must be added here; TestRoutesServedByTheirFunction checks each entry
+// reaches its function's handler). The path parameter names are the mux's; a
+// REST API needs the same name at the same place in every path.
 func Routes() []Route {
 	return []Route{
 		// Device side: telemetry and cloud-to-device receive/settle.
@@ -29,9 +31,15 @@ func Routes() []Route {
 		// Cloud-to-device send and purge.
 		{"POST", "/devices/{id}/messages/devicebound", Service},
 		{"DELETE", "/devices/{id}/commands", Service},
-		// Delivery feedback, IoT Hub's shape.
-		{"GET", "/messages/serviceBound/feedback", Service},
-		{"DELETE", "/messages/serviceBound/feedback/{lock}", Service},
-		{"POST", "/messages/serviceBound/feedback/{lock}/abandon", Service},
+		// Beyond IoT Hub: one message's state, a device's dead letters, requeue.
+		{"GET", "/devices/{id}/c2d/messages/{messageId}", Service},
+		{"GET", "/devices/{id}/c2d/deadletters", Service},
+		{"POST", "/devices/{id}/c2d/deadletters/{messageId}/requeue", Service},
+		// Delivery feedback, IoT Hub's shape. IoT Hub's docs spell the
+		// segment serviceBound and servicebound; the function accepts any
+		// case, so the route takes it as a parameter.
+		{"GET", "/messages/{sb}/feedback", Service},
+		{"DELETE", "/messages/{sb}/feedback/{lock}", Service},
+		{"POST", "/messages/{sb}/feedback/{lock}/abandon", Service},
 	}
 }

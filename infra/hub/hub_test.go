@@ -1,0 +1,583 @@
+package hub_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/devicehub/devicehub/infra/hub"
+	"github.com/devicehub/devicehub/shared/bootstrap"
+	"github.com/devicehub/devicehub/shared/config"
+	"github.com/devicehub/devicehub/shared/schema"
+)
+
+func TestHTTPStack(t *testing.T) {
+	f := synth(t, hub.Props{})
+	checkCommon(t, f)
+	t.Run("routes", func(t *testing.T) { checkHTTPRoutes(t, f) })
+	t.Run("access logs", func(t *testing.T) {
+		stages := f.resources("AWS::ApiGatewayV2::Stage")
+		if len(stages) != 1 {
+			t.Fatalf("%d stages, want 1", len(stages))
+		}
+		for _, s := range stages {
+			if s["StageName"] != "$default" || s["AutoDeploy"] != true {
+				t.Errorf("stage %v %v, want $default auto-deployed", s["StageName"], s["AutoDeploy"])
+			}
+			if got, want := canon(dig(s, "AccessLogSettings", "DestinationArn")), canon(getAtt(f.ref(t, f.hub.AccessLogs.LogGroupName()), "Arn")); got != want {
+				t.Errorf("access log destination %s, want %s", got, want)
+			}
+			var format map[string]string
+			if err := json.Unmarshal([]byte(dig(s, "AccessLogSettings", "Format").(string)), &format); err != nil || format["status"] != "$context.status" || format["routeKey"] != "$context.routeKey" {
+				t.Errorf("access log format %v (%v)", dig(s, "AccessLogSettings", "Format"), err)
+			}
+		}
+	})
+	t.Run("alarms", func(t *testing.T) { checkAlarms(t, f, "5xx", nil) })
+}
+
+func TestRESTStack(t *testing.T) {
+	f := synth(t, hub.Props{API: hub.RESTAPI})
+	checkCommon(t, f)
+	t.Run("routes", func(t *testing.T) { checkRESTRoutes(t, f) })
+	t.Run("binary bodies and stage", func(t *testing.T) {
+		apis := f.resources("AWS::ApiGateway::RestApi")
+		if len(apis) != 1 {
+			t.Fatalf("%d REST APIs", len(apis))
+		}
+		for _, a := range apis {
+			if got := canon(a["BinaryMediaTypes"]); got != `["*/*"]` {
+				t.Errorf("BinaryMediaTypes %s, want [*/*]", got)
+			}
+		}
+		stages := f.resources("AWS::ApiGateway::Stage")
+		if len(stages) != 1 {
+			t.Fatalf("%d stages", len(stages))
+		}
+		for _, s := range stages {
+			if s["StageName"] != hub.RESTStage {
+				t.Errorf("stage %v", s["StageName"])
+			}
+			// The log group's ARN without its ":*" suffix (cdk.json's
+			// logGroupDestinationArnWithoutWildcard flag).
+			if got, want := canon(dig(s, "AccessLogSetting", "DestinationArn")), canon(map[string]any{"Ref": f.ref(t, f.hub.AccessLogs.LogGroupName())}); !strings.Contains(got, ":log-group:\","+want) {
+				t.Errorf("access log destination %s, want the ARN of %s", got, want)
+			}
+			ms := list(s["MethodSettings"])
+			if len(ms) == 0 || dig(ms[0], "LoggingLevel") != "ERROR" || dig(ms[0], "MetricsEnabled") != true {
+				t.Errorf("method settings %s", canon(s["MethodSettings"]))
+			}
+		}
+	})
+	t.Run("alarms", func(t *testing.T) { checkAlarms(t, f, "5XXError", nil) })
+}
+
+// TestCustomProps synthesizes every optional prop, in both flavours.
+func TestCustomProps(t *testing.T) {
+	for _, api := range []hub.APIKind{hub.HTTPAPI, hub.RESTAPI} {
+		t.Run(string(api), func(t *testing.T) {
+			const topic = "arn:aws:sns:eu-west-1:123456789012:ops"
+			f := synth(t, hub.Props{
+				API: api, StreamShards: 3, StreamRetention: 48 * time.Hour,
+				C2DDefaultTTL: 2 * time.Hour, C2DMaxDelivery: 5, C2DMaxQueue: 1000, FeedbackTTL: 30 * time.Minute,
+				SweepRate: 5 * time.Minute, MemoryMB: 512, LogRetention: awslogs.RetentionDays_ONE_WEEK, LogLevel: "debug",
+				Domain:        &hub.Domain{Name: "hub.example.com", CertificateARN: "arn:aws:acm:eu-west-1:123456789012:certificate/abc"},
+				AlarmTopicARN: topic, RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+			})
+			checkNag(t, f)
+			env := map[string]string{
+				schema.EnvHubHost: "hub.example.com", schema.EnvC2DDefaultTTL: "2h0m0s", schema.EnvC2DMaxDelivery: "5",
+				schema.EnvC2DMaxQueue: "1000", schema.EnvFeedbackTTL: "30m0s", schema.EnvLogLevel: "debug",
+			}
+			for id, fn := range f.resources("AWS::Lambda::Function") {
+				vars := dig(fn, "Environment", "Variables").(map[string]any)
+				for k, v := range env {
+					if vars[k] != v {
+						t.Errorf("%s: %s=%v, want %s", id, k, vars[k], v)
+					}
+				}
+				if fn["MemorySize"] != 512.0 {
+					t.Errorf("%s: memory %v", id, fn["MemorySize"])
+				}
+			}
+			for _, s := range f.resources("AWS::Kinesis::Stream") {
+				if s["ShardCount"] != 3.0 || dig(s, "StreamModeDetails", "StreamMode") != "PROVISIONED" || s["RetentionPeriodHours"] != 48.0 {
+					t.Errorf("stream %s", canon(s))
+				}
+			}
+			for id, lg := range f.resources("AWS::Logs::LogGroup") {
+				if lg["RetentionInDays"] != 7.0 {
+					t.Errorf("%s retention %v", id, lg["RetentionInDays"])
+				}
+			}
+			for _, r := range f.resources("AWS::Events::Rule") {
+				if r["ScheduleExpression"] != "rate(5 minutes)" {
+					t.Errorf("schedule %v", r["ScheduleExpression"])
+				}
+			}
+			for _, tb := range schema.Tables() {
+				if r := f.resource(t, f.ref(t, f.hub.Tables[tb.ID].TableName())); r["DeletionPolicy"] != "Delete" {
+					t.Errorf("%s deletion policy %v", tb.ID, r["DeletionPolicy"])
+				}
+			}
+			domains := map[hub.APIKind]string{hub.HTTPAPI: "AWS::ApiGatewayV2::DomainName", hub.RESTAPI: "AWS::ApiGateway::DomainName"}[api]
+			mappings := map[hub.APIKind]string{hub.HTTPAPI: "AWS::ApiGatewayV2::ApiMapping", hub.RESTAPI: "AWS::ApiGateway::BasePathMapping"}[api]
+			if n, m := len(f.resources(domains)), len(f.resources(mappings)); n != 1 || m != 1 {
+				t.Errorf("%d %s and %d %s, want 1 each", n, domains, m, mappings)
+			}
+			if _, ok := dig(f.template, "Outputs", hub.OutputDomainTarget).(map[string]any); !ok {
+				t.Errorf("no %s output", hub.OutputDomainTarget)
+			}
+			checkAlarms(t, f, map[hub.APIKind]string{hub.HTTPAPI: "5xx", hub.RESTAPI: "5XXError"}[api], []string{topic})
+		})
+	}
+}
+
+func TestPropsValidation(t *testing.T) {
+	bad := map[string]hub.Props{
+		"api kind":       {API: "websocket"},
+		"queue depth":    {C2DMaxQueue: config.MaxQueueLimit + 1},
+		"delivery count": {C2DMaxDelivery: 101},
+		"c2d ttl":        {C2DDefaultTTL: 30 * time.Second},
+		"feedback ttl":   {FeedbackTTL: 72 * time.Hour},
+		"sweep rate":     {SweepRate: 90 * time.Second},
+		"retention":      {StreamRetention: 12 * time.Hour},
+		"memory":         {MemoryMB: 64},
+		"log level":      {LogLevel: "verbose"},
+		"domain":         {Domain: &hub.Domain{Name: "hub.example.com"}},
+	}
+	for name, p := range bad {
+		t.Run(name, func(t *testing.T) {
+			app := awscdk.NewApp(nil)
+			stack := awscdk.NewStack(app, jsii.String("V"), nil)
+			if _, err := hub.New(stack, "Hub", &p); err == nil {
+				t.Errorf("New accepted %+v", p)
+			}
+		})
+	}
+}
+
+// checkCommon asserts what both API flavours share.
+func checkCommon(t *testing.T, f *fixture) {
+	t.Run("cdk-nag", func(t *testing.T) { checkNag(t, f) })
+	t.Run("tables match the local bootstrap", func(t *testing.T) { checkTables(t, f) })
+	t.Run("functions", func(t *testing.T) { checkFunctions(t, f) })
+	t.Run("environment", func(t *testing.T) { checkEnvironment(t, f) })
+	t.Run("iam", func(t *testing.T) { checkIAM(t, f) })
+	t.Run("stream", func(t *testing.T) { checkStream(t, f) })
+	t.Run("owner secret", func(t *testing.T) { checkSecret(t, f) })
+	t.Run("schedule", func(t *testing.T) { checkSchedule(t, f) })
+	t.Run("invoke permissions", func(t *testing.T) { checkPermissions(t, f) })
+	t.Run("outputs", func(t *testing.T) { checkOutputs(t, f) })
+}
+
+// checkNag: the AwsSolutions pack reports no unsuppressed error or warning.
+// (Suppressions without a reason are themselves refused by cdk-nag.)
+func checkNag(t *testing.T, f *fixture) {
+	any := jsii.String("*")
+	for kind, msgs := range map[string]int{
+		"error":   len(*f.annotations.FindError(any, nagMessage())),
+		"warning": len(*f.annotations.FindWarning(any, nagMessage())),
+	} {
+		if msgs != 0 {
+			found := f.annotations.FindError(any, nagMessage())
+			if kind == "warning" {
+				found = f.annotations.FindWarning(any, nagMessage())
+			}
+			for _, m := range *found {
+				t.Errorf("cdk-nag %s at %s: %v", kind, *m.Id, m.Entry.Data)
+			}
+		}
+	}
+}
+
+func checkTables(t *testing.T, f *fixture) {
+	tables := f.resources("AWS::DynamoDB::Table")
+	if len(tables) != len(schema.Tables()) {
+		t.Errorf("%d tables, schema has %d", len(tables), len(schema.Tables()))
+	}
+	for _, tb := range schema.Tables() {
+		id := f.ref(t, f.hub.Tables[tb.ID].TableName())
+		got := tables[id]
+		want := bootstrap.TableInput(tb, "unused")
+		keySchema := func(in any) string {
+			var out []string
+			for _, k := range list(in) {
+				out = append(out, dig(k, "AttributeName").(string)+" "+dig(k, "KeyType").(string))
+			}
+			return strings.Join(out, ", ")
+		}
+		var wantKS []string
+		for _, k := range want.KeySchema {
+			wantKS = append(wantKS, *k.AttributeName+" "+string(k.KeyType))
+		}
+		if g, w := keySchema(got["KeySchema"]), strings.Join(wantKS, ", "); g != w {
+			t.Errorf("%s key schema: stack %q, bootstrap %q", tb.ID, g, w)
+		}
+		var gotAttrs, wantAttrs []string
+		for _, a := range list(got["AttributeDefinitions"]) {
+			gotAttrs = append(gotAttrs, dig(a, "AttributeName").(string)+":"+dig(a, "AttributeType").(string))
+		}
+		for _, a := range want.AttributeDefinitions {
+			wantAttrs = append(wantAttrs, *a.AttributeName+":"+string(a.AttributeType))
+		}
+		if d := diffSets(wantAttrs, gotAttrs); d != "" {
+			t.Errorf("%s attribute definitions differ from bootstrap:%s", tb.ID, d)
+		}
+		var gotIx, wantIx []string
+		if got["GlobalSecondaryIndexes"] != nil {
+			for _, ix := range list(got["GlobalSecondaryIndexes"]) {
+				gotIx = append(gotIx, dig(ix, "IndexName").(string)+" ["+keySchema(dig(ix, "KeySchema"))+"] "+dig(ix, "Projection", "ProjectionType").(string))
+			}
+		}
+		for _, ix := range want.GlobalSecondaryIndexes {
+			var ks []string
+			for _, k := range ix.KeySchema {
+				ks = append(ks, *k.AttributeName+" "+string(k.KeyType))
+			}
+			wantIx = append(wantIx, *ix.IndexName+" ["+strings.Join(ks, ", ")+"] "+string(ix.Projection.ProjectionType))
+		}
+		if d := diffSets(wantIx, gotIx); d != "" {
+			t.Errorf("%s indexes differ from bootstrap:%s", tb.ID, d)
+		}
+		if got["LocalSecondaryIndexes"] != nil || len(want.LocalSecondaryIndexes) != 0 {
+			t.Errorf("%s: local secondary indexes are not in the schema", tb.ID)
+		}
+		if got["BillingMode"] != string(want.BillingMode) {
+			t.Errorf("%s billing %v, bootstrap %v", tb.ID, got["BillingMode"], want.BillingMode)
+		}
+		if dig(got, "PointInTimeRecoverySpecification", "PointInTimeRecoveryEnabled") != true {
+			t.Errorf("%s: no point-in-time recovery", tb.ID)
+		}
+		if dig(got, "SSESpecification", "SSEEnabled") != true {
+			t.Errorf("%s: not KMS-encrypted", tb.ID)
+		}
+		ttl := dig(got, "TimeToLiveSpecification")
+		if tb.TTLAttribute == "" && ttl != nil {
+			t.Errorf("%s: TTL %v but the schema has none", tb.ID, ttl)
+		}
+		if tb.TTLAttribute != "" && (dig(ttl, "AttributeName") != tb.TTLAttribute || dig(ttl, "Enabled") != true) {
+			t.Errorf("%s: TTL %v, want %s enabled", tb.ID, ttl, tb.TTLAttribute)
+		}
+		if r := f.resource(t, id); r["DeletionPolicy"] != "Retain" {
+			t.Errorf("%s deletion policy %v, want Retain by default", tb.ID, r["DeletionPolicy"])
+		}
+	}
+}
+
+func checkFunctions(t *testing.T, f *fixture) {
+	fns := f.resources("AWS::Lambda::Function")
+	if len(fns) != len(hub.Functions()) {
+		t.Errorf("%d functions, want %d", len(fns), len(hub.Functions()))
+	}
+	for _, name := range hub.Functions() {
+		fn := fns[f.ref(t, f.hub.Functions[name].FunctionName())]
+		if fn["Runtime"] != "provided.al2023" || canon(fn["Architectures"]) != `["arm64"]` || fn["Handler"] != "bootstrap" {
+			t.Errorf("%s: runtime %v %v handler %v", name, fn["Runtime"], fn["Architectures"], fn["Handler"])
+		}
+		if fn["MemorySize"] != 256.0 {
+			t.Errorf("%s: memory %v", name, fn["MemorySize"])
+		}
+		if to, _ := fn["Timeout"].(float64); to < 1 || name != hub.Sweeper && to > 29 {
+			t.Errorf("%s: timeout %v", name, fn["Timeout"])
+		}
+		if dig(fn, "Code", "S3Key") == nil {
+			t.Errorf("%s: code is not an asset: %v", name, fn["Code"])
+		}
+		lg := dig(fn, "LoggingConfig", "LogGroup")
+		logID, _ := dig(lg, "Ref").(string)
+		logs := f.resources("AWS::Logs::LogGroup")[logID]
+		if logs == nil || logs["RetentionInDays"] != 30.0 {
+			t.Errorf("%s: log group %v with %v", name, lg, logs)
+		}
+		if got, want := canon(fn["Role"]), canon(getAtt(f.ref(t, f.hub.Functions[name].Role().RoleName()), "Arn")); got != want {
+			t.Errorf("%s: role %s, want its own %s", name, got, want)
+		}
+	}
+}
+
+func checkEnvironment(t *testing.T, f *fixture) {
+	want := []string{
+		schema.EnvHubHost, schema.Telemetry.EnvVar, schema.EnvOwnerSecretARN,
+		schema.EnvC2DDefaultTTL, schema.EnvC2DMaxDelivery, schema.EnvC2DMaxQueue, schema.EnvFeedbackTTL, schema.EnvLogLevel,
+	}
+	for _, tb := range schema.Tables() {
+		want = append(want, tb.EnvVar)
+	}
+	refs := map[string]string{
+		schema.Telemetry.EnvVar:  f.ref(t, f.hub.Stream.StreamName()),
+		schema.EnvOwnerSecretARN: f.ref(t, f.hub.OwnerSecret.SecretArn()),
+	}
+	for _, tb := range schema.Tables() {
+		refs[tb.EnvVar] = f.ref(t, f.hub.Tables[tb.ID].TableName())
+	}
+	for _, name := range hub.Functions() {
+		vars := dig(f.resources("AWS::Lambda::Function")[f.ref(t, f.hub.Functions[name].FunctionName())], "Environment", "Variables").(map[string]any)
+		var got []string
+		for k := range vars {
+			got = append(got, k)
+		}
+		if d := diffSets(want, got); d != "" {
+			t.Errorf("%s environment names differ from shared/schema:%s", name, d)
+		}
+		for k, id := range refs {
+			if canon(vars[k]) != canon(map[string]any{"Ref": id}) {
+				t.Errorf("%s: %s=%s, want Ref %s", name, k, canon(vars[k]), id)
+			}
+		}
+		if !strings.Contains(canon(vars[schema.EnvHubHost]), ".execute-api.") && vars[schema.EnvHubHost] != "hub.example.com" {
+			t.Errorf("%s: host %s", name, canon(vars[schema.EnvHubHost]))
+		}
+		// The functions must accept their configuration as synthesized.
+		if _, err := config.FromEnv(func(k string) string {
+			if s, ok := vars[k].(string); ok {
+				return s
+			}
+			if vars[k] != nil {
+				return "deploy-time-value"
+			}
+			return ""
+		}); err != nil {
+			t.Errorf("%s: config.FromEnv rejects the environment: %v", name, err)
+		}
+	}
+}
+
+// checkIAM compares every function role's grants, as (action, resource)
+// pairs, with exactly what that function needs.
+func checkIAM(t *testing.T, f *fixture) {
+	arn := func(token *string) any { return getAtt(f.ref(t, token), "Arn") }
+	tables := map[string]any{}
+	for _, tb := range schema.Tables() {
+		tables[tb.ID] = arn(f.hub.Tables[tb.ID].TableName())
+	}
+	indexes := func(tb schema.Table) []any {
+		var out []any
+		for _, ix := range tb.Indexes {
+			out = append(out, map[string]any{"Fn::Join": []any{"", []any{tables[tb.ID], "/index/" + ix.Name}}})
+		}
+		return out
+	}
+	secret := map[string]any{"Ref": f.ref(t, f.hub.OwnerSecret.SecretArn())}
+	rw := []string{"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+	type grant struct {
+		actions   []string
+		resources []any
+	}
+	logs := func(name string) grant {
+		fn := f.resources("AWS::Lambda::Function")[f.ref(t, f.hub.Functions[name].FunctionName())]
+		return grant{[]string{"logs:CreateLogStream", "logs:PutLogEvents"}, []any{getAtt(dig(fn, "LoggingConfig", "LogGroup", "Ref").(string), "Arn")}}
+	}
+	c2dAndFeedback := []any{tables[schema.C2D.ID], tables[schema.Feedback.ID]}
+	want := map[string][]grant{
+		hub.Ingress: {
+			logs(hub.Ingress),
+			{[]string{"kinesis:PutRecords"}, []any{arn(f.hub.Stream.StreamName())}},
+			{[]string{"kms:GenerateDataKey"}, []any{arn(f.hub.StreamKey.KeyId())}},
+			{[]string{"dynamodb:GetItem"}, []any{tables[schema.Devices.ID]}},
+			{rw, []any{tables[schema.C2D.ID]}},
+			{[]string{"dynamodb:Query"}, indexes(schema.C2D)},
+			{[]string{"secretsmanager:GetSecretValue"}, []any{secret}},
+		},
+		hub.Service: {
+			logs(hub.Service),
+			{[]string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Scan"}, []any{tables[schema.Devices.ID]}},
+			{rw, c2dAndFeedback},
+			{[]string{"dynamodb:Query"}, append(indexes(schema.C2D), indexes(schema.Feedback)...)},
+			{[]string{"secretsmanager:GetSecretValue"}, []any{secret}},
+		},
+		hub.Sweeper: {
+			logs(hub.Sweeper),
+			{rw, c2dAndFeedback},
+			{[]string{"dynamodb:Query"}, append(indexes(schema.C2D), indexes(schema.Feedback)...)},
+			{[]string{"secretsmanager:GetSecretValue"}, []any{secret}},
+		},
+	}
+	policies := f.resources("AWS::IAM::Policy")
+	for _, name := range hub.Functions() {
+		var wantPairs, gotPairs []string
+		for _, g := range want[name] {
+			for _, a := range g.actions {
+				for _, r := range g.resources {
+					wantPairs = append(wantPairs, a+" on "+canon(r))
+				}
+			}
+		}
+		role := f.ref(t, f.hub.Functions[name].Role().RoleName())
+		for _, p := range policies {
+			if !strings.Contains(canon(p["Roles"]), `"`+role+`"`) {
+				continue
+			}
+			for _, st := range list(dig(p, "PolicyDocument", "Statement")) {
+				if dig(st, "Effect") != "Allow" || dig(st, "Condition") != nil {
+					t.Errorf("%s: unexpected statement %s", name, canon(st))
+				}
+				for _, a := range strs(dig(st, "Action")) {
+					for _, r := range list(dig(st, "Resource")) {
+						gotPairs = append(gotPairs, a+" on "+canon(r))
+					}
+				}
+			}
+		}
+		if d := diffSets(wantPairs, gotPairs); d != "" {
+			t.Errorf("%s grants differ:%s", name, d)
+		}
+		if r := f.resources("AWS::IAM::Role")[role]; r["ManagedPolicyArns"] != nil || r["Policies"] != nil {
+			t.Errorf("%s role has managed or inline policies: %s", name, canon(r))
+		}
+	}
+	// No wildcard resource or action anywhere.
+	for id, p := range policies {
+		for _, st := range list(dig(p, "PolicyDocument", "Statement")) {
+			if strings.Contains(canon(dig(st, "Resource")), `"*"`) || strings.Contains(canon(dig(st, "Action")), "*") {
+				t.Errorf("%s: wildcard in %s", id, canon(st))
+			}
+		}
+	}
+}
+
+func checkStream(t *testing.T, f *fixture) {
+	id := f.ref(t, f.hub.Stream.StreamName())
+	s := f.resources("AWS::Kinesis::Stream")[id]
+	if dig(s, "StreamEncryption", "EncryptionType") != "KMS" || canon(dig(s, "StreamEncryption", "KeyId")) != canon(getAtt(f.ref(t, f.hub.StreamKey.KeyId()), "Arn")) {
+		t.Errorf("stream encryption %s", canon(s["StreamEncryption"]))
+	}
+	if dig(s, "StreamModeDetails", "StreamMode") != "ON_DEMAND" || s["ShardCount"] != nil || s["RetentionPeriodHours"] != 24.0 {
+		t.Errorf("stream capacity %s", canon(s))
+	}
+	if k := f.resources("AWS::KMS::Key")[f.ref(t, f.hub.StreamKey.KeyId())]; k["EnableKeyRotation"] != true {
+		t.Errorf("stream key rotation off: %s", canon(k))
+	}
+}
+
+// checkSecret: the generated secret is what shared/config reads.
+func checkSecret(t *testing.T, f *fixture) {
+	s := f.resources("AWS::SecretsManager::Secret")[f.ref(t, f.hub.OwnerSecret.SecretArn())]
+	gen := dig(s, "GenerateSecretString").(map[string]any)
+	if gen["PasswordLength"] != float64(hub.OwnerKeyLength) || gen["ExcludePunctuation"] != true || gen["IncludeSpace"] != false {
+		t.Fatalf("generator %s", canon(gen))
+	}
+	// What Secrets Manager generates: the template plus the key field, a
+	// random alphanumeric string of the configured length.
+	var secret map[string]string
+	if err := json.Unmarshal([]byte(gen["SecretStringTemplate"].(string)), &secret); err != nil {
+		t.Fatal(err)
+	}
+	const alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, hub.OwnerKeyLength)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = alnum[int(b[i])%len(alnum)]
+	}
+	secret[gen["GenerateStringKey"].(string)] = string(b)
+	raw, _ := json.Marshal(secret)
+	cfg := config.Config{OwnerSecretARN: "arn"}
+	if err := cfg.ResolveOwnerKey(context.Background(), secretString(raw)); err != nil {
+		t.Fatalf("shared/config cannot read the generated secret %s: %v", raw, err)
+	}
+	if cfg.OwnerKey != string(b) || cfg.OwnerKeyName != schema.OwnerPolicyName {
+		t.Errorf("owner key %q name %q from %s", cfg.OwnerKey, cfg.OwnerKeyName, raw)
+	}
+}
+
+type secretString []byte
+
+func (s secretString) SecretString(context.Context, string) (string, error) { return string(s), nil }
+
+func checkSchedule(t *testing.T, f *fixture) {
+	rules := f.resources("AWS::Events::Rule")
+	if len(rules) != 1 {
+		t.Fatalf("%d rules", len(rules))
+	}
+	for _, r := range rules {
+		targets := list(r["Targets"])
+		if r["ScheduleExpression"] != "rate(1 minute)" || len(targets) != 1 ||
+			canon(dig(targets[0], "Arn")) != canon(getAtt(f.ref(t, f.hub.Functions[hub.Sweeper].FunctionName()), "Arn")) {
+			t.Errorf("schedule %s", canon(r))
+		}
+	}
+}
+
+// checkPermissions: only API Gateway may invoke the API functions, only
+// EventBridge the sweeper, each scoped to its source.
+func checkPermissions(t *testing.T, f *fixture) {
+	principal := map[string]string{}
+	for _, name := range hub.Functions() {
+		principal[f.ref(t, f.hub.Functions[name].FunctionName())] = map[string]string{
+			hub.Ingress: "apigateway.amazonaws.com", hub.Service: "apigateway.amazonaws.com", hub.Sweeper: "events.amazonaws.com",
+		}[name]
+	}
+	for id, p := range f.resources("AWS::Lambda::Permission") {
+		fn := dig(p, "FunctionName", "Fn::GetAtt")
+		fnID := ""
+		if l, ok := fn.([]any); ok {
+			fnID, _ = l[0].(string)
+		}
+		if principal[fnID] == "" || p["Principal"] != principal[fnID] || p["SourceArn"] == nil || p["Action"] != "lambda:InvokeFunction" {
+			t.Errorf("%s: %s", id, canon(p))
+		}
+	}
+}
+
+func checkOutputs(t *testing.T, f *fixture) {
+	for _, name := range []string{hub.OutputHubHost, hub.OutputAPIURL, hub.OutputOwnerSecretARN, hub.OutputOwnerSecretName, hub.OutputStreamName, hub.OutputStreamARN, hub.OutputDashboard} {
+		if dig(f.template, "Outputs", name, "Value") == nil {
+			t.Errorf("no output %s", name)
+		}
+	}
+	if got, want := canon(dig(f.template, "Outputs", hub.OutputStreamName, "Value")), canon(map[string]any{"Ref": f.ref(t, f.hub.Stream.StreamName())}); got != want {
+		t.Errorf("stream output %s, want %s", got, want)
+	}
+}
+
+// checkAlarms: errors and throttles per function, Kinesis write throttling
+// and API 5xx, each notifying actions (when a topic is set).
+func checkAlarms(t *testing.T, f *fixture, api5xx string, actions []string) {
+	var got []string
+	for id, a := range f.resources("AWS::CloudWatch::Alarm") {
+		m := a["Namespace"].(string) + " " + a["MetricName"].(string)
+		for _, d := range list(a["Dimensions"]) {
+			if dig(d, "Name") == "FunctionName" {
+				m += " " + dig(d, "Value", "Ref").(string)
+			}
+		}
+		got = append(got, m)
+		if a["Threshold"] != 1.0 || a["ComparisonOperator"] != "GreaterThanOrEqualToThreshold" || a["TreatMissingData"] != "notBreaching" {
+			t.Errorf("%s: %s", id, canon(a))
+		}
+		if canon(a["AlarmActions"]) != canon(stringsOrNil(actions)) {
+			t.Errorf("%s actions %s, want %v", id, canon(a["AlarmActions"]), actions)
+		}
+	}
+	want := []string{"AWS/Kinesis PutRecords.ThrottledRecords", "AWS/ApiGateway " + api5xx}
+	for _, name := range hub.Functions() {
+		fn := f.ref(t, f.hub.Functions[name].FunctionName())
+		want = append(want, "AWS/Lambda Errors "+fn, "AWS/Lambda Throttles "+fn)
+	}
+	sort.Strings(want)
+	if d := diffSets(want, got); d != "" {
+		t.Errorf("alarms differ:%s", d)
+	}
+	if n := len(f.resources("AWS::CloudWatch::Dashboard")); n != 1 {
+		t.Errorf("%d dashboards", n)
+	}
+}
+
+func stringsOrNil(s []string) any {
+	if s == nil {
+		return nil
+	}
+	out := make([]any, len(s))
+	for i, v := range s {
+		out[i] = v
+	}
+	return out
+}
