@@ -14,6 +14,9 @@ import (
 // buildC2D wires the cloud-to-device queue and feedback into h: the device
 // half of the queue for Device, the service half and feedback for Service.
 func buildC2D(_ context.Context, h *Hub, cfg config.Config, cl Clients, role Role, log *slog.Logger, now func() time.Time) error {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	q := NewC2DQueue(cfg, cl, log, now)
 	switch {
 	case role&Device != 0 && role&Service != 0:
@@ -25,6 +28,13 @@ func buildC2D(_ context.Context, h *Hub, cfg config.Config, cl Clients, role Rol
 	}
 	if role&Service != 0 {
 		h.Deps.Feedback = NewFeedbackReader(cfg, q)
+	}
+	h.Sweep = func(ctx context.Context) error {
+		st, err := q.Sweep(ctx)
+		if st.Devices > 0 || err != nil {
+			log.InfoContext(ctx, "sweep", slog.Any("stats", st), slog.Any("error", err))
+		}
+		return err
 	}
 	return nil
 }
