@@ -113,9 +113,7 @@ func (h *Hub) grants() {
 	if ix := append(indexARNs(c2d, schema.C2D), indexARNs(feedback, schema.Feedback)...); len(ix) > 0 {
 		sw.AddToPrincipalPolicy(allow(indexRead, ix...))
 	}
-	// shared/app resolves the owner key at start-up in every function,
-	// the sweeper included.
-	sw.AddToPrincipalPolicy(secret)
+	// No secret: the sweeper authenticates nobody.
 }
 
 // indexARNs are the ARNs of t's indexes, one per index named in schema.

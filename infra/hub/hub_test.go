@@ -398,7 +398,6 @@ func checkIAM(t *testing.T, f *fixture) {
 			logs(hub.Sweeper),
 			{rw, c2dAndFeedback},
 			{[]string{"dynamodb:Query"}, append(indexes(schema.C2D), indexes(schema.Feedback)...)},
-			{[]string{"secretsmanager:GetSecretValue"}, []any{secret}},
 		},
 	}
 	policies := f.resources("AWS::IAM::Policy")
