@@ -10,12 +10,8 @@ import (
 // not with encoding/json, so the body goes in byte for byte (json.Marshal
 // would compact a RawMessage) and the hot ingress path allocates nothing here.
 func Append(dst []byte, sys *SystemProperties, props []Property, body []byte) []byte {
-	dst, first := appendHead(dst, sys)
-	if !first {
-		dst = append(dst, ',')
-	}
-	dst = appendTail(dst, sys)
-	return appendRest(dst, props, body)
+	e := NewEncoder(nil, sys)
+	return e.Append(dst, sys, props, body)
 }
 
 // Encoder appends the envelopes of messages that share the properties the
@@ -49,18 +45,7 @@ func (e *Encoder) Append(dst []byte, sys *SystemProperties, props []Property, bo
 func appendHead(dst []byte, sys *SystemProperties) (_ []byte, first bool) {
 	dst = append(dst, `{"v":1,"systemProperties":{`...)
 	first = true
-	field := func(name, value string) {
-		if value == "" {
-			return
-		}
-		if !first {
-			dst = append(dst, ',')
-		}
-		first = false
-		dst = appendString(dst, name)
-		dst = append(dst, ':')
-		dst = appendString(dst, value)
-	}
+	field := func(name, value string) { dst = appendField(dst, &first, name, value) }
 	field(PropMessageID, sys.MessageID)
 	field(PropCorrelationID, sys.CorrelationID)
 	field(PropUserID, sys.UserID)
@@ -73,18 +58,7 @@ func appendHead(dst []byte, sys *SystemProperties) (_ []byte, first bool) {
 // if nothing preceded them (the caller writes the separating comma).
 func appendTail(dst []byte, sys *SystemProperties) []byte {
 	first := true
-	field := func(name, value string) {
-		if value == "" {
-			return
-		}
-		if !first {
-			dst = append(dst, ',')
-		}
-		first = false
-		dst = appendString(dst, name)
-		dst = append(dst, ':')
-		dst = appendString(dst, value)
-	}
+	field := func(name, value string) { dst = appendField(dst, &first, name, value) }
 	field(PropDeviceID, sys.DeviceID)
 	field(PropAuthGenerationID, sys.AuthGenerationID)
 	field(PropAuthMethod, sys.AuthMethod)
@@ -94,6 +68,21 @@ func appendTail(dst []byte, sys *SystemProperties) []byte {
 	dst = appendString(dst, PropEnqueuedTime)
 	dst = append(dst, ':', '"')
 	return sys.EnqueuedTime.UTC().AppendFormat(dst, time.RFC3339Nano)
+}
+
+// appendField writes "name":"value" unless value is empty, with a comma
+// before it unless it is the first field.
+func appendField(dst []byte, first *bool, name, value string) []byte {
+	if value == "" {
+		return dst
+	}
+	if !*first {
+		dst = append(dst, ',')
+	}
+	*first = false
+	dst = appendString(dst, name)
+	dst = append(dst, ':')
+	return appendString(dst, value)
 }
 
 // appendRest closes the system properties and writes the application
