@@ -2,59 +2,16 @@ package d2c_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/service/kinesis"
-	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
-
 	"github.com/devicehub/devicehub/shared/hubapi"
-	"github.com/devicehub/devicehub/shared/telemetry"
 	"github.com/devicehub/devicehub/test/testenv"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
-
-// readStream returns every record in the stream, shard by shard, oldest first.
-func readStream(t *testing.T, env *testenv.Env) []telemetry.Message {
-	t.Helper()
-	ctx := context.Background()
-	shards, err := env.Kinesis.ListShards(ctx, &kinesis.ListShardsInput{StreamName: &env.Config.StreamName})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []telemetry.Message
-	for _, s := range shards.Shards {
-		it, err := env.Kinesis.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{
-			StreamName: &env.Config.StreamName, ShardId: s.ShardId, ShardIteratorType: types.ShardIteratorTypeTrimHorizon})
-		if err != nil {
-			t.Fatal(err)
-		}
-		iter := it.ShardIterator
-		for iter != nil {
-			recs, err := env.Kinesis.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: iter})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, r := range recs.Records {
-				m, err := telemetry.Decode(r.Data)
-				if err != nil {
-					t.Fatalf("record %s: %v", *r.SequenceNumber, err)
-				}
-				m.PartitionKey, m.SequenceNumber = *r.PartitionKey, *r.SequenceNumber
-				out = append(out, m)
-			}
-			if len(recs.Records) == 0 {
-				break
-			}
-			iter = recs.NextShardIterator
-		}
-	}
-	return out
-}
 
 type response struct {
 	Status int

@@ -40,7 +40,7 @@ func TestIngestSingleAndBatch(t *testing.T) {
 		t.Fatalf("batch: %d %s", r.Status, r.Body)
 	}
 
-	got := readStream(t, env)
+	got := env.ReadStream(t)
 	if len(got) != 4 {
 		t.Fatalf("%d records, want 4", len(got))
 	}
@@ -138,7 +138,7 @@ func TestIngestRejectsBadInput(t *testing.T) {
 			}
 		})
 	}
-	if got := readStream(t, env); len(got) != 0 {
+	if got := env.ReadStream(t); len(got) != 0 {
 		t.Fatalf("%d records reached the stream from refused requests", len(got))
 	}
 }
@@ -163,7 +163,7 @@ func TestIngestDisabledAtOnceInProcess(t *testing.T) {
 	if r := do(t, env, http.MethodPost, "/devices/d1"+eventsPath, tok, nil, []byte("3")); r.Status != 401 {
 		t.Fatalf("deleted device sent: %d", r.Status)
 	}
-	if got := readStream(t, env); len(got) != 1 || string(got[0].Body) != "1" {
+	if got := env.ReadStream(t); len(got) != 1 || string(got[0].Body) != "1" {
 		t.Fatalf("stream %v", got)
 	}
 }
@@ -187,7 +187,7 @@ func TestIngestOrderWhenKinesisRejectsPartOfARequest(t *testing.T) {
 		t.Fatalf("%d %s", r.Status, r.Body)
 	}
 	var bodies []string
-	for _, m := range readStream(t, env) {
+	for _, m := range env.ReadStream(t) {
 		bodies = append(bodies, string(m.Body))
 	}
 	// First attempt wrote 0,1,2,4,5,6,8,9; the retry wrote 3..9.
@@ -224,7 +224,7 @@ func TestIngestThrottlingAndOutage(t *testing.T) {
 			if e := errorBody(t, r); e.Code != tc.code {
 				t.Fatalf("code %s", e.Code)
 			}
-			if got := readStream(t, env); len(got) != 0 {
+			if got := env.ReadStream(t); len(got) != 0 {
 				t.Fatalf("%d records in the stream", len(got))
 			}
 		})

@@ -12,9 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/kinesis"
-	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
-
 	"github.com/devicehub/devicehub/shared/registry"
 	"github.com/devicehub/devicehub/shared/sas"
 	"github.com/devicehub/devicehub/shared/telemetry"
@@ -192,49 +189,6 @@ func runD2C(t *testing.T, env *testenv.Env, cs sas.ConnectionString, sends []d2c
 	return res
 }
 
-// d2cReadStream returns every record in the stream, each shard from
-// TRIM_HORIZON to its tip, in shard order. Call it after the hub has
-// acknowledged the sends: an acknowledged message is already in the stream.
-func d2cReadStream(t *testing.T, env *testenv.Env) []telemetry.Message {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	shards, err := env.Kinesis.ListShards(ctx, &kinesis.ListShardsInput{StreamName: &env.Config.StreamName})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(shards.Shards) < 2 {
-		t.Fatalf("stream has %d shards; the test wants several", len(shards.Shards))
-	}
-	var out []telemetry.Message
-	for _, s := range shards.Shards {
-		it, err := env.Kinesis.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{
-			StreamName: &env.Config.StreamName, ShardId: s.ShardId, ShardIteratorType: types.ShardIteratorTypeTrimHorizon})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for iter := it.ShardIterator; iter != nil; {
-			recs, err := env.Kinesis.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: iter})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, r := range recs.Records {
-				m, err := telemetry.Decode(r.Data)
-				if err != nil {
-					t.Fatalf("record %s: %v\n%s", *r.SequenceNumber, err, r.Data)
-				}
-				m.SequenceNumber, m.PartitionKey = *r.SequenceNumber, *r.PartitionKey
-				out = append(out, m)
-			}
-			if len(recs.Records) == 0 && (recs.MillisBehindLatest == nil || *recs.MillisBehindLatest == 0) {
-				break
-			}
-			iter = recs.NextShardIterator
-		}
-	}
-	return out
-}
-
 // d2cByDevice groups messages by the hub-stamped device id, keeping stream order.
 func d2cByDevice(msgs []telemetry.Message) map[string][]telemetry.Message {
 	out := map[string][]telemetry.Message{}
@@ -288,7 +242,7 @@ func TestD2CSDKSingleAndBatch(t *testing.T) {
 		t.FailNow()
 	}
 
-	got := d2cByDevice(d2cReadStream(t, env))
+	got := d2cByDevice(env.ReadStream(t))
 	if len(got) != len(devs) {
 		t.Errorf("stream holds messages of %d devices, want %d: %v", len(got), len(devs), slices.Sorted(maps.Keys(got)))
 	}
@@ -350,7 +304,7 @@ func TestD2CSDKJSONBodyWhitespace(t *testing.T) {
 			t.Fatalf("send %d: %+v", i, r.Error)
 		}
 	}
-	msgs := d2cReadStream(t, env)
+	msgs := env.ReadStream(t)
 	wants := d2cExpectedAll(sends)
 	if len(msgs) != len(wants) {
 		t.Fatalf("%d messages in the stream, want %d", len(msgs), len(wants))
@@ -384,7 +338,7 @@ func TestD2CSDKWrongKey(t *testing.T) {
 			}
 		}
 	}
-	if msgs := d2cReadStream(t, env); len(msgs) != 0 {
+	if msgs := env.ReadStream(t); len(msgs) != 0 {
 		t.Errorf("stream holds %d messages after rejected sends: %+v", len(msgs), msgs)
 	}
 
@@ -395,7 +349,7 @@ func TestD2CSDKWrongKey(t *testing.T) {
 			t.Fatalf("good device send %d: %+v", i, r)
 		}
 	}
-	msgs := d2cReadStream(t, env)
+	msgs := env.ReadStream(t)
 	if len(msgs) != 1 || msgs[0].DeviceID != "e2e-good" || msgs[0].MessageID != "m1" || string(msgs[0].Body) != `{"x":1}` {
 		t.Errorf("stream after the good send: %+v", msgs)
 	}
