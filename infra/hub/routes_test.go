@@ -107,8 +107,8 @@ func compareRoutes(t *testing.T, want, got map[string]string) {
 // TestRoutesServedByTheirFunction: every API Gateway route reaches a
 // handler in the function it targets (the function's own shared/app role
 // answers 401 to a request without a token, not 404/405), and not in the
-// other one. A route added to shared/hubapi but not to hub.Routes is not
-// caught here; hub.Routes' comment says where the list lives.
+// other one. hub.Routes is shared/hubapi.Routes, which the handler's own
+// test holds equal to what its mux serves.
 func TestRoutesServedByTheirFunction(t *testing.T) {
 	vars := map[string]string{
 		schema.EnvHubHost:  "hub.test",

@@ -56,24 +56,24 @@ func (s *server) routeC2D(mux *http.ServeMux) {
 	}
 	if isDev {
 		h := c2dDeviceHandlers{s: s, q: dev}
-		mux.HandleFunc("GET /devices/{id}/messages/devicebound", s.device(h.receive))
-		mux.HandleFunc("DELETE /devices/{id}/messages/devicebound/{lock}", s.device(h.settle))
-		mux.HandleFunc("POST /devices/{id}/messages/devicebound/{lock}/abandon", s.device(h.abandon))
+		s.handle(mux, "GET /devices/{id}/messages/devicebound", s.device(h.receive))
+		s.handle(mux, "DELETE /devices/{id}/messages/devicebound/{lock}", s.device(h.settle))
+		s.handle(mux, "POST /devices/{id}/messages/devicebound/{lock}/abandon", s.device(h.abandon))
 	}
 	if isSvc {
 		h := c2dServiceHandlers{s: s, q: svc}
-		mux.HandleFunc("POST /devices/{id}/messages/devicebound", s.service(h.send))
-		mux.HandleFunc("DELETE /devices/{id}/commands", s.service(h.purge))
-		mux.HandleFunc("GET /devices/{id}/c2d/messages/{messageId}", s.service(h.lookup))
-		mux.HandleFunc("GET /devices/{id}/c2d/deadletters", s.service(h.deadLetters))
-		mux.HandleFunc("POST /devices/{id}/c2d/deadletters/{messageId}/requeue", s.service(h.requeue))
+		s.handle(mux, "POST /devices/{id}/messages/devicebound", s.service(h.send))
+		s.handle(mux, "DELETE /devices/{id}/commands", s.service(h.purge))
+		s.handle(mux, "GET /devices/{id}/c2d/messages/{messageId}", s.service(h.lookup))
+		s.handle(mux, "GET /devices/{id}/c2d/deadletters", s.service(h.deadLetters))
+		s.handle(mux, "POST /devices/{id}/c2d/deadletters/{messageId}/requeue", s.service(h.requeue))
 	}
 	if s.Feedback != nil {
 		h := feedbackHandlers{s: s, f: s.Feedback}
 		// IoT Hub's docs spell it serviceBound and servicebound: match any case.
-		mux.HandleFunc("GET /messages/{sb}/feedback", s.service(serviceBound(h.receive)))
-		mux.HandleFunc("DELETE /messages/{sb}/feedback/{lock}", s.service(serviceBound(h.complete)))
-		mux.HandleFunc("POST /messages/{sb}/feedback/{lock}/abandon", s.service(serviceBound(h.abandon)))
+		s.handle(mux, "GET /messages/{sb}/feedback", s.service(serviceBound(h.receive)))
+		s.handle(mux, "DELETE /messages/{sb}/feedback/{lock}", s.service(serviceBound(h.complete)))
+		s.handle(mux, "POST /messages/{sb}/feedback/{lock}/abandon", s.service(serviceBound(h.abandon)))
 	}
 }
 

@@ -43,10 +43,16 @@ type Deps struct {
 
 type server struct {
 	Deps
+	patterns []string // what New registered, for TestRoutesMatchMux
 }
 
 // New returns the API handler.
 func New(d Deps) http.Handler {
+	h, _ := newServer(d)
+	return h
+}
+
+func newServer(d Deps) (http.Handler, *server) {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -56,19 +62,19 @@ func New(d Deps) http.Handler {
 	s := &server{Deps: d}
 	mux := http.NewServeMux()
 	if d.Registry != nil {
-		mux.HandleFunc("PUT /devices/{id}", s.service(s.putDevice))
-		mux.HandleFunc("GET /devices/{id}", s.service(s.getDevice))
-		mux.HandleFunc("DELETE /devices/{id}", s.service(s.deleteDevice))
-		mux.HandleFunc("GET /devices", s.service(s.listDevices))
+		s.handle(mux, "PUT /devices/{id}", s.service(s.putDevice))
+		s.handle(mux, "GET /devices/{id}", s.service(s.getDevice))
+		s.handle(mux, "DELETE /devices/{id}", s.service(s.deleteDevice))
+		s.handle(mux, "GET /devices", s.service(s.listDevices))
 	}
 	if d.Telemetry != nil {
-		mux.HandleFunc("POST /devices/{id}/messages/events", s.device(s.postEvents))
+		s.handle(mux, "POST /devices/{id}/messages/events", s.device(s.postEvents))
 	}
 	s.routeC2D(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, apierr.New(apierr.NotFound, "NotFound", "no route for "+r.Method+" "+r.URL.Path))
 	})
-	return mux
+	return mux, s
 }
 
 // handlerFunc is an API handler that returns an error instead of writing it,

@@ -1,0 +1,33 @@
+package hubapi
+
+import (
+	"slices"
+	"testing"
+)
+
+// allC2D satisfies both halves of the C2D queue; the routes test never calls it.
+type allC2D struct {
+	C2DDevice
+	C2DService
+}
+
+func TestRoutesMatchMux(t *testing.T) {
+	var want []string
+	for _, r := range Routes() {
+		want = append(want, r.Method+" "+r.Path)
+	}
+	_, s := newServer(Deps{Registry: Registry(nil), Telemetry: Telemetry(nil)})
+	if len(s.patterns) != 0 {
+		t.Fatalf("nil parts must leave their routes out: %v", s.patterns)
+	}
+	var reg Registry = struct{ Registry }{}
+	var tel Telemetry = struct{ Telemetry }{}
+	var fb Feedback = struct{ Feedback }{}
+	_, s = newServer(Deps{Registry: reg, Telemetry: tel, C2D: allC2D{}, Feedback: fb})
+	got := slices.Clone(s.patterns)
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("the mux serves\n%v\nRoutes() lists\n%v", got, want)
+	}
+}
