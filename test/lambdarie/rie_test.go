@@ -15,10 +15,11 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/devicehub/devicehub/test/testenv"
 )
 
 // rieModule is the emulator's command, a tool dependency in go.mod, so the
@@ -74,7 +75,7 @@ type emulator struct {
 	name string
 	cmd  *exec.Cmd
 	url  string
-	out  *syncBuffer
+	out  *testenv.SyncBuffer
 }
 
 // start runs bootstrap under the emulator, both on loopback, with exactly
@@ -87,7 +88,7 @@ func start(t *testing.T, rie, name, bootstrap string, env []string) *emulator {
 		"--runtime-api-address", runtimeAPI,
 		bootstrap)
 	cmd.Env = env
-	out := &syncBuffer{}
+	out := &testenv.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	// Its own process group, so stop reaches the bootstrap it started too.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -177,23 +178,6 @@ func freePort(t *testing.T) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // event reads a sample event from events/ and puts a fresh Authorization

@@ -19,7 +19,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -29,6 +28,7 @@ import (
 	"github.com/devicehub/devicehub/shared/sas"
 	"github.com/devicehub/devicehub/shared/schema"
 	"github.com/devicehub/devicehub/shared/telemetry"
+	"github.com/devicehub/devicehub/test/testenv"
 )
 
 // Generous bounds for a loaded 2-core machine; every wait polls and returns
@@ -39,24 +39,6 @@ const (
 	commandTimeout = 90 * time.Second
 	stopTimeout    = 60 * time.Second
 )
-
-// syncBuffer collects a subprocess's output while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // cleanEnv is this process's environment without the variables that would
 // point the CLI somewhere other than the state file under test.
@@ -196,7 +178,7 @@ func TestMakeRunFlow(t *testing.T) {
 	}
 
 	// make run: in its own process group, as a terminal runs a job.
-	var stdout, stderr syncBuffer
+	var stdout, stderr testenv.SyncBuffer
 	local := exec.Command(c.bin, "--state", c.state, "local", "--port", "0")
 	local.Dir, local.Env = root, cleanEnv()
 	local.Stdout, local.Stderr = &stdout, &stderr
