@@ -13,26 +13,19 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/devicehub/devicehub/shared/app"
-	"github.com/devicehub/devicehub/shared/awsenv"
 	"github.com/devicehub/devicehub/shared/c2d"
-	"github.com/devicehub/devicehub/shared/config"
 	"github.com/devicehub/devicehub/shared/logging"
 )
 
 func main() {
 	log := logging.New(os.Stderr, os.Getenv)
 	ctx := context.Background()
-	cfg, err := config.FromEnv(os.Getenv)
+	cfg, _, cl, err := app.LoadEnvironment(ctx)
 	if err != nil {
 		log.Error("init failed", slog.Any("error", err))
 		os.Exit(1)
 	}
-	awsCfg, err := awsenv.Load(ctx)
-	if err != nil {
-		log.Error("init failed", slog.Any("error", err))
-		os.Exit(1)
-	}
-	q := app.NewC2DQueue(cfg, app.Clients{DynamoDB: awsenv.DynamoDB(awsCfg, "")}, log, nil)
+	q := app.NewC2DQueue(cfg, cl, log, nil)
 	lambda.Start(func(ctx context.Context, ev events.EventBridgeEvent) (c2d.SweepStats, error) {
 		st, err := q.Sweep(ctx)
 		log.InfoContext(ctx, "sweep", slog.String("event", ev.ID), slog.Any("stats", st), slog.Any("error", err))
