@@ -246,25 +246,8 @@ func parseBatch(raw []byte) ([]d2c.Message, error) {
 			return nil, apierr.New(apierr.Invalid, "ArgumentInvalid", "batch message "+strconv.Itoa(i)+": "+err.Error()).WithNumber(400004)
 		}
 		for k, v := range it.Properties {
-			switch strings.ToLower(k) {
-			case "iothub-messageid":
-				m.MessageID = v
-			case "iothub-correlationid":
-				m.CorrelationID = v
-			case "iothub-userid":
-				m.UserID = v
-			case "iothub-contenttype":
-				m.ContentType = v
-			case "iothub-contentencoding":
-				m.ContentEncoding = v
-			default:
-				name := k
-				if len(k) >= len(appPrefix) && strings.EqualFold(k[:len(appPrefix)], appPrefix) {
-					name = k[len(appPrefix):]
-				} else if strings.HasPrefix(strings.ToLower(k), "iothub-") {
-					continue // other system properties are the hub's to set, never the device's
-				}
-				m.Properties = append(m.Properties, telemetry.Property{Name: name, Value: v})
+			if p, ok := batchProperty(m, k, v); ok {
+				m.Properties = append(m.Properties, p)
 			}
 		}
 		slices.SortFunc(m.Properties, func(a, b telemetry.Property) int { return strings.Compare(a.Name, b.Name) })
@@ -368,24 +351,8 @@ func parseBatchFast(raw []byte) ([]d2c.Message, bool) {
 		off += n
 		start := len(props)
 		for _, kv := range pairs[it.props:it.propsEnd] {
-			k, v := kv.Name, kv.Value
-			switch {
-			case strings.EqualFold(k, "iothub-messageid"):
-				m.MessageID = v
-			case strings.EqualFold(k, "iothub-correlationid"):
-				m.CorrelationID = v
-			case strings.EqualFold(k, "iothub-userid"):
-				m.UserID = v
-			case strings.EqualFold(k, "iothub-contenttype"):
-				m.ContentType = v
-			case strings.EqualFold(k, "iothub-contentencoding"):
-				m.ContentEncoding = v
-			case len(k) >= len(appPrefix) && strings.EqualFold(k[:len(appPrefix)], appPrefix):
-				props = append(props, telemetry.Property{Name: k[len(appPrefix):], Value: v})
-			case len(k) >= len("iothub-") && strings.EqualFold(k[:len("iothub-")], "iothub-"):
-				// other system properties are the hub's to set, never the device's
-			default:
-				props = append(props, telemetry.Property{Name: k, Value: v})
+			if p, ok := batchProperty(m, kv.Name, kv.Value); ok {
+				props = append(props, p)
 			}
 		}
 		if len(props) > start {
@@ -396,11 +363,39 @@ func parseBatchFast(raw []byte) ([]d2c.Message, bool) {
 	return msgs, true
 }
 
-// isSystemProperty reports whether a batch property name is dropped from
-// the application properties (the names parseBatch maps or skips).
+// batchProperty routes one property of a batch message, for both parsers:
+// IoT Hub's system property names (any case) set m's fields; iothub-app-<name>
+// and unprefixed names are application properties, returned with ok; other
+// iothub-* names are the hub's to set, never the device's, and are dropped.
+func batchProperty(m *d2c.Message, k, v string) (_ telemetry.Property, ok bool) {
+	switch {
+	case strings.EqualFold(k, "iothub-messageid"):
+		m.MessageID = v
+	case strings.EqualFold(k, "iothub-correlationid"):
+		m.CorrelationID = v
+	case strings.EqualFold(k, "iothub-userid"):
+		m.UserID = v
+	case strings.EqualFold(k, "iothub-contenttype"):
+		m.ContentType = v
+	case strings.EqualFold(k, "iothub-contentencoding"):
+		m.ContentEncoding = v
+	case hasPrefixFold(k, appPrefix):
+		return telemetry.Property{Name: k[len(appPrefix):], Value: v}, true
+	case hasPrefixFold(k, "iothub-"):
+	default:
+		return telemetry.Property{Name: k, Value: v}, true
+	}
+	return telemetry.Property{}, false
+}
+
+// isSystemProperty reports whether batchProperty keeps a name out of the
+// application properties.
 func isSystemProperty(k string) bool {
-	return len(k) >= len("iothub-") && strings.EqualFold(k[:len("iothub-")], "iothub-") &&
-		!(len(k) >= len(appPrefix) && strings.EqualFold(k[:len(appPrefix)], appPrefix))
+	return hasPrefixFold(k, "iothub-") && !hasPrefixFold(k, appPrefix)
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
 
 // fastItem is one batch message as parseBatchFast scanned it.
