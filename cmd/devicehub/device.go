@@ -6,8 +6,8 @@ import (
 	"flag"
 	"fmt"
 
-	"github.com/devicehub/devicehub/shared/hubapi"
-	"github.com/devicehub/devicehub/shared/registry"
+	"github.com/devicehub/devicehub/internal/hubapi"
+	"github.com/devicehub/devicehub/internal/registry"
 )
 
 func runDevice(ctx context.Context, e *cliEnv, args []string) error {

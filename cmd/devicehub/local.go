@@ -5,9 +5,9 @@ import (
 	"flag"
 	"os"
 
-	"github.com/devicehub/devicehub/shared/emulator"
-	"github.com/devicehub/devicehub/shared/localhub"
-	"github.com/devicehub/devicehub/shared/logging"
+	"github.com/devicehub/devicehub/internal/app"
+	"github.com/devicehub/devicehub/internal/emulator"
+	"github.com/devicehub/devicehub/internal/localhub"
 )
 
 func runLocal(ctx context.Context, e *cliEnv, args []string) error {
@@ -28,6 +28,6 @@ func runLocal(ctx context.Context, e *cliEnv, args []string) error {
 	return localhub.Run(ctx, localhub.Options{
 		Root: root, Port: *port, HostName: *host, StateFile: e.stateFile,
 		KinesisPort: *kport, DynamoDBPort: *dport,
-		Getenv: e.getenv, Out: e.Stdout, Log: logging.New(e.Stderr, e.getenv),
+		Getenv: e.getenv, Out: e.Stdout, Log: app.NewLogger(e.Stderr, e.getenv),
 	})
 }

@@ -14,11 +14,11 @@ import (
 	"path/filepath"
 	"syscall"
 
-	"github.com/devicehub/devicehub/shared/emulator"
+	"github.com/devicehub/devicehub/internal/emulator"
+	"github.com/devicehub/devicehub/internal/localhub"
+	"github.com/devicehub/devicehub/internal/schema"
 	"github.com/devicehub/devicehub/shared/hubclient"
-	"github.com/devicehub/devicehub/shared/localhub"
 	"github.com/devicehub/devicehub/shared/sas"
-	"github.com/devicehub/devicehub/shared/schema"
 )
 
 const usage = `usage: devicehub [--url URL] [--connection-string CS] [--state FILE] <command> [args]

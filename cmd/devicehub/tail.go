@@ -6,8 +6,8 @@ import (
 	"errors"
 	"flag"
 
-	"github.com/devicehub/devicehub/shared/awsenv"
-	"github.com/devicehub/devicehub/shared/schema"
+	"github.com/devicehub/devicehub/internal/awsenv"
+	"github.com/devicehub/devicehub/internal/schema"
 	"github.com/devicehub/devicehub/shared/telemetry"
 )
 

@@ -9,17 +9,15 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/devicehub/devicehub/shared/app"
-	"github.com/devicehub/devicehub/shared/lambdahttp"
-	"github.com/devicehub/devicehub/shared/logging"
+	"github.com/devicehub/devicehub/internal/app"
 )
 
 func main() {
-	log := logging.New(os.Stderr, os.Getenv)
+	log := app.NewLogger(os.Stderr, os.Getenv)
 	hub, err := app.FromEnvironment(context.Background(), app.Device, log)
 	if err != nil {
 		log.Error("init failed", slog.Any("error", err))
 		os.Exit(1)
 	}
-	lambda.Start(lambdahttp.Handler(app.Handler(hub)))
+	lambda.Start(app.LambdaHandler(app.Handler(hub)))
 }

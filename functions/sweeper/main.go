@@ -1,7 +1,7 @@
 // Command sweeper is the devicehub sweeper Lambda function, run on a
 // schedule (every minute by default): it dead-letters expired
 // cloud-to-device messages with their feedback and finishes what a crash
-// interrupted (see shared/c2d).
+// interrupted (see internal/c2d).
 package main
 
 import (
@@ -12,13 +12,12 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/devicehub/devicehub/shared/app"
-	"github.com/devicehub/devicehub/shared/c2d"
-	"github.com/devicehub/devicehub/shared/logging"
+	"github.com/devicehub/devicehub/internal/app"
+	"github.com/devicehub/devicehub/internal/c2d"
 )
 
 func main() {
-	log := logging.New(os.Stderr, os.Getenv)
+	log := app.NewLogger(os.Stderr, os.Getenv)
 	ctx := context.Background()
 	cfg, _, cl, err := app.LoadEnvironment(ctx)
 	if err != nil {

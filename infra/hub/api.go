@@ -13,7 +13,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
-	"github.com/devicehub/devicehub/shared/schema"
+	"github.com/devicehub/devicehub/internal/schema"
 )
 
 // RESTStage is the REST API's stage: its name is the first path segment of

@@ -11,7 +11,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
-	"github.com/devicehub/devicehub/shared/schema"
+	"github.com/devicehub/devicehub/internal/schema"
 )
 
 // OwnerKeyLength is the length of the generated owner policy key: 44
@@ -19,7 +19,7 @@ import (
 // functions and IoT Hub's connection strings expect of a key.
 const OwnerKeyLength = 44
 
-// Owner secret JSON fields, as shared/config.OwnerSecret reads them.
+// Owner secret JSON fields, as internal/config.OwnerSecret reads them.
 const (
 	ownerSecretKeyNameField = "keyName"
 	ownerSecretKeyField     = "key"

@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/devicehub/devicehub/shared/schema"
+	"github.com/devicehub/devicehub/internal/schema"
 )
 
 // DynamoDB actions, exactly what the stores call. Query is the only action

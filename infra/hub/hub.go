@@ -2,7 +2,7 @@
 // (API Gateway, the ingress, service and sweeper functions, the Kinesis
 // stream, the DynamoDB tables, the owner-key secret, alarms and a dashboard).
 // Every table, index, attribute and environment variable name comes from
-// shared/schema, the definitions the functions and local mode use too.
+// internal/schema, the definitions the functions and local mode use too.
 package hub
 
 import (
@@ -23,8 +23,8 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/devicehub/devicehub/shared/config"
-	"github.com/devicehub/devicehub/shared/schema"
+	"github.com/devicehub/devicehub/internal/config"
+	"github.com/devicehub/devicehub/internal/schema"
 )
 
 // APIKind selects the API Gateway flavour in front of the functions.

@@ -14,9 +14,9 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/devicehub/devicehub/infra/hub"
-	"github.com/devicehub/devicehub/shared/bootstrap"
-	"github.com/devicehub/devicehub/shared/config"
-	"github.com/devicehub/devicehub/shared/schema"
+	"github.com/devicehub/devicehub/internal/config"
+	"github.com/devicehub/devicehub/internal/provision"
+	"github.com/devicehub/devicehub/internal/schema"
 )
 
 func TestHTTPStack(t *testing.T) {
@@ -207,7 +207,7 @@ func checkTables(t *testing.T, f *fixture) {
 	for _, tb := range schema.Tables() {
 		id := f.ref(t, f.hub.Tables[tb.ID].TableName())
 		got := tables[id]
-		want := bootstrap.TableInput(tb, "unused")
+		want := provision.TableInput(tb, "unused")
 		keySchema := func(in any) string {
 			var out []string
 			for _, k := range list(in) {
@@ -326,7 +326,7 @@ func checkEnvironment(t *testing.T, f *fixture) {
 			got = append(got, k)
 		}
 		if d := diffSets(want, got); d != "" {
-			t.Errorf("%s environment names differ from shared/schema:%s", name, d)
+			t.Errorf("%s environment names differ from internal/schema:%s", name, d)
 		}
 		for k, id := range refs {
 			if canon(vars[k]) != canon(map[string]any{"Ref": id}) {
@@ -457,7 +457,7 @@ func checkStream(t *testing.T, f *fixture) {
 	}
 }
 
-// checkSecret: the generated secret is what shared/config reads.
+// checkSecret: the generated secret is what internal/config reads.
 func checkSecret(t *testing.T, f *fixture) {
 	s := f.resources("AWS::SecretsManager::Secret")[f.ref(t, f.hub.OwnerSecret.SecretArn())]
 	gen := dig(s, "GenerateSecretString").(map[string]any)
@@ -480,7 +480,7 @@ func checkSecret(t *testing.T, f *fixture) {
 	raw, _ := json.Marshal(secret)
 	cfg := config.Config{OwnerSecretARN: "arn"}
 	if err := cfg.ResolveOwnerKey(context.Background(), secretString(raw)); err != nil {
-		t.Fatalf("shared/config cannot read the generated secret %s: %v", raw, err)
+		t.Fatalf("internal/config cannot read the generated secret %s: %v", raw, err)
 	}
 	if cfg.OwnerKey != string(b) || cfg.OwnerKeyName != schema.OwnerPolicyName {
 		t.Errorf("owner key %q name %q from %s", cfg.OwnerKey, cfg.OwnerKeyName, raw)

@@ -1,6 +1,6 @@
 package hub
 
-import "github.com/devicehub/devicehub/shared/hubapi"
+import "github.com/devicehub/devicehub/internal/hubapi"
 
 // Route is one API Gateway route and the function that serves it. Each
 // function is reachable only on its own routes, so a device route can never
@@ -11,7 +11,7 @@ type Route struct {
 	Function string
 }
 
-// Routes is the hub's API mapped to functions: shared/hubapi.Routes, the
+// Routes is the hub's API mapped to functions: internal/hubapi.Routes, the
 // list the handler itself registers, with device routes on the ingress
 // function and service routes on the service function. The path parameter
 // names are the mux's; a REST API needs the same name at the same place in

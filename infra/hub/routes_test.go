@@ -14,10 +14,10 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/devicehub/devicehub/infra/hub"
-	"github.com/devicehub/devicehub/shared/app"
-	"github.com/devicehub/devicehub/shared/awsenv"
-	"github.com/devicehub/devicehub/shared/config"
-	"github.com/devicehub/devicehub/shared/schema"
+	"github.com/devicehub/devicehub/internal/app"
+	"github.com/devicehub/devicehub/internal/awsenv"
+	"github.com/devicehub/devicehub/internal/config"
+	"github.com/devicehub/devicehub/internal/schema"
 )
 
 func nagMessage() any { return assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*")) }
@@ -105,9 +105,9 @@ func compareRoutes(t *testing.T, want, got map[string]string) {
 }
 
 // TestRoutesServedByTheirFunction: every API Gateway route reaches a
-// handler in the function it targets (the function's own shared/app role
+// handler in the function it targets (the function's own internal/app role
 // answers 401 to a request without a token, not 404/405), and not in the
-// other one. hub.Routes is shared/hubapi.Routes, which the handler's own
+// other one. hub.Routes is internal/hubapi.Routes, which the handler's own
 // test holds equal to what its mux serves.
 func TestRoutesServedByTheirFunction(t *testing.T) {
 	vars := map[string]string{

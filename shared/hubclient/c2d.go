@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/devicehub/devicehub/shared/c2d"
-	"github.com/devicehub/devicehub/shared/hubapi"
+	"github.com/devicehub/devicehub/internal/c2d"
+	"github.com/devicehub/devicehub/internal/hubapi"
 )
 
 // C2DMessage is a cloud-to-device message to send.

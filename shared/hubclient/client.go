@@ -1,7 +1,7 @@
 // Package hubclient is a Go client of devicehub's HTTP APIs: the service side
 // (registry, cloud-to-device, feedback) with the owner connection string, and
 // the device side with a device connection string. The CLI and Go backends
-// use it. It speaks the wire types of shared/hubapi.
+// use it. It speaks the wire types of internal/hubapi.
 package hubclient
 
 import (
@@ -17,7 +17,7 @@ import (
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 
-	"github.com/devicehub/devicehub/shared/hubapi"
+	"github.com/devicehub/devicehub/internal/hubapi"
 	"github.com/devicehub/devicehub/shared/sas"
 )
 

@@ -7,7 +7,7 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/devicehub/devicehub/shared/hubapi"
+	"github.com/devicehub/devicehub/internal/hubapi"
 )
 
 // Message is a device-to-cloud message to send.

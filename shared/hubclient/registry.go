@@ -4,7 +4,7 @@ import (
 	"context"
 	"net/http"
 
-	"github.com/devicehub/devicehub/shared/hubapi"
+	"github.com/devicehub/devicehub/internal/hubapi"
 	"github.com/devicehub/devicehub/shared/sas"
 )
 

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/devicehub/devicehub/shared/c2d"
-	"github.com/devicehub/devicehub/shared/config"
+	"github.com/devicehub/devicehub/internal/c2d"
+	"github.com/devicehub/devicehub/internal/config"
 )
 
 // TestBadInput: each bad request gets its documented status and a JSON

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/devicehub/devicehub/shared/c2d"
-	"github.com/devicehub/devicehub/shared/config"
+	"github.com/devicehub/devicehub/internal/c2d"
+	"github.com/devicehub/devicehub/internal/config"
 )
 
 // TestConcurrentReceivers: 20 receivers on one device drain 500 messages

@@ -13,10 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/devicehub/devicehub/shared/app"
-	"github.com/devicehub/devicehub/shared/c2d"
-	"github.com/devicehub/devicehub/shared/config"
-	"github.com/devicehub/devicehub/shared/hubapi"
+	"github.com/devicehub/devicehub/internal/app"
+	"github.com/devicehub/devicehub/internal/c2d"
+	"github.com/devicehub/devicehub/internal/config"
+	"github.com/devicehub/devicehub/internal/hubapi"
 	"github.com/devicehub/devicehub/shared/sas"
 	"github.com/devicehub/devicehub/test/testenv"
 )

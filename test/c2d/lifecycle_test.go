@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/devicehub/devicehub/shared/c2d"
-	"github.com/devicehub/devicehub/shared/config"
+	"github.com/devicehub/devicehub/internal/c2d"
+	"github.com/devicehub/devicehub/internal/config"
 )
 
 // TestLifecycle walks every row of the spec's state table (and the rows we

@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/devicehub/devicehub/shared/hubapi"
+	"github.com/devicehub/devicehub/internal/hubapi"
 	"github.com/devicehub/devicehub/test/testenv"
 )
 

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/devicehub/devicehub/shared/hubapi"
-	"github.com/devicehub/devicehub/shared/registry"
+	"github.com/devicehub/devicehub/internal/hubapi"
+	"github.com/devicehub/devicehub/internal/registry"
 	"github.com/devicehub/devicehub/test/testenv"
 )
 

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/devicehub/devicehub/shared/c2d"
+	"github.com/devicehub/devicehub/internal/c2d"
 	"github.com/devicehub/devicehub/shared/hubclient"
 	"github.com/devicehub/devicehub/test/testenv"
 )

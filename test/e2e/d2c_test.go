@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/devicehub/devicehub/shared/registry"
+	"github.com/devicehub/devicehub/internal/registry"
 	"github.com/devicehub/devicehub/shared/sas"
 	"github.com/devicehub/devicehub/shared/telemetry"
 	"github.com/devicehub/devicehub/test/testenv"

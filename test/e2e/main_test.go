@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/devicehub/devicehub/shared/emulator"
+	"github.com/devicehub/devicehub/internal/emulator"
 	"github.com/devicehub/devicehub/shared/sas"
 	"github.com/devicehub/devicehub/test/testenv"
 )

@@ -6,7 +6,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/devicehub/devicehub/shared/kinesisput"
+	"github.com/devicehub/devicehub/internal/kinesisput"
 )
 
 func randomSuffix(t *testing.T) string {

@@ -12,9 +12,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
-	"github.com/devicehub/devicehub/shared/awsenv"
-	"github.com/devicehub/devicehub/shared/bootstrap"
-	"github.com/devicehub/devicehub/shared/kinesisput"
+	"github.com/devicehub/devicehub/internal/awsenv"
+	"github.com/devicehub/devicehub/internal/kinesisput"
+	"github.com/devicehub/devicehub/internal/provision"
 	"github.com/devicehub/devicehub/test/testenv"
 )
 
@@ -37,7 +37,7 @@ func TestPutRecordsReadBack(t *testing.T) {
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			stream := fmt.Sprintf("kinesisput-%d-%s", i, randomSuffix(t))
-			if err := bootstrap.CreateStream(ctx, sdk, stream, 1); err != nil {
+			if err := provision.CreateStream(ctx, sdk, stream, 1); err != nil {
 				t.Fatal(err)
 			}
 			c, err := kinesisput.FromSDK(sdk, stream)

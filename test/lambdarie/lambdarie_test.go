@@ -17,7 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
-	"github.com/devicehub/devicehub/shared/schema"
+	"github.com/devicehub/devicehub/internal/schema"
 	"github.com/devicehub/devicehub/shared/telemetry"
 	"github.com/devicehub/devicehub/test/testenv"
 )
@@ -38,7 +38,7 @@ func TestFunctionsUnderRuntimeEmulator(t *testing.T) {
 	bins := build(t, root, functions)
 
 	// The function's whole environment, as the stack sets it (names from
-	// shared/schema), pointed at the emulators with dummy credentials.
+	// internal/schema), pointed at the emulators with dummy credentials.
 	kinesisURL, dynamoURL := testenv.Endpoints()
 	cfg := env.Config
 	vars := []string{

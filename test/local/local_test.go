@@ -23,10 +23,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/devicehub/devicehub/shared/emulator"
-	"github.com/devicehub/devicehub/shared/localhub"
+	"github.com/devicehub/devicehub/internal/emulator"
+	"github.com/devicehub/devicehub/internal/localhub"
+	"github.com/devicehub/devicehub/internal/schema"
 	"github.com/devicehub/devicehub/shared/sas"
-	"github.com/devicehub/devicehub/shared/schema"
 	"github.com/devicehub/devicehub/shared/telemetry"
 	"github.com/devicehub/devicehub/test/testenv"
 )

@@ -22,14 +22,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
-	"github.com/devicehub/devicehub/shared/app"
-	"github.com/devicehub/devicehub/shared/awsenv"
-	"github.com/devicehub/devicehub/shared/bootstrap"
-	"github.com/devicehub/devicehub/shared/config"
-	"github.com/devicehub/devicehub/shared/emulator"
-	"github.com/devicehub/devicehub/shared/registry"
+	"github.com/devicehub/devicehub/internal/app"
+	"github.com/devicehub/devicehub/internal/awsenv"
+	"github.com/devicehub/devicehub/internal/config"
+	"github.com/devicehub/devicehub/internal/emulator"
+	"github.com/devicehub/devicehub/internal/provision"
+	"github.com/devicehub/devicehub/internal/registry"
+	"github.com/devicehub/devicehub/internal/schema"
 	"github.com/devicehub/devicehub/shared/sas"
-	"github.com/devicehub/devicehub/shared/schema"
 )
 
 // Variables naming emulators that are already running.
@@ -137,10 +137,10 @@ func New(t testing.TB, o Options) *Env {
 		o.Config(&cfg)
 	}
 	env.Config = cfg
-	if err := bootstrap.CreateStream(ctx, env.Kinesis, cfg.StreamName, o.Shards); err != nil {
+	if err := provision.CreateStream(ctx, env.Kinesis, cfg.StreamName, o.Shards); err != nil {
 		t.Fatal(err)
 	}
-	if err := bootstrap.CreateTables(ctx, env.DynamoDB, schema.Tables(), names); err != nil {
+	if err := provision.CreateTables(ctx, env.DynamoDB, schema.Tables(), names); err != nil {
 		t.Fatal(err)
 	}
 	hubKinesis := env.Kinesis

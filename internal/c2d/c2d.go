@@ -1,0 +1,328 @@
+// Package c2d is devicehub's cloud-to-device queue and its delivery feedback,
+// with IoT Hub's semantics, on DynamoDB without transactions or streams:
+// every state change is one conditional write on one item (transitions.go),
+// and feedback is part of the settling write itself (the settled message
+// enters a sharded sparse index that the feedback reader drains), so no crash
+// can separate an outcome from its feedback. The sweeper dead-letters what has
+// expired and repairs the few multi-write operations a crash can interrupt.
+package c2d
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"hash/fnv"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/devicehub/devicehub/internal/apierr"
+	"github.com/devicehub/devicehub/internal/registry"
+	"github.com/devicehub/devicehub/internal/schema"
+)
+
+// Limits and fixed values, IoT Hub's where it has them.
+const (
+	MaxBodySize   = 64 << 10         // C2D message size
+	MaxIDLength   = 128              // message, correlation and user ids
+	LockDuration  = time.Minute      // fixed, as in IoT Hub
+	MaxProperties = 64               // application properties per message
+	maxPropsSize  = 8 << 10          // names and values together
+	inflight      = 30 * time.Second // a send that allocated a number and wrote nothing for this long has crashed
+	putDeadline   = 10 * time.Second // a send writes its message within this of allocating its number
+)
+
+// Ack is the feedback a sender asks for (iothub-ack).
+type Ack string
+
+// Ack values.
+const (
+	AckNone     Ack = "none"
+	AckPositive Ack = "positive"
+	AckNegative Ack = "negative"
+	AckFull     Ack = "full"
+)
+
+// ParseAck reads an iothub-ack value; empty means none.
+func ParseAck(s string) (Ack, error) {
+	switch a := Ack(strings.ToLower(strings.TrimSpace(s))); a {
+	case "":
+		return AckNone, nil
+	case AckNone, AckPositive, AckNegative, AckFull:
+		return a, nil
+	}
+	return "", invalid("iothub-ack must be none, positive, negative or full, not " + strconv.Quote(s))
+}
+
+// wants reports whether the ack asks for feedback with this status code.
+func (a Ack) wants(code StatusCode) bool {
+	switch a {
+	case AckFull:
+		return true
+	case AckPositive:
+		return code == StatusSuccess
+	case AckNegative:
+		return code != StatusSuccess
+	}
+	return false
+}
+
+// StatusCode is a feedback record's outcome, as IoT Hub names it.
+type StatusCode string
+
+// Feedback status codes.
+const (
+	StatusSuccess               StatusCode = "Success"
+	StatusExpired               StatusCode = "Expired"
+	StatusDeliveryCountExceeded StatusCode = "DeliveryCountExceeded"
+	StatusRejected              StatusCode = "Rejected"
+	StatusPurged                StatusCode = "Purged"
+)
+
+// Property is one application property (iothub-app-<name>).
+type Property struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// Message is a cloud-to-device message as the service sends it.
+type Message struct {
+	MessageID       string
+	CorrelationID   string
+	UserID          string
+	ContentType     string
+	ContentEncoding string
+	Ack             Ack
+	Expiry          time.Time // zero: the hub's default TTL
+	Properties      []Property
+	Body            []byte
+}
+
+// Sent is what the hub recorded for a sent message.
+type Sent struct {
+	DeviceID       string    `json:"deviceId"`
+	MessageID      string    `json:"messageId"`
+	SequenceNumber int64     `json:"sequenceNumber"`
+	EnqueuedTime   time.Time `json:"enqueuedTimeUtc"`
+	Expiry         time.Time `json:"expiryTimeUtc"`
+}
+
+// Delivery is a message received by a device under a lock.
+type Delivery struct {
+	LockToken      string
+	SequenceNumber int64
+	EnqueuedTime   time.Time
+	Expiry         time.Time
+	DeliveryCount  int // earlier deliveries of this message
+	Message
+}
+
+// Status is one message's state as the service may look it up.
+type Status struct {
+	DeviceID       string     `json:"deviceId"`
+	MessageID      string     `json:"messageId"`
+	CorrelationID  string     `json:"correlationId,omitempty"`
+	SequenceNumber int64      `json:"sequenceNumber"`
+	State          string     `json:"state"`             // Enqueued, Invisible, Completed, DeadLettered, Purged, Requeued
+	Reason         string     `json:"reason,omitempty"`  // for DeadLettered: Rejected, Expired, DeliveryCountExceeded
+	Outcome        StatusCode `json:"outcome,omitempty"` // the feedback status code of a settled message
+	Ack            Ack        `json:"ack"`
+	DeliveryCount  int        `json:"deliveryCount"`
+	EnqueuedTime   time.Time  `json:"enqueuedTimeUtc"`
+	Expiry         time.Time  `json:"expiryTimeUtc"`
+	LockedUntil    *time.Time `json:"lockedUntilUtc,omitempty"`
+	SettledTime    *time.Time `json:"settledTimeUtc,omitempty"`
+	RequeuedAs     int64      `json:"requeuedAsSequenceNumber,omitempty"`
+	FeedbackQueued bool       `json:"feedbackPending"` // a feedback record is waiting for a reader
+}
+
+// FeedbackRecord is one delivery outcome, in IoT Hub's shape.
+type FeedbackRecord struct {
+	OriginalMessageID  string     `json:"originalMessageId"`
+	DeviceID           string     `json:"deviceId"`
+	DeviceGenerationID string     `json:"deviceGenerationId"`
+	StatusCode         StatusCode `json:"statusCode"`
+	Description        string     `json:"description"`
+	EnqueuedTimeUTC    time.Time  `json:"enqueuedTimeUtc"`
+}
+
+// Devices reads device identities (the registry).
+type Devices interface {
+	Get(ctx context.Context, id string) (registry.Device, error)
+}
+
+// Options configure a Queue; zero values take the hub's defaults.
+type Options struct {
+	DefaultTTL  time.Duration // config.C2DDefaultTTL
+	MaxDelivery int           // config.C2DMaxDelivery
+	MaxQueue    int           // config.C2DMaxQueue
+	// Retention keeps settled messages (status look-ups, dead-letter lists,
+	// requeue) and their bodies; default 48 h.
+	Retention time.Duration
+	// FeedbackTTL bounds how long an unread feedback record is served.
+	FeedbackTTL time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.DefaultTTL <= 0 {
+		o.DefaultTTL = time.Hour
+	}
+	if o.MaxDelivery <= 0 {
+		o.MaxDelivery = 10
+	}
+	if o.MaxQueue <= 0 {
+		o.MaxQueue = 50
+	}
+	if o.Retention <= 0 {
+		o.Retention = 48 * time.Hour
+	}
+	if o.FeedbackTTL <= 0 {
+		o.FeedbackTTL = time.Hour
+	}
+	return o
+}
+
+// TTL range of a message, as IoT Hub's.
+const (
+	MinTTL = time.Minute
+	MaxTTL = 48 * time.Hour
+)
+
+func invalid(msg string) error {
+	return apierr.New(apierr.Invalid, "ArgumentInvalid", msg).WithNumber(400004)
+}
+
+func errLockLost() error {
+	return apierr.New(apierr.PreconditionFailed, "DeviceMessageLockLost",
+		"the lock token is unknown, expired, or its message was already settled").WithNumber(412020)
+}
+
+func errQueueFull(max int) error {
+	return apierr.New(apierr.Forbidden, "DeviceMaximumQueueDepthExceeded",
+		"the device's queue holds its maximum of "+strconv.Itoa(max)+" messages").WithNumber(403004)
+}
+
+func storeErr(op string, err error) error {
+	if ae, ok := apierr.As(err); ok {
+		return ae
+	}
+	return apierr.Wrap(apierr.Unavailable, "ServiceUnavailable", "the cloud-to-device store is unavailable",
+		fmt.Errorf("c2d %s: %w", op, err)).WithRetryAfter(time.Second)
+}
+
+// shardOf spreads devices over the index shards.
+func shardOf(deviceID string) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(deviceID))
+	return int(h.Sum32() % schema.C2DShards)
+}
+
+func shardName(n int) string { return strconv.Itoa(n) }
+
+// Lock tokens look like GUIDs, as IoT Hub's do (SDKs put them in paths
+// unencoded): the first 12 hex digits are the sequence number, the 13th the
+// ack, the rest random. Settling compares the whole token with the stored
+// one, so a forged sequence number or ack can only fail.
+func newLockToken(seq int64, ack Ack) string {
+	var r [10]byte
+	_, _ = rand.Read(r[:])
+	h := fmt.Sprintf("%012x%x%s", seq, ackDigit(ack), hex.EncodeToString(r[:])[:19])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+func ackDigit(a Ack) int {
+	switch a {
+	case AckPositive:
+		return 1
+	case AckNegative:
+		return 2
+	case AckFull:
+		return 3
+	}
+	return 0
+}
+
+// parseLockToken returns the sequence number and ack a token names.
+func parseLockToken(tok string) (int64, Ack, error) {
+	tok = unquote(tok)
+	bad := invalid("malformed lock token " + strconv.Quote(tok))
+	if len(tok) != 36 || tok[8] != '-' || tok[13] != '-' || tok[18] != '-' || tok[23] != '-' {
+		return 0, "", bad
+	}
+	h := tok[0:8] + tok[9:13] + tok[14:18] + tok[19:23] + tok[24:36]
+	if _, err := hex.DecodeString(h); err != nil {
+		return 0, "", bad
+	}
+	seq, err := strconv.ParseInt(h[:12], 16, 64)
+	if err != nil || seq <= 0 {
+		return 0, "", bad
+	}
+	acks := [...]Ack{AckNone, AckPositive, AckNegative, AckFull}
+	d := int(h[12] - '0')
+	if d < 0 || d > 3 {
+		return 0, "", bad
+	}
+	return seq, acks[d], nil
+}
+
+func unquote(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
+		return s[1 : len(s)-1]
+	}
+	return s
+}
+
+// ValidateMessage applies the send rules that do not need the clock.
+func ValidateMessage(m *Message) error {
+	if len(m.Body) > MaxBodySize {
+		return apierr.New(apierr.TooLarge, "MessageTooLarge", "a cloud-to-device message body is at most 64 KB").WithNumber(413001)
+	}
+	for _, f := range []struct{ name, v string }{{"message id", m.MessageID}, {"correlation id", m.CorrelationID}, {"user id", m.UserID}} {
+		if len(f.v) > MaxIDLength {
+			return invalid(f.name + " exceeds 128 characters")
+		}
+		if !printableASCII(f.v) {
+			return invalid(f.name + " must be printable ASCII")
+		}
+	}
+	if len(m.ContentType) > MaxIDLength || len(m.ContentEncoding) > MaxIDLength {
+		return invalid("content type and encoding are at most 128 characters")
+	}
+	if len(m.Properties) > MaxProperties {
+		return invalid("at most " + strconv.Itoa(MaxProperties) + " application properties")
+	}
+	size := 0
+	seen := map[string]bool{}
+	for _, p := range m.Properties {
+		if p.Name == "" || !printableASCII(p.Name) || strings.ContainsAny(p.Name, " :") {
+			return invalid("application property name " + strconv.Quote(p.Name) + " is empty or not a header token")
+		}
+		if !printableASCII(p.Value) {
+			return invalid("value of application property " + strconv.Quote(p.Name) + " must be printable ASCII")
+		}
+		if seen[p.Name] {
+			return invalid("application property " + strconv.Quote(p.Name) + " is given twice")
+		}
+		seen[p.Name] = true
+		size += len(p.Name) + len(p.Value)
+	}
+	if size > maxPropsSize {
+		return invalid("application properties exceed 8 KB")
+	}
+	return nil
+}
+
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }

@@ -1,0 +1,159 @@
+// Package config reads the hub's settings from environment variables named
+// in internal/schema, with IoT Hub's defaults and ranges.
+package config
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/devicehub/devicehub/internal/schema"
+)
+
+// Config is everything a function needs to build its stores and handlers.
+type Config struct {
+	HubHost       string
+	StreamName    string
+	DevicesTable  string
+	C2DTable      string
+	FeedbackTable string
+
+	OwnerKeyName   string
+	OwnerKey       string // base64
+	OwnerSecretARN string
+
+	C2DDefaultTTL  time.Duration
+	C2DMaxDelivery int
+	C2DMaxQueue    int
+	FeedbackTTL    time.Duration
+	AuthCacheTTL   time.Duration
+}
+
+// Defaults and limits, as IoT Hub's where it has them.
+const (
+	DefaultC2DTTL      = time.Hour
+	MinC2DTTL          = time.Minute
+	MaxC2DTTL          = 48 * time.Hour
+	DefaultMaxDelivery = 10
+	DefaultMaxQueue    = 50
+	MaxQueueLimit      = 5000
+	DefaultFeedbackTTL = time.Hour
+	MaxFeedbackTTL     = 48 * time.Hour
+	DefaultAuthCache   = 30 * time.Second
+	MaxAuthCache       = 5 * time.Minute
+)
+
+// FromEnv reads the configuration through getenv (os.Getenv in main).
+func FromEnv(getenv func(string) string) (Config, error) {
+	str := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	c := Config{
+		HubHost:        getenv(schema.EnvHubHost),
+		StreamName:     str(schema.EnvStreamName, schema.Telemetry.DefaultName),
+		DevicesTable:   str(schema.EnvDevicesTable, schema.Devices.DefaultName),
+		C2DTable:       str(schema.EnvC2DTable, schema.C2D.DefaultName),
+		FeedbackTable:  str(schema.EnvFeedbackTable, schema.Feedback.DefaultName),
+		OwnerKeyName:   str(schema.EnvOwnerKeyName, schema.OwnerPolicyName),
+		OwnerKey:       getenv(schema.EnvOwnerKey),
+		OwnerSecretARN: getenv(schema.EnvOwnerSecretARN),
+	}
+	var err error
+	if c.C2DDefaultTTL, err = duration(getenv, schema.EnvC2DDefaultTTL, DefaultC2DTTL, MinC2DTTL, MaxC2DTTL); err != nil {
+		return Config{}, err
+	}
+	if c.FeedbackTTL, err = duration(getenv, schema.EnvFeedbackTTL, DefaultFeedbackTTL, time.Minute, MaxFeedbackTTL); err != nil {
+		return Config{}, err
+	}
+	if c.AuthCacheTTL, err = duration(getenv, schema.EnvAuthCacheTTL, DefaultAuthCache, 0, MaxAuthCache); err != nil {
+		return Config{}, err
+	}
+	if c.C2DMaxDelivery, err = integer(getenv, schema.EnvC2DMaxDelivery, DefaultMaxDelivery, 1, 100); err != nil {
+		return Config{}, err
+	}
+	if c.C2DMaxQueue, err = integer(getenv, schema.EnvC2DMaxQueue, DefaultMaxQueue, 1, MaxQueueLimit); err != nil {
+		return Config{}, err
+	}
+	if c.HubHost == "" {
+		return Config{}, fmt.Errorf("config: %s is required", schema.EnvHubHost)
+	}
+	if c.OwnerKey != "" {
+		if _, err := base64.StdEncoding.DecodeString(c.OwnerKey); err != nil {
+			return Config{}, fmt.Errorf("config: %s is not base64: %w", schema.EnvOwnerKey, err)
+		}
+	}
+	return c, nil
+}
+
+func duration(getenv func(string) string, name string, def, lo, hi time.Duration) (time.Duration, error) {
+	v := getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("config: %s: %w", name, err)
+	}
+	if d < lo || d > hi {
+		return 0, fmt.Errorf("config: %s=%s is outside %s..%s", name, v, lo, hi)
+	}
+	return d, nil
+}
+
+func integer(getenv func(string) string, name string, def, lo, hi int) (int, error) {
+	v := getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, fmt.Errorf("config: %s: %w", name, err)
+	}
+	if n < lo || n > hi {
+		return 0, fmt.Errorf("config: %s=%d is outside %d..%d", name, n, lo, hi)
+	}
+	return n, nil
+}
+
+// SecretGetter reads a secret's string value (Secrets Manager in AWS).
+type SecretGetter interface {
+	SecretString(ctx context.Context, arn string) (string, error)
+}
+
+// OwnerSecret is the JSON stored in the owner policy secret.
+type OwnerSecret struct {
+	KeyName string `json:"keyName"`
+	Key     string `json:"key"`
+}
+
+// ResolveOwnerKey fills OwnerKey from the secret when only its ARN is set.
+func (c *Config) ResolveOwnerKey(ctx context.Context, sg SecretGetter) error {
+	if c.OwnerKey != "" {
+		return nil
+	}
+	if c.OwnerSecretARN == "" {
+		return fmt.Errorf("config: set %s or %s", schema.EnvOwnerKey, schema.EnvOwnerSecretARN)
+	}
+	raw, err := sg.SecretString(ctx, c.OwnerSecretARN)
+	if err != nil {
+		return fmt.Errorf("config: read owner secret: %w", err)
+	}
+	var s OwnerSecret
+	if err := json.Unmarshal([]byte(raw), &s); err != nil {
+		return fmt.Errorf("config: owner secret is not JSON: %w", err)
+	}
+	if _, err := base64.StdEncoding.DecodeString(s.Key); err != nil || s.Key == "" {
+		return fmt.Errorf("config: owner secret key is not base64")
+	}
+	c.OwnerKey = s.Key
+	if s.KeyName != "" {
+		c.OwnerKeyName = s.KeyName
+	}
+	return nil
+}

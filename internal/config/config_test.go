@@ -1,0 +1,91 @@
+package config
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/devicehub/devicehub/internal/schema"
+)
+
+func TestFromEnv(t *testing.T) {
+	base := map[string]string{schema.EnvHubHost: "hub.example"}
+	cases := []struct {
+		name  string
+		vars  map[string]string
+		check func(Config) bool
+		err   bool
+	}{
+		{"defaults", nil, func(c Config) bool {
+			return c.C2DDefaultTTL == time.Hour && c.C2DMaxDelivery == 10 && c.C2DMaxQueue == 50 && c.AuthCacheTTL == 30*time.Second &&
+				c.StreamName == schema.Telemetry.DefaultName && c.DevicesTable == schema.Devices.DefaultName && c.OwnerKeyName == "iothubowner"
+		}, false},
+		{"overrides", map[string]string{schema.EnvC2DDefaultTTL: "2m", schema.EnvC2DMaxQueue: "1000", schema.EnvAuthCacheTTL: "0s", schema.EnvDevicesTable: "t1"},
+			func(c Config) bool {
+				return c.C2DDefaultTTL == 2*time.Minute && c.C2DMaxQueue == 1000 && c.AuthCacheTTL == 0 && c.DevicesTable == "t1"
+			}, false},
+		{"no host", map[string]string{schema.EnvHubHost: ""}, nil, true},
+		{"ttl too short", map[string]string{schema.EnvC2DDefaultTTL: "30s"}, nil, true},
+		{"ttl too long", map[string]string{schema.EnvC2DDefaultTTL: "49h"}, nil, true},
+		{"ttl not a duration", map[string]string{schema.EnvC2DDefaultTTL: "soon"}, nil, true},
+		{"max delivery 0", map[string]string{schema.EnvC2DMaxDelivery: "0"}, nil, true},
+		{"max delivery 101", map[string]string{schema.EnvC2DMaxDelivery: "101"}, nil, true},
+		{"queue not a number", map[string]string{schema.EnvC2DMaxQueue: "many"}, nil, true},
+		{"owner key not base64", map[string]string{schema.EnvOwnerKey: "%%"}, nil, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			vars := map[string]string{}
+			for k, v := range base {
+				vars[k] = v
+			}
+			for k, v := range tc.vars {
+				vars[k] = v
+			}
+			c, err := FromEnv(func(k string) string { return vars[k] })
+			if (err != nil) != tc.err {
+				t.Fatalf("err = %v", err)
+			}
+			if !tc.err && !tc.check(c) {
+				t.Fatalf("config %+v", c)
+			}
+		})
+	}
+}
+
+type secretFake map[string]string
+
+func (s secretFake) SecretString(_ context.Context, arn string) (string, error) {
+	v, ok := s[arn]
+	if !ok {
+		return "", errors.New("no such secret")
+	}
+	return v, nil
+}
+
+func TestResolveOwnerKey(t *testing.T) {
+	secrets := secretFake{"good": `{"keyName":"owner","key":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}`, "bad": `{"key":"%%"}`, "text": "plain"}
+	cases := []struct {
+		arn, key string
+		want     string
+		err      bool
+	}{
+		{arn: "good", want: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="},
+		{arn: "bad", err: true},
+		{arn: "text", err: true},
+		{arn: "missing", err: true},
+		{key: "c2VjcmV0", want: "c2VjcmV0"},
+		{err: true},
+	}
+	for _, tc := range cases {
+		c := Config{OwnerSecretARN: tc.arn, OwnerKey: tc.key, OwnerKeyName: "iothubowner"}
+		err := c.ResolveOwnerKey(context.Background(), secrets)
+		if (err != nil) != tc.err || (!tc.err && c.OwnerKey != tc.want) {
+			t.Errorf("arn %q key %q: err %v key %q", tc.arn, tc.key, err, c.OwnerKey)
+		}
+		if tc.arn == "good" && c.OwnerKeyName != "owner" {
+			t.Errorf("key name %q", c.OwnerKeyName)
+		}
+	}
+}

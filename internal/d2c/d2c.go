@@ -1,0 +1,219 @@
+// Package d2c takes device-to-cloud messages from authenticated devices,
+// validates them against IoT Hub's limits, stamps the system properties the
+// hub owns, and writes them to Kinesis in per-device order.
+package d2c
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/devicehub/devicehub/internal/apierr"
+	"github.com/devicehub/devicehub/internal/registry"
+	"github.com/devicehub/devicehub/shared/telemetry"
+)
+
+// Limits, as IoT Hub's.
+const (
+	MaxMessageSize = 256 << 10 // one message: body plus property names and values
+	MaxBatchSize   = 256 << 10 // one HTTPS request, all messages together
+	MaxIDLength    = 128       // message id and correlation id
+)
+
+// Message is one device-to-cloud message as the device sent it.
+type Message struct {
+	Body            []byte
+	MessageID       string
+	CorrelationID   string
+	UserID          string
+	ContentType     string
+	ContentEncoding string
+	Properties      []telemetry.Property // application properties, prefix removed
+}
+
+// size is what IoT Hub counts against the message limit.
+func (m *Message) size() int {
+	n := len(m.Body) + len(m.MessageID) + len(m.CorrelationID) + len(m.UserID) + len(m.ContentType) + len(m.ContentEncoding)
+	for _, p := range m.Properties {
+		n += len(p.Name) + len(p.Value)
+	}
+	return n
+}
+
+// Result says how far a PutRecords call got: FailedFrom is the index of the
+// first rejected record, or -1 when Kinesis accepted all of them.
+type Result struct {
+	FailedFrom int
+	Throttled  bool // the first rejection was a throughput throttle
+}
+
+// Stream writes records that share one partition key, in order.
+type Stream interface {
+	PutRecords(ctx context.Context, partitionKey string, records [][]byte) (Result, error)
+}
+
+// MaxRecordsPerCall is Kinesis's PutRecords limit.
+const MaxRecordsPerCall = 500
+
+// Ingestor validates, stamps and writes messages.
+type Ingestor struct {
+	Stream Stream
+	Now    func() time.Time
+	// Retries bounds how often a rejected suffix is sent again within one
+	// request before the device is told to retry (429/503). Default 3.
+	Retries int
+	// Backoff is the first retry's delay, doubled for each next one. Default 25ms.
+	Backoff time.Duration
+}
+
+// ValidateMessage applies IoT Hub's per-message rules.
+func ValidateMessage(m *Message) error {
+	if len(m.MessageID) > MaxIDLength {
+		return invalid("message id exceeds 128 characters")
+	}
+	if len(m.CorrelationID) > MaxIDLength {
+		return invalid("correlation id exceeds 128 characters")
+	}
+	for _, p := range m.Properties {
+		if p.Name == "" {
+			return invalid("application property name is empty")
+		}
+		if !validToken(p.Name) {
+			return invalid("application property name " + strconv.Quote(p.Name) + " holds a character outside ASCII letters, digits and !#$%&'*+-.^_`|~")
+		}
+		if !validToken(p.Value) {
+			return invalid("value of application property " + strconv.Quote(p.Name) + " holds a character outside ASCII letters, digits and !#$%&'*+-.^_`|~")
+		}
+	}
+	if m.size() > MaxMessageSize {
+		return apierr.New(apierr.TooLarge, "MessageTooLarge", "message exceeds 256 KB (body plus properties)").WithNumber(413001)
+	}
+	return nil
+}
+
+func invalid(msg string) error {
+	return apierr.New(apierr.Invalid, "ArgumentInvalid", msg).WithNumber(400004)
+}
+
+// validToken reports whether s holds only IoT Hub's allowed property characters.
+func validToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !tokenChar[s[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+var tokenChar = func() (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = true
+		t[c-'a'+'A'] = true
+	}
+	for _, c := range "!#$%&'*+-.^_`|~" {
+		t[c] = true
+	}
+	return t
+}()
+
+// Ingest writes msgs for the authenticated device and returns only once
+// Kinesis has accepted every one of them, in order. On any failure it
+// returns a Throttled or Unavailable error for the device to retry.
+func (in *Ingestor) Ingest(ctx context.Context, id registry.Identity, msgs []Message) error {
+	if len(msgs) == 0 {
+		return invalid("a batch must hold at least one message")
+	}
+	total, size := 0, 0
+	for i := range msgs {
+		if err := ValidateMessage(&msgs[i]); err != nil {
+			if len(msgs) > 1 {
+				if e, ok := apierr.As(err); ok {
+					e.Message = "message " + strconv.Itoa(i) + ": " + e.Message
+				}
+			}
+			return err
+		}
+		total += msgs[i].size()
+	}
+	if total > MaxBatchSize {
+		return apierr.New(apierr.TooLarge, "MessageTooLarge", "batch exceeds 256 KB").WithNumber(413001)
+	}
+	sys := telemetry.SystemProperties{
+		DeviceID: id.DeviceID, AuthGenerationID: id.GenerationID, AuthMethod: id.AuthMethod,
+		EnqueuedTime: in.Now().UTC(),
+	}
+	for i := range msgs {
+		sys.MessageID, sys.CorrelationID, sys.UserID = msgs[i].MessageID, msgs[i].CorrelationID, msgs[i].UserID
+		size += telemetry.Size(&sys, msgs[i].Properties, msgs[i].Body)
+	}
+	// One buffer for every record of the request: one allocation, not one per message.
+	buf := make([]byte, 0, size)
+	records := make([][]byte, len(msgs))
+	// The stamped properties are the same for every message: encode them once.
+	var scratch [512]byte
+	enc := telemetry.NewEncoder(scratch[:0], &sys)
+	for i := range msgs {
+		m := &msgs[i]
+		sys.MessageID, sys.CorrelationID, sys.UserID = m.MessageID, m.CorrelationID, m.UserID
+		sys.ContentType, sys.ContentEncoding = m.ContentType, m.ContentEncoding
+		start := len(buf)
+		buf = enc.Append(buf, &sys, m.Properties, m.Body)
+		records[i] = buf[start:len(buf):len(buf)]
+	}
+	return in.put(ctx, id.DeviceID, records)
+}
+
+// put writes records in order. Kinesis may reject some records of a
+// PutRecords call and accept later ones; to keep per-device order the hub
+// sends everything again from the first rejected record on. Consumers may
+// therefore see duplicates, never a message whose predecessors are missing
+// from the final, in-order run (see README, "Ordering").
+func (in *Ingestor) put(ctx context.Context, partitionKey string, records [][]byte) error {
+	retries, backoff := in.Retries, in.Backoff
+	if retries <= 0 {
+		retries = 3
+	}
+	if backoff <= 0 {
+		backoff = 25 * time.Millisecond
+	}
+	pos, failures := 0, 0
+	for pos < len(records) {
+		end := min(pos+MaxRecordsPerCall, len(records))
+		res, err := in.Stream.PutRecords(ctx, partitionKey, records[pos:end])
+		switch {
+		case err == nil && res.FailedFrom < 0:
+			pos = end
+			continue
+		case err == nil:
+			pos += res.FailedFrom
+		}
+		failures++
+		if failures > retries || ctx.Err() != nil {
+			return failure(err, res.Throttled)
+		}
+		t := time.NewTimer(backoff << (failures - 1))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return failure(ctx.Err(), false)
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+// ErrThrottled marks a throughput throttle from the stream.
+var ErrThrottled = errors.New("stream throttled")
+
+func failure(cause error, throttled bool) error {
+	if throttled || errors.Is(cause, ErrThrottled) {
+		return apierr.Wrap(apierr.Throttled, "ThrottlingException", "the telemetry stream is throttling; retry later", cause).
+			WithNumber(429001).WithRetryAfter(time.Second)
+	}
+	return apierr.Wrap(apierr.Unavailable, "ServiceUnavailable", "the telemetry stream did not accept the message; retry later", cause).
+		WithNumber(503001).WithRetryAfter(time.Second)
+}

@@ -1,0 +1,358 @@
+package hubapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/devicehub/devicehub/internal/apierr"
+	"github.com/devicehub/devicehub/internal/c2d"
+	"github.com/devicehub/devicehub/internal/registry"
+)
+
+// C2DDevice is the device side of the cloud-to-device queue.
+type C2DDevice interface {
+	Receive(ctx context.Context, id registry.Identity) (*c2d.Delivery, error)
+	Complete(ctx context.Context, id registry.Identity, lockToken string) error
+	Reject(ctx context.Context, id registry.Identity, lockToken string) error
+	Abandon(ctx context.Context, id registry.Identity, lockToken string) error
+}
+
+// C2DService is the service side of the cloud-to-device queue.
+type C2DService interface {
+	Send(ctx context.Context, deviceID string, m c2d.Message) (c2d.Sent, error)
+	Purge(ctx context.Context, deviceID string) (int, error)
+	Lookup(ctx context.Context, deviceID, messageID string) ([]c2d.Status, error)
+	DeadLetters(ctx context.Context, deviceID string, limit int, cursor string) ([]c2d.Status, string, error)
+	Requeue(ctx context.Context, deviceID, messageID string) (c2d.Sent, error)
+}
+
+// C2DQueue is what Deps.C2D holds: a value implementing C2DDevice gets the
+// device routes, one implementing C2DService the service routes (a
+// *c2d.Queue implements both), so the device-facing and the service-facing
+// functions each serve only their half.
+type C2DQueue any
+
+// Feedback is the delivery feedback queue (service routes).
+type Feedback interface {
+	Receive(ctx context.Context) (*c2d.FeedbackBatch, error)
+	Complete(ctx context.Context, lockToken string) error
+	Abandon(ctx context.Context, lockToken string) error
+}
+
+// routeC2D registers the cloud-to-device and feedback routes.
+func (s *server) routeC2D(mux *http.ServeMux) {
+	dev, isDev := s.C2D.(C2DDevice)
+	svc, isSvc := s.C2D.(C2DService)
+	if s.C2D != nil && !isDev && !isSvc {
+		s.Logger.Warn("hubapi: Deps.C2D implements neither C2DDevice nor C2DService; no C2D routes")
+	}
+	if isDev {
+		h := c2dDeviceHandlers{s: s, q: dev}
+		s.handle(mux, "GET /devices/{id}/messages/devicebound", s.device(h.receive))
+		s.handle(mux, "DELETE /devices/{id}/messages/devicebound/{lock}", s.device(h.settle))
+		s.handle(mux, "POST /devices/{id}/messages/devicebound/{lock}/abandon", s.device(h.abandon))
+	}
+	if isSvc {
+		h := c2dServiceHandlers{s: s, q: svc}
+		s.handle(mux, "POST /devices/{id}/messages/devicebound", s.service(h.send))
+		s.handle(mux, "DELETE /devices/{id}/commands", s.service(h.purge))
+		s.handle(mux, "GET /devices/{id}/c2d/messages/{messageId}", s.service(h.lookup))
+		s.handle(mux, "GET /devices/{id}/c2d/deadletters", s.service(h.deadLetters))
+		s.handle(mux, "POST /devices/{id}/c2d/deadletters/{messageId}/requeue", s.service(h.requeue))
+	}
+	if s.Feedback != nil {
+		h := feedbackHandlers{s: s, f: s.Feedback}
+		// IoT Hub's docs spell it serviceBound and servicebound: match any case.
+		s.handle(mux, "GET /messages/{sb}/feedback", s.service(serviceBound(h.receive)))
+		s.handle(mux, "DELETE /messages/{sb}/feedback/{lock}", s.service(serviceBound(h.complete)))
+		s.handle(mux, "POST /messages/{sb}/feedback/{lock}/abandon", s.service(serviceBound(h.abandon)))
+	}
+}
+
+func serviceBound(h handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if !strings.EqualFold(r.PathValue("sb"), "servicebound") {
+			return apierr.New(apierr.NotFound, "NotFound", "no route for "+r.Method+" "+r.URL.Path)
+		}
+		return h(w, r)
+	}
+}
+
+// Header names of cloud-to-device messages.
+const (
+	hdrAck           = "Iothub-Ack"
+	hdrExpiry        = "Iothub-Expiry"
+	hdrSequence      = "Iothub-Sequencenumber"
+	hdrEnqueued      = "Iothub-Enqueuedtime"
+	hdrDeliveryCount = "Iothub-Deliverycount"
+	hdrTo            = "Iothub-To"
+)
+
+type c2dDeviceHandlers struct {
+	s *server
+	q C2DDevice
+}
+
+func (h c2dDeviceHandlers) receive(w http.ResponseWriter, r *http.Request, id registry.Identity) error {
+	d, err := h.q.Receive(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	if d == nil {
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	hd := w.Header()
+	// The SDKs take the ETag minus its first and last character as the lock
+	// token, so it must be quoted.
+	hd.Set("ETag", `"`+d.LockToken+`"`)
+	hd.Set(hdrMessageID, d.MessageID)
+	hd.Set(hdrSequence, strconv.FormatInt(d.SequenceNumber, 10))
+	hd.Set(hdrTo, "/devices/"+id.DeviceID+"/messages/deviceBound")
+	hd.Set(hdrExpiry, d.Expiry.UTC().Format(time.RFC3339Nano))
+	hd.Set(hdrEnqueued, d.EnqueuedTime.UTC().Format(time.RFC3339Nano))
+	hd.Set(hdrDeliveryCount, strconv.Itoa(d.DeliveryCount))
+	hd.Set(hdrCorrelationID, d.CorrelationID)
+	hd.Set(hdrUserID, d.UserID)
+	hd.Set(hdrAck, string(d.Ack))
+	for _, p := range d.Properties {
+		hd.Set(appPrefix+p.Name, p.Value)
+	}
+	ct := d.ContentType
+	if ct != "" {
+		hd.Set("ContentType", ct) // the C SDK reads these two
+	} else {
+		ct = "application/octet-stream"
+	}
+	if d.ContentEncoding != "" {
+		hd.Set("ContentEncoding", d.ContentEncoding)
+	}
+	hd.Set("Content-Type", ct)
+	hd.Set("Content-Length", strconv.Itoa(len(d.Body)))
+	w.WriteHeader(http.StatusOK)
+	_, err = w.Write(d.Body)
+	if err != nil {
+		// The message stays locked and comes back when the lock lapses.
+		h.s.Logger.WarnContext(r.Context(), "c2d: writing a delivery failed", slog.String("device", id.DeviceID), slog.Any("error", err))
+	}
+	return nil
+}
+
+// lockFrom returns the path's lock token, checked against If-Match (quoted
+// or not) when the client sends one.
+func lockFrom(r *http.Request) (string, error) {
+	lock := r.PathValue("lock")
+	if im := strings.TrimSpace(r.Header.Get("If-Match")); im != "" && im != "*" && strings.Trim(im, `"`) != strings.Trim(lock, `"`) {
+		return "", apierr.New(apierr.PreconditionFailed, "PreconditionFailed", "If-Match does not match the lock token in the path").WithNumber(412002)
+	}
+	return lock, nil
+}
+
+func (h c2dDeviceHandlers) settle(w http.ResponseWriter, r *http.Request, id registry.Identity) error {
+	lock, err := lockFrom(r)
+	if err != nil {
+		return err
+	}
+	if r.URL.Query().Has("reject") {
+		err = h.q.Reject(r.Context(), id, lock)
+	} else {
+		err = h.q.Complete(r.Context(), id, lock)
+	}
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (h c2dDeviceHandlers) abandon(w http.ResponseWriter, r *http.Request, id registry.Identity) error {
+	lock, err := lockFrom(r)
+	if err != nil {
+		return err
+	}
+	if err := h.q.Abandon(r.Context(), id, lock); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+type c2dServiceHandlers struct {
+	s *server
+	q C2DService
+}
+
+// send reads IoT Hub's message headers: iothub-messageid, -correlationid,
+// -userid, -ack, -expiry (RFC 3339 or HTTP date), -contenttype,
+// -contentencoding and iothub-app-<name>; the body is the message.
+func (h c2dServiceHandlers) send(w http.ResponseWriter, r *http.Request) error {
+	if r.ContentLength > c2d.MaxBodySize {
+		return c2dTooLarge()
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, c2d.MaxBodySize))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return c2dTooLarge()
+		}
+		return apierr.Wrap(apierr.Invalid, "ArgumentInvalid", "cannot read the request body", err).WithNumber(400004)
+	}
+	ack, err := c2d.ParseAck(r.Header.Get(hdrAck))
+	if err != nil {
+		return err
+	}
+	m := c2d.Message{
+		MessageID: r.Header.Get(hdrMessageID), CorrelationID: r.Header.Get(hdrCorrelationID),
+		UserID: r.Header.Get(hdrUserID), ContentType: r.Header.Get(hdrContentType),
+		ContentEncoding: r.Header.Get(hdrContentEncoding), Ack: ack, Body: body,
+	}
+	if v := strings.TrimSpace(r.Header.Get(hdrExpiry)); v != "" {
+		t, err := parseTime(v)
+		if err != nil {
+			return apierr.New(apierr.Invalid, "ArgumentInvalid", "iothub-expiry must be an RFC 3339 or HTTP date, not "+strconv.Quote(v)).WithNumber(400004)
+		}
+		m.Expiry = t
+	}
+	for k, vs := range r.Header {
+		if !strings.HasPrefix(k, hdrAppPrefix) {
+			continue
+		}
+		name := strings.ToLower(k[len(hdrAppPrefix):])
+		if len(vs) != 1 {
+			return apierr.New(apierr.Invalid, "ArgumentInvalid", "application property "+name+" is sent more than once").WithNumber(400004)
+		}
+		m.Properties = append(m.Properties, c2d.Property{Name: name, Value: vs[0]})
+	}
+	slices.SortFunc(m.Properties, func(a, b c2d.Property) int { return strings.Compare(a.Name, b.Name) })
+	sent, err := h.q.Send(r.Context(), r.PathValue("id"), m)
+	if err != nil {
+		return err
+	}
+	w.Header().Set(hdrMessageID, sent.MessageID)
+	return writeJSON(w, http.StatusOK, sent)
+}
+
+func c2dTooLarge() error {
+	return apierr.New(apierr.TooLarge, "MessageTooLarge", "a cloud-to-device message body is at most 64 KB").WithNumber(413001)
+}
+
+func parseTime(v string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t, nil
+	}
+	return http.ParseTime(v)
+}
+
+// PurgeResult is IoT Hub's purge answer.
+type PurgeResult struct {
+	DeviceID            string `json:"deviceId"`
+	TotalMessagesPurged int    `json:"totalMessagesPurged"`
+}
+
+func (h c2dServiceHandlers) purge(w http.ResponseWriter, r *http.Request) error {
+	n, err := h.q.Purge(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, PurgeResult{DeviceID: r.PathValue("id"), TotalMessagesPurged: n})
+}
+
+func (h c2dServiceHandlers) lookup(w http.ResponseWriter, r *http.Request) error {
+	st, err := h.q.Lookup(r.Context(), r.PathValue("id"), r.PathValue("messageId"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, st)
+}
+
+// deadLetters pages with ?top=N and the x-ms-continuation header, as the
+// registry list does.
+func (h c2dServiceHandlers) deadLetters(w http.ResponseWriter, r *http.Request) error {
+	top := 100
+	if v := r.URL.Query().Get("top"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return apierr.New(apierr.Invalid, "ArgumentInvalid", "top must be 1 to 1000").WithNumber(400004)
+		}
+		top = n
+	}
+	st, next, err := h.q.DeadLetters(r.Context(), r.PathValue("id"), top, r.Header.Get("x-ms-continuation"))
+	if err != nil {
+		return err
+	}
+	if next != "" {
+		w.Header().Set("x-ms-continuation", next)
+	}
+	if st == nil {
+		st = []c2d.Status{}
+	}
+	return writeJSON(w, http.StatusOK, st)
+}
+
+func (h c2dServiceHandlers) requeue(w http.ResponseWriter, r *http.Request) error {
+	sent, err := h.q.Requeue(r.Context(), r.PathValue("id"), r.PathValue("messageId"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, sent)
+}
+
+type feedbackHandlers struct {
+	s *server
+	f Feedback
+}
+
+func (h feedbackHandlers) receive(w http.ResponseWriter, r *http.Request) error {
+	b, err := h.f.Receive(r.Context())
+	if err != nil {
+		return err
+	}
+	if b == nil {
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	raw, err := json.Marshal(b.Records)
+	if err != nil {
+		return apierr.Wrap(apierr.Internal, "ServerError", "cannot encode feedback", err)
+	}
+	hd := w.Header()
+	hd.Set("ETag", `"`+b.LockToken+`"`)
+	hd.Set("Content-Type", c2d.FeedbackContentType)
+	hd.Set(hdrDeliveryCount, strconv.Itoa(b.DeliveryCount))
+	hd.Set(hdrEnqueued, b.EnqueuedTime.UTC().Format(time.RFC3339Nano))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(raw)
+	return nil
+}
+
+func (h feedbackHandlers) complete(w http.ResponseWriter, r *http.Request) error {
+	lock, err := lockFrom(r)
+	if err != nil {
+		return err
+	}
+	if err := h.f.Complete(r.Context(), lock); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (h feedbackHandlers) abandon(w http.ResponseWriter, r *http.Request) error {
+	lock, err := lockFrom(r)
+	if err != nil {
+		return err
+	}
+	if err := h.f.Abandon(r.Context(), lock); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

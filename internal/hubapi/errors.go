@@ -1,0 +1,94 @@
+package hubapi
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/devicehub/devicehub/internal/apierr"
+)
+
+// statusOf is the one mapping from error kinds to HTTP status codes.
+func statusOf(k apierr.Kind) int {
+	switch k {
+	case apierr.Invalid:
+		return http.StatusBadRequest
+	case apierr.Unauthorized:
+		return http.StatusUnauthorized
+	case apierr.Forbidden:
+		return http.StatusForbidden
+	case apierr.NotFound:
+		return http.StatusNotFound
+	case apierr.Conflict:
+		return http.StatusConflict
+	case apierr.PreconditionFailed:
+		return http.StatusPreconditionFailed
+	case apierr.TooLarge:
+		return http.StatusRequestEntityTooLarge
+	case apierr.Unsupported:
+		return http.StatusUnsupportedMediaType
+	case apierr.Throttled:
+		return http.StatusTooManyRequests
+	case apierr.Unavailable:
+		return http.StatusServiceUnavailable
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+// ErrorBody is the JSON error shape, IoT Hub's current one: errorCode is its
+// six-digit number, code its name, trackingId ties the answer to our logs.
+type ErrorBody struct {
+	ErrorCode    int    `json:"errorCode"`
+	Code         string `json:"code"`
+	Message      string `json:"message"`
+	TrackingID   string `json:"trackingId"`
+	TimestampUTC string `json:"timestampUtc"`
+}
+
+func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	e, ok := apierr.As(err)
+	if !ok {
+		e = apierr.Wrap(apierr.Internal, "ServerError", "internal error", err)
+	}
+	status := statusOf(e.Kind)
+	number := e.Number
+	if number == 0 {
+		number = status * 1000
+	}
+	body := ErrorBody{ErrorCode: number, Code: e.Code, Message: e.Message, TrackingID: trackingID(), TimestampUTC: s.Now().UTC().Format(time.RFC3339Nano)}
+	level := slog.LevelInfo
+	if status >= 500 || status == http.StatusTooManyRequests {
+		level = slog.LevelWarn
+	}
+	// The cause goes to the log only; it may name AWS resources. Never log the
+	// Authorization header.
+	s.Logger.LogAttrs(r.Context(), level, "request failed",
+		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", status),
+		slog.String("code", e.Code), slog.String("trackingId", body.TrackingID), slog.Any("cause", errors.Unwrap(e)))
+	if e.RetryAfter > 0 {
+		secs := int((e.RetryAfter + time.Second - 1) / time.Second)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("iothub-errorcode", e.Code)
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+func trackingID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	return json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,151 @@
+package hubapi
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/devicehub/devicehub/internal/apierr"
+	"github.com/devicehub/devicehub/internal/registry"
+)
+
+// DeviceJSON is IoT Hub's registry device shape.
+type DeviceJSON struct {
+	DeviceID                   string         `json:"deviceId"`
+	GenerationID               string         `json:"generationId,omitempty"`
+	ETag                       string         `json:"etag,omitempty"`
+	ConnectionState            string         `json:"connectionState,omitempty"`
+	Status                     string         `json:"status,omitempty"`
+	StatusReason               *string        `json:"statusReason"`
+	StatusUpdatedTime          string         `json:"statusUpdatedTime,omitempty"`
+	ConnectionStateUpdatedTime string         `json:"connectionStateUpdatedTime,omitempty"`
+	LastActivityTime           string         `json:"lastActivityTime,omitempty"`
+	CloudToDeviceMessageCount  int            `json:"cloudToDeviceMessageCount"`
+	Authentication             Authentication `json:"authentication"`
+	Capabilities               *Capabilities  `json:"capabilities,omitempty"`
+}
+
+// Authentication is the device's credentials block.
+type Authentication struct {
+	SymmetricKey *SymmetricKey `json:"symmetricKey,omitempty"`
+	Type         string        `json:"type,omitempty"`
+}
+
+// SymmetricKey holds the device's two keys.
+type SymmetricKey struct {
+	PrimaryKey   string `json:"primaryKey,omitempty"`
+	SecondaryKey string `json:"secondaryKey,omitempty"`
+}
+
+// Capabilities is carried for shape compatibility.
+type Capabilities struct {
+	IotEdge bool `json:"iotEdge"`
+}
+
+const zeroTime = "0001-01-01T00:00:00Z"
+
+func deviceJSON(d registry.Device) DeviceJSON {
+	var reason *string
+	if d.StatusReason != "" {
+		reason = &d.StatusReason
+	}
+	return DeviceJSON{
+		DeviceID: d.DeviceID, GenerationID: d.GenerationID, ETag: d.ETag(),
+		ConnectionState: "Disconnected", Status: d.Status, StatusReason: reason,
+		StatusUpdatedTime:          d.StatusUpdatedTime.UTC().Format(time.RFC3339Nano),
+		ConnectionStateUpdatedTime: zeroTime, LastActivityTime: zeroTime,
+		Authentication: Authentication{Type: "sas", SymmetricKey: &SymmetricKey{PrimaryKey: d.PrimaryKey, SecondaryKey: d.SecondaryKey}},
+		Capabilities:   &Capabilities{},
+	}
+}
+
+// maxRegistryBody bounds a registry request body.
+const maxRegistryBody = 64 << 10
+
+func (s *server) putDevice(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	var in DeviceJSON
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRegistryBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return apierr.New(apierr.TooLarge, "RequestTooLarge", "device body exceeds 64 KB")
+		}
+		return apierr.Wrap(apierr.Invalid, "ArgumentInvalid", "cannot read body", err)
+	}
+	if len(body) > 0 {
+		if err := json.Unmarshal(body, &in); err != nil {
+			return apierr.New(apierr.Invalid, "ArgumentInvalid", "body is not a device JSON object: "+err.Error()).WithNumber(400004)
+		}
+	}
+	if in.DeviceID != "" && in.DeviceID != id {
+		return apierr.New(apierr.Invalid, "ArgumentInvalid", "deviceId in the body differs from the path").WithNumber(400004)
+	}
+	if in.Authentication.Type != "" && in.Authentication.Type != "sas" {
+		return apierr.New(apierr.Invalid, "ArgumentInvalid", "only sas authentication is supported").WithNumber(400004)
+	}
+	spec := registry.Spec{Status: in.Status}
+	if in.StatusReason != nil {
+		spec.StatusReason = *in.StatusReason
+	}
+	if k := in.Authentication.SymmetricKey; k != nil {
+		spec.PrimaryKey, spec.SecondaryKey = k.PrimaryKey, k.SecondaryKey
+	}
+	var d registry.Device
+	status := http.StatusOK
+	if ifMatch := r.Header.Get("If-Match"); ifMatch != "" {
+		d, err = s.Registry.Update(r.Context(), id, spec, ifMatch)
+	} else {
+		d, err = s.Registry.Create(r.Context(), id, spec)
+	}
+	if err != nil {
+		return err
+	}
+	w.Header().Set("ETag", strconv.Quote(d.ETag()))
+	return writeJSON(w, status, deviceJSON(d))
+}
+
+func (s *server) getDevice(w http.ResponseWriter, r *http.Request) error {
+	d, err := s.Registry.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("ETag", strconv.Quote(d.ETag()))
+	return writeJSON(w, http.StatusOK, deviceJSON(d))
+}
+
+func (s *server) deleteDevice(w http.ResponseWriter, r *http.Request) error {
+	if err := s.Registry.Delete(r.Context(), r.PathValue("id"), r.Header.Get("If-Match")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// listDevices serves GET /devices?top=N; the next page's token comes back in
+// x-ms-continuation and is sent again in the same request header.
+func (s *server) listDevices(w http.ResponseWriter, r *http.Request) error {
+	top := 1000
+	if v := r.URL.Query().Get("top"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return apierr.New(apierr.Invalid, "ArgumentInvalid", "top must be 1 to 1000").WithNumber(400004)
+		}
+		top = n
+	}
+	devs, next, err := s.Registry.List(r.Context(), top, r.Header.Get("x-ms-continuation"))
+	if err != nil {
+		return err
+	}
+	out := make([]DeviceJSON, 0, len(devs))
+	for _, d := range devs {
+		out = append(out, deviceJSON(d))
+	}
+	if next != "" {
+		w.Header().Set("x-ms-continuation", next)
+	}
+	return writeJSON(w, http.StatusOK, out)
+}

@@ -1,0 +1,201 @@
+package registry
+
+import (
+	"context"
+	"encoding/base64"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/devicehub/devicehub/internal/apierr"
+	"github.com/devicehub/devicehub/shared/sas"
+)
+
+// AuthMethodSAS is the iothub-connection-auth-method value for SAS devices,
+// as IoT Hub writes it.
+const AuthMethodSAS = `{"scope":"device","type":"sas","issuer":"iothub","acceptingIpFilterRule":null}`
+
+// Identity is an authenticated device.
+type Identity struct {
+	DeviceID     string
+	GenerationID string
+	AuthMethod   string
+}
+
+// Getter reads one device (a Store, usually).
+type Getter interface {
+	Get(ctx context.Context, id string) (Device, error)
+}
+
+// Authenticator checks device and owner-policy SAS tokens. A warm function
+// keeps device keys in a bounded cache for at most CacheTTL, so a disabled or
+// deleted device is refused at the latest CacheTTL after the change (at once
+// in the process that made the change).
+type Authenticator struct {
+	host      string
+	devices   Getter
+	policy    string
+	policyKey []byte
+	now       func() time.Time
+	ttl       time.Duration
+	max       int
+
+	mu    sync.Mutex
+	cache map[string]cached
+}
+
+type cached struct {
+	id        Identity
+	enabled   bool
+	primary   []byte
+	secondary []byte
+	loaded    time.Time
+}
+
+// AuthConfig configures an Authenticator.
+type AuthConfig struct {
+	HubHost   string
+	Devices   Getter
+	PolicyKey string // base64 key of the owner policy
+	Policy    string // its name, e.g. iothubowner
+	Now       func() time.Time
+	CacheTTL  time.Duration // 0 disables caching
+	CacheSize int           // entries; default 10,000
+}
+
+// NewAuthenticator builds an Authenticator.
+func NewAuthenticator(c AuthConfig) (*Authenticator, error) {
+	key, err := base64.StdEncoding.DecodeString(c.PolicyKey)
+	if err != nil || len(key) == 0 {
+		return nil, apierr.New(apierr.Internal, "Configuration", "owner policy key is not base64")
+	}
+	if c.CacheSize <= 0 {
+		c.CacheSize = 10_000
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return &Authenticator{
+		host: strings.ToLower(c.HubHost), devices: c.Devices, policy: c.Policy, policyKey: key,
+		now: c.Now, ttl: c.CacheTTL, max: c.CacheSize, cache: make(map[string]cached),
+	}, nil
+}
+
+func unauthorized(msg string) error {
+	return apierr.New(apierr.Unauthorized, "IotHubUnauthorizedAccess", msg).WithNumber(401002)
+}
+
+// Device authenticates the Authorization header for deviceID.
+func (a *Authenticator) Device(ctx context.Context, header, deviceID string) (Identity, error) {
+	tok, err := sas.Parse(header)
+	if err != nil {
+		return Identity{}, unauthorized("missing or malformed SharedAccessSignature")
+	}
+	if !a.deviceResource(tok.Resource, deviceID) {
+		return Identity{}, unauthorized("token resource does not name this hub and device")
+	}
+	now := a.now()
+	c, err := a.lookup(ctx, deviceID, now)
+	if err != nil {
+		return Identity{}, err
+	}
+	if err := tok.Verify(c.primary, now); err == sas.ErrSignature {
+		err = tok.Verify(c.secondary, now)
+		if err != nil {
+			return Identity{}, unauthorized("signature does not match a device key")
+		}
+	} else if err != nil {
+		return Identity{}, unauthorized("token expired")
+	}
+	if !c.enabled {
+		return Identity{}, unauthorized("device is disabled")
+	}
+	return c.id, nil
+}
+
+func (a *Authenticator) deviceResource(res, deviceID string) bool {
+	want := len(a.host) + len("/devices/") + len(deviceID)
+	res = strings.TrimSuffix(res, "/")
+	return len(res) == want &&
+		strings.EqualFold(res[:len(a.host)], a.host) &&
+		strings.EqualFold(res[len(a.host):len(a.host)+9], "/devices/") &&
+		strings.EqualFold(res[len(a.host)+9:], deviceID)
+}
+
+// Service authenticates an owner-policy token (skn = policy name) scoped to
+// the hub (sr = host, or a path under it).
+func (a *Authenticator) Service(_ context.Context, header string) error {
+	tok, err := sas.Parse(header)
+	if err != nil {
+		return unauthorized("missing or malformed SharedAccessSignature")
+	}
+	if tok.KeyName != a.policy {
+		return unauthorized("token is not signed by policy " + a.policy)
+	}
+	res := strings.ToLower(tok.Resource)
+	if res != a.host && !strings.HasPrefix(res, a.host+"/") {
+		return unauthorized("token resource does not name this hub")
+	}
+	switch tok.Verify(a.policyKey, a.now()) {
+	case nil:
+		return nil
+	case sas.ErrExpired:
+		return unauthorized("token expired")
+	default:
+		return unauthorized("signature does not match the policy key")
+	}
+}
+
+// Invalidate drops a device from the cache.
+func (a *Authenticator) Invalidate(deviceID string) {
+	a.mu.Lock()
+	delete(a.cache, deviceID)
+	a.mu.Unlock()
+}
+
+func (a *Authenticator) lookup(ctx context.Context, id string, now time.Time) (cached, error) {
+	if a.ttl > 0 {
+		a.mu.Lock()
+		c, ok := a.cache[id]
+		a.mu.Unlock()
+		if ok && now.Sub(c.loaded) < a.ttl {
+			return c, nil
+		}
+	}
+	d, err := a.devices.Get(ctx, id)
+	if err != nil {
+		if apierr.KindOf(err) == apierr.NotFound {
+			return cached{}, unauthorized("device is not registered")
+		}
+		return cached{}, err
+	}
+	p, err1 := base64.StdEncoding.DecodeString(d.PrimaryKey)
+	s, err2 := base64.StdEncoding.DecodeString(d.SecondaryKey)
+	if err1 != nil || err2 != nil {
+		return cached{}, apierr.New(apierr.Internal, "Configuration", "stored device key is not base64")
+	}
+	c := cached{
+		id:      Identity{DeviceID: d.DeviceID, GenerationID: d.GenerationID, AuthMethod: AuthMethodSAS},
+		enabled: d.Status == StatusEnabled, primary: p, secondary: s, loaded: now,
+	}
+	if a.ttl > 0 {
+		a.mu.Lock()
+		if len(a.cache) >= a.max {
+			// Evict expired entries first; if none, drop an arbitrary one.
+			for k, v := range a.cache {
+				if now.Sub(v.loaded) >= a.ttl {
+					delete(a.cache, k)
+				}
+			}
+			for k := range a.cache {
+				if len(a.cache) < a.max {
+					break
+				}
+				delete(a.cache, k)
+			}
+		}
+		a.cache[id] = c
+		a.mu.Unlock()
+	}
+	return c, nil
+}

@@ -1,0 +1,100 @@
+// Package registry holds device identities (IoT Hub's identity registry) and
+// authenticates devices and the hub's owner policy with SAS tokens.
+package registry
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"strconv"
+	"time"
+
+	"github.com/devicehub/devicehub/internal/apierr"
+)
+
+// Status of a device identity.
+const (
+	StatusEnabled  = "enabled"
+	StatusDisabled = "disabled"
+)
+
+// Device is one identity in IoT Hub's registry shape.
+type Device struct {
+	DeviceID          string
+	GenerationID      string
+	Version           int64 // drives the etag; bumped on every write
+	Status            string
+	StatusReason      string
+	StatusUpdatedTime time.Time
+	PrimaryKey        string // base64
+	SecondaryKey      string // base64
+}
+
+// ETag is the device's entity tag (unquoted), as IoT Hub's base64 form.
+func (d Device) ETag() string {
+	return base64.StdEncoding.EncodeToString([]byte(strconv.FormatInt(d.Version, 10)))
+}
+
+// MaxDeviceIDLength is IoT Hub's limit.
+const MaxDeviceIDLength = 128
+
+// ValidateDeviceID applies IoT Hub's rules: 1-128 ASCII alphanumerics or
+// - . % _ * ? ! ( ) , : = @ $ '
+func ValidateDeviceID(id string) error {
+	if id == "" || len(id) > MaxDeviceIDLength {
+		return apierr.New(apierr.Invalid, "ArgumentInvalid", "device id must be 1 to 128 characters").WithNumber(400004)
+	}
+	for i := 0; i < len(id); i++ {
+		if !deviceIDChar(id[i]) {
+			return apierr.New(apierr.Invalid, "ArgumentInvalid",
+				"device id may hold only ASCII letters, digits and - . % _ * ? ! ( ) , : = @ $ '").WithNumber(400004)
+		}
+	}
+	return nil
+}
+
+func deviceIDChar(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	switch c {
+	case '-', '.', '%', '_', '*', '?', '!', '(', ')', ',', ':', '=', '@', '$', '\'':
+		return true
+	}
+	return false
+}
+
+// NewKey returns a random 256-bit symmetric key, base64 encoded.
+func NewKey() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// ValidateKey accepts base64 keys of 16 to 64 bytes, as IoT Hub does.
+func ValidateKey(k string) error {
+	b, err := base64.StdEncoding.DecodeString(k)
+	if err != nil || len(b) < 16 || len(b) > 64 {
+		return apierr.New(apierr.Invalid, "ArgumentInvalid", "symmetric keys must be base64 of 16 to 64 bytes").WithNumber(400004)
+	}
+	return nil
+}
+
+// Store persists device identities.
+type Store interface {
+	Get(ctx context.Context, id string) (Device, error)
+	// Create fails with Conflict when the id exists.
+	Create(ctx context.Context, d Device) error
+	// Replace writes d if the stored version equals prevVersion, else PreconditionFailed.
+	Replace(ctx context.Context, d Device, prevVersion int64) error
+	// Delete removes the device if its version equals version (any when version < 0).
+	Delete(ctx context.Context, id string, version int64) error
+	// List returns up to limit devices after the opaque cursor, and the next cursor.
+	List(ctx context.Context, limit int, cursor string) ([]Device, string, error)
+}
+
+// ErrDeviceNotFound builds IoT Hub's DeviceNotFound error.
+func ErrDeviceNotFound(id string) error {
+	return apierr.New(apierr.NotFound, "DeviceNotFound", "device "+strconv.Quote(id)+" is not registered").WithNumber(404001)
+}

@@ -1,0 +1,164 @@
+package registry
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/devicehub/devicehub/internal/apierr"
+	"github.com/devicehub/devicehub/shared/sas"
+)
+
+func TestValidateDeviceID(t *testing.T) {
+	cases := []struct {
+		id string
+		ok bool
+	}{
+		{"dev1", true},
+		{"a-.%_*?!(),:=@$'z", true},
+		{strings.Repeat("a", 128), true},
+		{strings.Repeat("a", 129), false},
+		{"", false},
+		{"has space", false},
+		{"slash/no", false},
+		{"hash#no", false},
+		{"ünï", false},
+		{"plus+no", false},
+	}
+	for _, tc := range cases {
+		err := ValidateDeviceID(tc.id)
+		if (err == nil) != tc.ok {
+			t.Errorf("ValidateDeviceID(%q) = %v", tc.id, err)
+		}
+		if err != nil && apierr.KindOf(err) != apierr.Invalid {
+			t.Errorf("kind %v", apierr.KindOf(err))
+		}
+	}
+}
+
+// memDevices is a small fake of Getter.
+type memDevices struct {
+	m     map[string]Device
+	reads int
+}
+
+func (f *memDevices) Get(_ context.Context, id string) (Device, error) {
+	f.reads++
+	d, ok := f.m[id]
+	if !ok {
+		return Device{}, ErrDeviceNotFound(id)
+	}
+	return d, nil
+}
+
+func TestAuthenticator(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	clock := func() time.Time { return now }
+	owner := NewKey()
+	d1 := Device{DeviceID: "d1", GenerationID: "g1", Status: StatusEnabled, PrimaryKey: NewKey(), SecondaryKey: NewKey()}
+	off := Device{DeviceID: "off", GenerationID: "g2", Status: StatusDisabled, PrimaryKey: NewKey(), SecondaryKey: NewKey()}
+	store := &memDevices{m: map[string]Device{"d1": d1, "off": off}}
+	a, err := NewAuthenticator(AuthConfig{HubHost: "Hub.Example", Devices: store, PolicyKey: owner, Policy: "iothubowner", Now: clock, CacheTTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := func(res, key, name string, exp time.Duration) string {
+		s, err := sas.New(res, key, name, now.Add(exp))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	devCases := []struct {
+		name, header, device string
+		ok                   bool
+	}{
+		{"primary key", tok("hub.example/devices/d1", d1.PrimaryKey, "", time.Hour), "d1", true},
+		{"secondary key", tok("hub.example/devices/d1", d1.SecondaryKey, "", time.Hour), "d1", true},
+		{"host case-insensitive", tok("HUB.example/devices/d1", d1.PrimaryKey, "", time.Hour), "d1", true},
+		{"expired", tok("hub.example/devices/d1", d1.PrimaryKey, "", -time.Second), "d1", false},
+		{"wrong key", tok("hub.example/devices/d1", off.PrimaryKey, "", time.Hour), "d1", false},
+		{"another device's token", tok("hub.example/devices/d1", d1.PrimaryKey, "", time.Hour), "off", false},
+		{"other hub", tok("other.example/devices/d1", d1.PrimaryKey, "", time.Hour), "d1", false},
+		{"hub-scoped device key", tok("hub.example", d1.PrimaryKey, "", time.Hour), "d1", false},
+		{"disabled", tok("hub.example/devices/off", off.PrimaryKey, "", time.Hour), "off", false},
+		{"unknown device", tok("hub.example/devices/nope", d1.PrimaryKey, "", time.Hour), "nope", false},
+		{"malformed", "SharedAccessSignature sr=x", "d1", false},
+		{"missing", "", "d1", false},
+	}
+	for _, tc := range devCases {
+		t.Run(tc.name, func(t *testing.T) {
+			id, err := a.Device(context.Background(), tc.header, tc.device)
+			if tc.ok {
+				if err != nil || id.DeviceID != "d1" || id.GenerationID != "g1" || id.AuthMethod != AuthMethodSAS {
+					t.Fatalf("id %+v err %v", id, err)
+				}
+				return
+			}
+			if apierr.KindOf(err) != apierr.Unauthorized {
+				t.Fatalf("err = %v, want Unauthorized", err)
+			}
+		})
+	}
+	svcCases := []struct {
+		name, header string
+		ok           bool
+	}{
+		{"owner", tok("hub.example", owner, "iothubowner", time.Hour), true},
+		{"owner scoped path", tok("hub.example/devices", owner, "iothubowner", time.Hour), true},
+		{"no skn", tok("hub.example", owner, "", time.Hour), false},
+		{"other policy", tok("hub.example", owner, "service", time.Hour), false},
+		{"device key as owner", tok("hub.example", d1.PrimaryKey, "iothubowner", time.Hour), false},
+		{"expired", tok("hub.example", owner, "iothubowner", -time.Second), false},
+		{"other hub", tok("hub.example.evil", owner, "iothubowner", time.Hour), false},
+	}
+	for _, tc := range svcCases {
+		t.Run("service "+tc.name, func(t *testing.T) {
+			err := a.Service(context.Background(), tc.header)
+			if (err == nil) != tc.ok {
+				t.Fatalf("err = %v", err)
+			}
+		})
+	}
+}
+
+func TestAuthenticatorCacheBoundsStaleness(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	d := Device{DeviceID: "d", GenerationID: "g", Status: StatusEnabled, PrimaryKey: NewKey(), SecondaryKey: NewKey()}
+	store := &memDevices{m: map[string]Device{"d": d}}
+	a, _ := NewAuthenticator(AuthConfig{HubHost: "h", Devices: store, PolicyKey: NewKey(), Policy: "iothubowner",
+		Now: func() time.Time { return now }, CacheTTL: 30 * time.Second, CacheSize: 2})
+	hdr, _ := sas.New("h/devices/d", d.PrimaryKey, "", now.Add(time.Hour))
+	if _, err := a.Device(context.Background(), hdr, "d"); err != nil {
+		t.Fatal(err)
+	}
+	d.Status = StatusDisabled
+	store.m["d"] = d
+	if _, err := a.Device(context.Background(), hdr, "d"); err != nil {
+		t.Fatal("within the cache TTL the cached enabled state is used")
+	}
+	now = now.Add(30 * time.Second)
+	if _, err := a.Device(context.Background(), hdr, "d"); apierr.KindOf(err) != apierr.Unauthorized {
+		t.Fatalf("after the TTL a disabled device must be refused: %v", err)
+	}
+	// Invalidate (same-process registry writes) takes effect at once.
+	d.Status = StatusEnabled
+	store.m["d"] = d
+	a.Invalidate("d")
+	if _, err := a.Device(context.Background(), hdr, "d"); err != nil {
+		t.Fatal(err)
+	}
+	// The cache stays bounded.
+	for i := range 5 {
+		id := string(rune('a' + i))
+		store.m[id] = Device{DeviceID: id, Status: StatusEnabled, PrimaryKey: d.PrimaryKey, SecondaryKey: d.SecondaryKey}
+		h, _ := sas.New("h/devices/"+id, d.PrimaryKey, "", now.Add(time.Hour))
+		if _, err := a.Device(context.Background(), h, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(a.cache); n > 2 {
+		t.Fatalf("cache holds %d entries, bound is 2", n)
+	}
+}

@@ -1,0 +1,180 @@
+package registry
+
+import (
+	"context"
+	"encoding/base64"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/devicehub/devicehub/internal/apierr"
+)
+
+// Invalidator forgets cached credentials of a device (the authenticator).
+type Invalidator interface {
+	Invalidate(deviceID string)
+}
+
+// Service implements the registry operations on a Store.
+type Service struct {
+	Store Store
+	Now   func() time.Time
+	Cache Invalidator // optional: same-process auth cache to refresh on writes
+}
+
+// Spec is what a caller may set on a device; empty fields take defaults
+// (status enabled, fresh keys) on create and keep their value on update.
+type Spec struct {
+	Status       string
+	StatusReason string
+	PrimaryKey   string
+	SecondaryKey string
+}
+
+// Create registers a device; it fails with Conflict when the id exists.
+func (s *Service) Create(ctx context.Context, id string, spec Spec) (Device, error) {
+	if err := ValidateDeviceID(id); err != nil {
+		return Device{}, err
+	}
+	now := s.Now().UTC()
+	d := Device{
+		DeviceID:          id,
+		GenerationID:      strconv.FormatInt(now.UnixNano(), 10),
+		Version:           1,
+		Status:            StatusEnabled,
+		StatusUpdatedTime: now,
+		PrimaryKey:        NewKey(),
+		SecondaryKey:      NewKey(),
+	}
+	if err := apply(&d, spec, now); err != nil {
+		return Device{}, err
+	}
+	if err := s.Store.Create(ctx, d); err != nil {
+		return Device{}, err
+	}
+	return d, nil
+}
+
+// Update changes a device guarded by ifMatch (an etag, quoted or not, or "*").
+func (s *Service) Update(ctx context.Context, id string, spec Spec, ifMatch string) (Device, error) {
+	if err := ValidateDeviceID(id); err != nil {
+		return Device{}, err
+	}
+	cur, err := s.Store.Get(ctx, id)
+	if err != nil {
+		return Device{}, err
+	}
+	if err := checkETag(cur, ifMatch); err != nil {
+		return Device{}, err
+	}
+	next := cur
+	next.Version = cur.Version + 1
+	if err := apply(&next, spec, s.Now().UTC()); err != nil {
+		return Device{}, err
+	}
+	if err := s.Store.Replace(ctx, next, cur.Version); err != nil {
+		return Device{}, err
+	}
+	s.invalidate(id)
+	return next, nil
+}
+
+// Get returns one device.
+func (s *Service) Get(ctx context.Context, id string) (Device, error) {
+	if err := ValidateDeviceID(id); err != nil {
+		return Device{}, err
+	}
+	return s.Store.Get(ctx, id)
+}
+
+// Delete removes a device guarded by ifMatch ("" or "*" for any version).
+func (s *Service) Delete(ctx context.Context, id, ifMatch string) error {
+	if err := ValidateDeviceID(id); err != nil {
+		return err
+	}
+	version := int64(-1)
+	if m := unquote(ifMatch); m != "" && m != "*" {
+		v, err := parseETag(m)
+		if err != nil {
+			return err
+		}
+		version = v
+	}
+	if err := s.Store.Delete(ctx, id, version); err != nil {
+		return err
+	}
+	s.invalidate(id)
+	return nil
+}
+
+// List pages through the registry.
+func (s *Service) List(ctx context.Context, limit int, cursor string) ([]Device, string, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 1000
+	}
+	return s.Store.List(ctx, limit, cursor)
+}
+
+func (s *Service) invalidate(id string) {
+	if s.Cache != nil {
+		s.Cache.Invalidate(id)
+	}
+}
+
+func apply(d *Device, spec Spec, now time.Time) error {
+	switch spec.Status {
+	case "":
+	case StatusEnabled, StatusDisabled:
+		if spec.Status != d.Status {
+			d.Status = spec.Status
+			d.StatusUpdatedTime = now
+		}
+	default:
+		return apierr.New(apierr.Invalid, "ArgumentInvalid", "status must be enabled or disabled").WithNumber(400004)
+	}
+	if spec.StatusReason != "" {
+		d.StatusReason = spec.StatusReason
+	}
+	for _, k := range []struct {
+		in  string
+		out *string
+	}{{spec.PrimaryKey, &d.PrimaryKey}, {spec.SecondaryKey, &d.SecondaryKey}} {
+		if k.in == "" {
+			continue
+		}
+		if err := ValidateKey(k.in); err != nil {
+			return err
+		}
+		*k.out = k.in
+	}
+	return nil
+}
+
+func unquote(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
+		return s[1 : len(s)-1]
+	}
+	return s
+}
+
+func parseETag(tag string) (int64, error) {
+	b, err := base64.StdEncoding.DecodeString(tag)
+	if err == nil {
+		if v, err := strconv.ParseInt(string(b), 10, 64); err == nil {
+			return v, nil
+		}
+	}
+	return 0, apierr.New(apierr.PreconditionFailed, "PreconditionFailed", "If-Match does not name a current etag of this device").WithNumber(412002)
+}
+
+func checkETag(d Device, ifMatch string) error {
+	m := unquote(ifMatch)
+	if m == "" || m == "*" {
+		return nil
+	}
+	if m != d.ETag() {
+		return apierr.New(apierr.PreconditionFailed, "PreconditionFailed", "If-Match does not match the device's etag").WithNumber(412002)
+	}
+	return nil
+}
