@@ -6,8 +6,8 @@ import (
 	"flag"
 	"fmt"
 
-	"github.com/devicehub/devicehub/internal/hubapi"
 	"github.com/devicehub/devicehub/internal/registry"
+	"github.com/devicehub/devicehub/shared/iothub"
 )
 
 func runDevice(ctx context.Context, e *cliEnv, args []string) error {
@@ -43,12 +43,12 @@ func runDevice(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	switch sub {
 	case "create":
-		in := hubapi.DeviceJSON{}
+		in := iothub.Device{}
 		if *disabled {
 			in.Status = registry.StatusDisabled
 		}
 		if *primary != "" || *secondary != "" {
-			in.Authentication.SymmetricKey = &hubapi.SymmetricKey{PrimaryKey: *primary, SecondaryKey: *secondary}
+			in.Authentication.SymmetricKey = &iothub.SymmetricKey{PrimaryKey: *primary, SecondaryKey: *secondary}
 		}
 		d, err := c.CreateDevice(ctx, id, in)
 		if err != nil {
@@ -71,7 +71,7 @@ func runDevice(ctx context.Context, e *cliEnv, args []string) error {
 		if sub == "disable" {
 			status = registry.StatusDisabled
 		}
-		d, err := c.UpdateDevice(ctx, id, hubapi.DeviceJSON{Status: status}, "")
+		d, err := c.UpdateDevice(ctx, id, iothub.Device{Status: status}, "")
 		if err != nil {
 			return err
 		}

@@ -20,6 +20,7 @@ import (
 	"github.com/devicehub/devicehub/internal/apierr"
 	"github.com/devicehub/devicehub/internal/registry"
 	"github.com/devicehub/devicehub/internal/schema"
+	"github.com/devicehub/devicehub/shared/iothub"
 )
 
 // Limits and fixed values, IoT Hub's where it has them.
@@ -33,57 +34,28 @@ const (
 	putDeadline   = 10 * time.Second // a send writes its message within this of allocating its number
 )
 
-// Ack is the feedback a sender asks for (iothub-ack).
-type Ack string
-
-// Ack values.
-const (
-	AckNone     Ack = "none"
-	AckPositive Ack = "positive"
-	AckNegative Ack = "negative"
-	AckFull     Ack = "full"
-)
-
 // ParseAck reads an iothub-ack value; empty means none.
-func ParseAck(s string) (Ack, error) {
-	switch a := Ack(strings.ToLower(strings.TrimSpace(s))); a {
+func ParseAck(s string) (iothub.Ack, error) {
+	switch a := iothub.Ack(strings.ToLower(strings.TrimSpace(s))); a {
 	case "":
-		return AckNone, nil
-	case AckNone, AckPositive, AckNegative, AckFull:
+		return iothub.AckNone, nil
+	case iothub.AckNone, iothub.AckPositive, iothub.AckNegative, iothub.AckFull:
 		return a, nil
 	}
 	return "", invalid("iothub-ack must be none, positive, negative or full, not " + strconv.Quote(s))
 }
 
 // wants reports whether the ack asks for feedback with this status code.
-func (a Ack) wants(code StatusCode) bool {
+func wants(a iothub.Ack, code iothub.StatusCode) bool {
 	switch a {
-	case AckFull:
+	case iothub.AckFull:
 		return true
-	case AckPositive:
-		return code == StatusSuccess
-	case AckNegative:
-		return code != StatusSuccess
+	case iothub.AckPositive:
+		return code == iothub.StatusSuccess
+	case iothub.AckNegative:
+		return code != iothub.StatusSuccess
 	}
 	return false
-}
-
-// StatusCode is a feedback record's outcome, as IoT Hub names it.
-type StatusCode string
-
-// Feedback status codes.
-const (
-	StatusSuccess               StatusCode = "Success"
-	StatusExpired               StatusCode = "Expired"
-	StatusDeliveryCountExceeded StatusCode = "DeliveryCountExceeded"
-	StatusRejected              StatusCode = "Rejected"
-	StatusPurged                StatusCode = "Purged"
-)
-
-// Property is one application property (iothub-app-<name>).
-type Property struct {
-	Name  string `json:"name"`
-	Value string `json:"value"`
 }
 
 // Message is a cloud-to-device message as the service sends it.
@@ -93,19 +65,10 @@ type Message struct {
 	UserID          string
 	ContentType     string
 	ContentEncoding string
-	Ack             Ack
+	Ack             iothub.Ack
 	Expiry          time.Time // zero: the hub's default TTL
-	Properties      []Property
+	Properties      []iothub.Property
 	Body            []byte
-}
-
-// Sent is what the hub recorded for a sent message.
-type Sent struct {
-	DeviceID       string    `json:"deviceId"`
-	MessageID      string    `json:"messageId"`
-	SequenceNumber int64     `json:"sequenceNumber"`
-	EnqueuedTime   time.Time `json:"enqueuedTimeUtc"`
-	Expiry         time.Time `json:"expiryTimeUtc"`
 }
 
 // Delivery is a message received by a device under a lock.
@@ -116,35 +79,6 @@ type Delivery struct {
 	Expiry         time.Time
 	DeliveryCount  int // earlier deliveries of this message
 	Message
-}
-
-// Status is one message's state as the service may look it up.
-type Status struct {
-	DeviceID       string     `json:"deviceId"`
-	MessageID      string     `json:"messageId"`
-	CorrelationID  string     `json:"correlationId,omitempty"`
-	SequenceNumber int64      `json:"sequenceNumber"`
-	State          string     `json:"state"`             // Enqueued, Invisible, Completed, DeadLettered, Purged, Requeued
-	Reason         string     `json:"reason,omitempty"`  // for DeadLettered: Rejected, Expired, DeliveryCountExceeded
-	Outcome        StatusCode `json:"outcome,omitempty"` // the feedback status code of a settled message
-	Ack            Ack        `json:"ack"`
-	DeliveryCount  int        `json:"deliveryCount"`
-	EnqueuedTime   time.Time  `json:"enqueuedTimeUtc"`
-	Expiry         time.Time  `json:"expiryTimeUtc"`
-	LockedUntil    *time.Time `json:"lockedUntilUtc,omitempty"`
-	SettledTime    *time.Time `json:"settledTimeUtc,omitempty"`
-	RequeuedAs     int64      `json:"requeuedAsSequenceNumber,omitempty"`
-	FeedbackQueued bool       `json:"feedbackPending"` // a feedback record is waiting for a reader
-}
-
-// FeedbackRecord is one delivery outcome, in IoT Hub's shape.
-type FeedbackRecord struct {
-	OriginalMessageID  string     `json:"originalMessageId"`
-	DeviceID           string     `json:"deviceId"`
-	DeviceGenerationID string     `json:"deviceGenerationId"`
-	StatusCode         StatusCode `json:"statusCode"`
-	Description        string     `json:"description"`
-	EnqueuedTimeUTC    time.Time  `json:"enqueuedTimeUtc"`
 }
 
 // Devices reads device identities (the registry).
@@ -224,27 +158,27 @@ func shardName(n int) string { return strconv.Itoa(n) }
 // unencoded): the first 12 hex digits are the sequence number, the 13th the
 // ack, the rest random. Settling compares the whole token with the stored
 // one, so a forged sequence number or ack can only fail.
-func newLockToken(seq int64, ack Ack) string {
+func newLockToken(seq int64, ack iothub.Ack) string {
 	var r [10]byte
 	_, _ = rand.Read(r[:])
 	h := fmt.Sprintf("%012x%x%s", seq, ackDigit(ack), hex.EncodeToString(r[:])[:19])
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
 
-func ackDigit(a Ack) int {
+func ackDigit(a iothub.Ack) int {
 	switch a {
-	case AckPositive:
+	case iothub.AckPositive:
 		return 1
-	case AckNegative:
+	case iothub.AckNegative:
 		return 2
-	case AckFull:
+	case iothub.AckFull:
 		return 3
 	}
 	return 0
 }
 
 // parseLockToken returns the sequence number and ack a token names.
-func parseLockToken(tok string) (int64, Ack, error) {
+func parseLockToken(tok string) (int64, iothub.Ack, error) {
 	tok = unquote(tok)
 	bad := invalid("malformed lock token " + strconv.Quote(tok))
 	if len(tok) != 36 || tok[8] != '-' || tok[13] != '-' || tok[18] != '-' || tok[23] != '-' {
@@ -258,7 +192,7 @@ func parseLockToken(tok string) (int64, Ack, error) {
 	if err != nil || seq <= 0 {
 		return 0, "", bad
 	}
-	acks := [...]Ack{AckNone, AckPositive, AckNegative, AckFull}
+	acks := [...]iothub.Ack{iothub.AckNone, iothub.AckPositive, iothub.AckNegative, iothub.AckFull}
 	d := int(h[12] - '0')
 	if d < 0 || d > 3 {
 		return 0, "", bad

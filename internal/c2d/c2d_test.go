@@ -3,13 +3,15 @@ package c2d
 import (
 	"strings"
 	"testing"
+
+	"github.com/devicehub/devicehub/shared/iothub"
 )
 
 func TestLockTokenRoundTrip(t *testing.T) {
 	for _, tc := range []struct {
 		seq int64
-		ack Ack
-	}{{1, AckNone}, {42, AckPositive}, {1 << 40, AckNegative}, {999_999, AckFull}} {
+		ack iothub.Ack
+	}{{1, iothub.AckNone}, {42, iothub.AckPositive}, {1 << 40, iothub.AckNegative}, {999_999, iothub.AckFull}} {
 		tok := newLockToken(tc.seq, tc.ack)
 		seq, ack, err := parseLockToken(`"` + tok + `"`)
 		if err != nil || seq != tc.seq || ack != tc.ack {
@@ -31,7 +33,7 @@ func TestParseLockTokenRejects(t *testing.T) {
 }
 
 func TestParseAck(t *testing.T) {
-	for in, want := range map[string]Ack{"": AckNone, "none": AckNone, "Full": AckFull, " positive ": AckPositive, "negative": AckNegative} {
+	for in, want := range map[string]iothub.Ack{"": iothub.AckNone, "none": iothub.AckNone, "Full": iothub.AckFull, " positive ": iothub.AckPositive, "negative": iothub.AckNegative} {
 		if got, err := ParseAck(in); err != nil || got != want {
 			t.Errorf("%q: %s %v", in, got, err)
 		}
@@ -42,14 +44,14 @@ func TestParseAck(t *testing.T) {
 }
 
 func TestAckWants(t *testing.T) {
-	codes := []StatusCode{StatusSuccess, StatusExpired, StatusDeliveryCountExceeded, StatusRejected, StatusPurged}
+	codes := []iothub.StatusCode{iothub.StatusSuccess, iothub.StatusExpired, iothub.StatusDeliveryCountExceeded, iothub.StatusRejected, iothub.StatusPurged}
 	for _, tc := range []struct {
-		ack  Ack
+		ack  iothub.Ack
 		want string // first letters of the codes it wants
-	}{{AckNone, ""}, {AckPositive, "S"}, {AckNegative, "EDRP"}, {AckFull, "SEDRP"}} {
+	}{{iothub.AckNone, ""}, {iothub.AckPositive, "S"}, {iothub.AckNegative, "EDRP"}, {iothub.AckFull, "SEDRP"}} {
 		got := ""
 		for _, c := range codes {
-			if tc.ack.wants(c) {
+			if wants(tc.ack, c) {
 				got += string(c[0])
 			}
 		}
@@ -65,13 +67,13 @@ func TestValidateMessage(t *testing.T) {
 		m    Message
 		ok   bool
 	}{
-		{"plain", Message{Body: []byte("x"), Properties: []Property{{"a", "1"}}}, true},
+		{"plain", Message{Body: []byte("x"), Properties: []iothub.Property{{Name: "a", Value: "1"}}}, true},
 		{"64 KB", Message{Body: make([]byte, MaxBodySize)}, true},
 		{"over 64 KB", Message{Body: make([]byte, MaxBodySize+1)}, false},
 		{"long id", Message{MessageID: strings.Repeat("x", 129)}, false},
-		{"non-ASCII property", Message{Properties: []Property{{"a", "é"}}}, false},
-		{"duplicate property", Message{Properties: []Property{{"a", "1"}, {"a", "2"}}}, false},
-		{"empty property name", Message{Properties: []Property{{"", "1"}}}, false},
+		{"non-ASCII property", Message{Properties: []iothub.Property{{Name: "a", Value: "é"}}}, false},
+		{"duplicate property", Message{Properties: []iothub.Property{{Name: "a", Value: "1"}, {Name: "a", Value: "2"}}}, false},
+		{"empty property name", Message{Properties: []iothub.Property{{Name: "", Value: "1"}}}, false},
 	} {
 		if err := ValidateMessage(&tc.m); (err == nil) != tc.ok {
 			t.Errorf("%s: %v", tc.name, err)

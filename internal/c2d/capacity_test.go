@@ -15,6 +15,7 @@ import (
 	"github.com/devicehub/devicehub/internal/c2d"
 	"github.com/devicehub/devicehub/internal/registry"
 	"github.com/devicehub/devicehub/internal/schema"
+	"github.com/devicehub/devicehub/shared/iothub"
 	"github.com/devicehub/devicehub/test/testenv"
 )
 
@@ -247,7 +248,7 @@ func newRig(b testing.TB) *rig {
 // lifecycle sends a 1 KB ack=full message, receives and completes it.
 func (r *rig) lifecycle(b testing.TB, body []byte, i int) {
 	ctx := context.Background()
-	if _, err := r.q.Send(ctx, "bench", c2d.Message{MessageID: "m" + strconv.Itoa(i), Ack: c2d.AckFull, Body: body}); err != nil {
+	if _, err := r.q.Send(ctx, "bench", c2d.Message{MessageID: "m" + strconv.Itoa(i), Ack: iothub.AckFull, Body: body}); err != nil {
 		b.Fatal(err)
 	}
 	d, err := r.q.Receive(ctx, r.id)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/devicehub/devicehub/internal/apierr"
 	"github.com/devicehub/devicehub/internal/schema"
+	"github.com/devicehub/devicehub/shared/iothub"
 )
 
 // FeedbackContentType is the media type of a feedback batch.
@@ -35,7 +36,7 @@ type FeedbackOptions struct {
 // FeedbackBatch is a set of records under one lock.
 type FeedbackBatch struct {
 	LockToken     string
-	Records       []FeedbackRecord
+	Records       []iothub.FeedbackRecord
 	DeliveryCount int // earlier deliveries of the batch's first record
 	EnqueuedTime  time.Time
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/devicehub/devicehub/internal/schema"
+	"github.com/devicehub/devicehub/shared/iothub"
 )
 
 // DynamoDB is the slice of the DynamoDB API the queue uses: single-item
@@ -92,8 +93,8 @@ type msg struct {
 	seq            int64
 	id, cid, uid   string
 	ctype, cenc    string
-	ack            Ack
-	props          []Property
+	ack            iothub.Ack
+	props          []iothub.Property
 	enq, exp       int64
 	state          State
 	lock           string
@@ -143,7 +144,7 @@ func decodeMsg(it map[string]types.AttributeValue) (msg, error) {
 	m := msg{
 		dev: getS(it, schema.DeviceID), gen: getS(it, aGen), seq: seq,
 		id: getS(it, aMsgID), cid: getS(it, aCorrID), uid: getS(it, aUserID),
-		ctype: getS(it, aCType), cenc: getS(it, aCEnc), ack: Ack(getS(it, aAck)),
+		ctype: getS(it, aCType), cenc: getS(it, aCEnc), ack: iothub.Ack(getS(it, aAck)),
 		enq: getN(it, aEnq), exp: getN(it, aExp), state: State(getS(it, aState)),
 		lock: getS(it, aLock), lockUntil: getN(it, aLockTil), count: int(getN(it, aCount)),
 		ver: getN(it, aVer), settled: getN(it, aSettled), fbKey: getS(it, schema.C2DFeedbackKey),
@@ -151,12 +152,12 @@ func decodeMsg(it map[string]types.AttributeValue) (msg, error) {
 	}
 	m.hasFeedbackKey = m.fbKey != ""
 	if m.ack == "" {
-		m.ack = AckNone
+		m.ack = iothub.AckNone
 	}
 	if p, ok := it[aProps].(*types.AttributeValueMemberM); ok {
 		for k, v := range p.Value {
 			if s, ok := v.(*types.AttributeValueMemberS); ok {
-				m.props = append(m.props, Property{Name: k, Value: s.Value})
+				m.props = append(m.props, iothub.Property{Name: k, Value: s.Value})
 			}
 		}
 		sort.Slice(m.props, func(i, j int) bool { return m.props[i].Name < m.props[j].Name })
@@ -199,8 +200,8 @@ func (m *msg) message() Message {
 		ContentEncoding: m.cenc, Ack: m.ack, Expiry: fromMS(m.exp), Properties: m.props}
 }
 
-func (m *msg) status() Status {
-	s := Status{DeviceID: m.dev, MessageID: m.id, CorrelationID: m.cid, SequenceNumber: m.seq,
+func (m *msg) status() iothub.C2DStatus {
+	s := iothub.C2DStatus{DeviceID: m.dev, MessageID: m.id, CorrelationID: m.cid, SequenceNumber: m.seq,
 		Ack: m.ack, DeliveryCount: m.count, EnqueuedTime: fromMS(m.enq), Expiry: fromMS(m.exp),
 		RequeuedAs: m.reqAs, FeedbackQueued: m.hasFeedbackKey}
 	s.State, s.Reason = m.state.names()
@@ -221,23 +222,23 @@ func (m *msg) status() Status {
 	return s
 }
 
-func (m *msg) feedback() FeedbackRecord {
+func (m *msg) feedback() iothub.FeedbackRecord {
 	code, _ := m.state.outcome()
-	return FeedbackRecord{OriginalMessageID: m.id, DeviceID: m.dev, DeviceGenerationID: m.gen,
+	return iothub.FeedbackRecord{OriginalMessageID: m.id, DeviceID: m.dev, DeviceGenerationID: m.gen,
 		StatusCode: code, Description: describe(code), EnqueuedTimeUTC: fromMS(m.settled)}
 }
 
-func describe(c StatusCode) string {
+func describe(c iothub.StatusCode) string {
 	switch c {
-	case StatusSuccess:
+	case iothub.StatusSuccess:
 		return "Success"
-	case StatusExpired:
+	case iothub.StatusExpired:
 		return "Message expired"
-	case StatusDeliveryCountExceeded:
+	case iothub.StatusDeliveryCountExceeded:
 		return "Message delivery count exceeded"
-	case StatusRejected:
+	case iothub.StatusRejected:
 		return "Message rejected"
-	case StatusPurged:
+	case iothub.StatusPurged:
 		return "Message purged"
 	}
 	return string(c)

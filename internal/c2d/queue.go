@@ -19,6 +19,7 @@ import (
 	"github.com/devicehub/devicehub/internal/apierr"
 	"github.com/devicehub/devicehub/internal/registry"
 	"github.com/devicehub/devicehub/internal/schema"
+	"github.com/devicehub/devicehub/shared/iothub"
 )
 
 // Queue is every device's cloud-to-device queue in one DynamoDB table.
@@ -73,24 +74,24 @@ func (q *Queue) setHint(dev string, h int64) {
 
 // Send validates m and enqueues it for device dev; it returns once the
 // message is durable.
-func (q *Queue) Send(ctx context.Context, dev string, m Message) (Sent, error) {
+func (q *Queue) Send(ctx context.Context, dev string, m Message) (iothub.C2DSent, error) {
 	if err := registry.ValidateDeviceID(dev); err != nil {
-		return Sent{}, err
+		return iothub.C2DSent{}, err
 	}
 	if err := ValidateMessage(&m); err != nil {
-		return Sent{}, err
+		return iothub.C2DSent{}, err
 	}
 	if m.Ack == "" {
-		m.Ack = AckNone
+		m.Ack = iothub.AckNone
 	}
 	if _, err := ParseAck(string(m.Ack)); err != nil {
-		return Sent{}, err
+		return iothub.C2DSent{}, err
 	}
 	now := q.now().UTC()
 	exp := now.Add(q.opt.DefaultTTL)
 	if !m.Expiry.IsZero() {
 		if m.Expiry.Before(now.Add(MinTTL)) || m.Expiry.After(now.Add(MaxTTL)) {
-			return Sent{}, invalid("expiry must be between 1 minute and 2 days from now")
+			return iothub.C2DSent{}, invalid("expiry must be between 1 minute and 2 days from now")
 		}
 		exp = m.Expiry
 	}
@@ -99,7 +100,7 @@ func (q *Queue) Send(ctx context.Context, dev string, m Message) (Sent, error) {
 	}
 	d, err := q.devices.Get(ctx, dev)
 	if err != nil {
-		return Sent{}, err
+		return iothub.C2DSent{}, err
 	}
 	return q.enqueue(ctx, dev, d.GenerationID, m, now, exp, 0)
 }
@@ -108,10 +109,10 @@ func (q *Queue) Send(ctx context.Context, dev string, m Message) (Sent, error) {
 // points: after the admission nothing was written but a number (the sweeper
 // and recounts treat it as in flight for 30 s, then as a gap); after the body,
 // an unreferenced body expires with its TTL.
-func (q *Queue) enqueue(ctx context.Context, dev, gen string, m Message, now, exp time.Time, requeueOf int64) (Sent, error) {
+func (q *Queue) enqueue(ctx context.Context, dev, gen string, m Message, now, exp time.Time, requeueOf int64) (iothub.C2DSent, error) {
 	seq, err := q.admit(ctx, dev, now, exp)
 	if err != nil {
-		return Sent{}, err
+		return iothub.C2DSent{}, err
 	}
 	wctx, cancel := context.WithTimeout(ctx, putDeadline)
 	defer cancel()
@@ -120,15 +121,15 @@ func (q *Queue) enqueue(ctx context.Context, dev, gen string, m Message, now, ex
 	body[aBody] = &types.AttributeValueMemberB{Value: append([]byte{}, m.Body...)}
 	body[schema.TTLAttribute] = sN(ttl)
 	if _, err := q.db.PutItem(wctx, &dynamodb.PutItemInput{TableName: &q.table, Item: body}); err != nil {
-		return Sent{}, storeErr("send body", err)
+		return iothub.C2DSent{}, storeErr("send body", err)
 	}
 	it := &msg{dev: dev, gen: gen, seq: seq, id: m.MessageID, cid: m.CorrelationID, uid: m.UserID,
 		ctype: m.ContentType, cenc: m.ContentEncoding, ack: m.Ack, props: m.Properties,
 		enq: ms(now), exp: ms(exp), ttl: ttl, reqOf: requeueOf}
 	if err := q.send(wctx, it); err != nil {
-		return Sent{}, err
+		return iothub.C2DSent{}, err
 	}
-	return Sent{DeviceID: dev, MessageID: m.MessageID, SequenceNumber: seq, EnqueuedTime: now, Expiry: exp.UTC()}, nil
+	return iothub.C2DSent{DeviceID: dev, MessageID: m.MessageID, SequenceNumber: seq, EnqueuedTime: now, Expiry: exp.UTC()}, nil
 }
 
 // admit allocates the next sequence number if the queue has room. The fast
@@ -436,11 +437,11 @@ func (q *Queue) Purge(ctx context.Context, dev string) (int, error) {
 
 // Lookup returns the retained messages of the device with this message id,
 // oldest first (message ids are the sender's and need not be unique).
-func (q *Queue) Lookup(ctx context.Context, dev, messageID string) ([]Status, error) {
+func (q *Queue) Lookup(ctx context.Context, dev, messageID string) ([]iothub.C2DStatus, error) {
 	if err := registry.ValidateDeviceID(dev); err != nil {
 		return nil, err
 	}
-	var out []Status
+	var out []iothub.C2DStatus
 	err := q.scan(ctx, dev, 1, false, func(m msg) (bool, error) {
 		if m.id == messageID {
 			out = append(out, m.status())
@@ -458,7 +459,7 @@ func (q *Queue) Lookup(ctx context.Context, dev, messageID string) ([]Status, er
 
 // DeadLetters lists the device's retained dead-lettered messages, oldest
 // first, up to limit per page; cursor is the previous page's continuation.
-func (q *Queue) DeadLetters(ctx context.Context, dev string, limit int, cursor string) ([]Status, string, error) {
+func (q *Queue) DeadLetters(ctx context.Context, dev string, limit int, cursor string) ([]iothub.C2DStatus, string, error) {
 	if err := registry.ValidateDeviceID(dev); err != nil {
 		return nil, "", err
 	}
@@ -474,7 +475,7 @@ func (q *Queue) DeadLetters(ctx context.Context, dev string, limit int, cursor s
 		}
 		from = n
 	}
-	var out []Status
+	var out []iothub.C2DStatus
 	next := ""
 	err := q.scan(ctx, dev, from, false, func(m msg) (bool, error) {
 		if !m.state.deadLettered() || m.reqAs > 0 {
@@ -495,13 +496,13 @@ func (q *Queue) DeadLetters(ctx context.Context, dev string, limit int, cursor s
 // delivery count 0, the device's current generation), then marks the
 // original Requeued. A crash between the two leaves the copy pending with a
 // pointer to the original; the sweeper finishes the mark.
-func (q *Queue) Requeue(ctx context.Context, dev, messageID string) (Sent, error) {
+func (q *Queue) Requeue(ctx context.Context, dev, messageID string) (iothub.C2DSent, error) {
 	if err := registry.ValidateDeviceID(dev); err != nil {
-		return Sent{}, err
+		return iothub.C2DSent{}, err
 	}
 	d, err := q.devices.Get(ctx, dev)
 	if err != nil {
-		return Sent{}, err
+		return iothub.C2DSent{}, err
 	}
 	var dead *msg
 	err = q.scan(ctx, dev, 1, true, func(m msg) (bool, error) {
@@ -512,38 +513,38 @@ func (q *Queue) Requeue(ctx context.Context, dev, messageID string) (Sent, error
 		return true, nil
 	})
 	if err != nil {
-		return Sent{}, err
+		return iothub.C2DSent{}, err
 	}
 	if dead == nil {
-		return Sent{}, apierr.New(apierr.NotFound, "MessageNotFound", "no dead-lettered message "+strconv.Quote(messageID)+" for device "+strconv.Quote(dev)).WithNumber(404002)
+		return iothub.C2DSent{}, apierr.New(apierr.NotFound, "MessageNotFound", "no dead-lettered message "+strconv.Quote(messageID)+" for device "+strconv.Quote(dev)).WithNumber(404002)
 	}
 	body, err := q.body(ctx, dev, dead.seq)
 	if err != nil {
-		return Sent{}, err
+		return iothub.C2DSent{}, err
 	}
 	now := q.now().UTC()
 	// If this stops between the copy and the mark, the sweeper must come by
 	// soon to finish the mark, not at the copy's expiry.
 	if err := q.scheduleSweep(ctx, dev, ms(now.Add(inflight))); err != nil {
-		return Sent{}, err
+		return iothub.C2DSent{}, err
 	}
 	m := dead.message()
 	m.Body = body
 	sent, err := q.enqueue(ctx, dev, d.GenerationID, m, now, now.Add(q.opt.DefaultTTL), dead.seq)
 	if err != nil {
-		return Sent{}, err
+		return iothub.C2DSent{}, err
 	}
 	ok, err := q.settleObserved(ctx, EvRequeue, *dead, now, map[string]types.AttributeValue{":rqa": sN(sent.SequenceNumber)}, "#rqa = :rqa")
 	if err != nil {
-		return Sent{}, err
+		return iothub.C2DSent{}, err
 	}
 	if !ok {
 		// A concurrent requeue won: take this copy back out.
-		cp := msg{dev: dev, seq: sent.SequenceNumber, ack: AckNone}
+		cp := msg{dev: dev, seq: sent.SequenceNumber, ack: iothub.AckNone}
 		if _, err := q.settleObserved(ctx, EvPurge, cp, now, nil); err != nil {
-			return Sent{}, err
+			return iothub.C2DSent{}, err
 		}
-		return Sent{}, apierr.New(apierr.Conflict, "MessageAlreadyRequeued", "message "+strconv.Quote(messageID)+" was requeued concurrently").WithNumber(409002)
+		return iothub.C2DSent{}, apierr.New(apierr.Conflict, "MessageAlreadyRequeued", "message "+strconv.Quote(messageID)+" was requeued concurrently").WithNumber(409002)
 	}
 	return sent, nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/devicehub/devicehub/internal/schema"
+	"github.com/devicehub/devicehub/shared/iothub"
 )
 
 // State is a message's state as stored.
@@ -59,18 +60,18 @@ func (s State) names() (state, reason string) {
 }
 
 // outcome is the feedback status code a settled state reports.
-func (s State) outcome() (StatusCode, bool) {
+func (s State) outcome() (iothub.StatusCode, bool) {
 	switch s {
 	case Completed:
-		return StatusSuccess, true
+		return iothub.StatusSuccess, true
 	case Rejected:
-		return StatusRejected, true
+		return iothub.StatusRejected, true
 	case Expired:
-		return StatusExpired, true
+		return iothub.StatusExpired, true
 	case Exceeded:
-		return StatusDeliveryCountExceeded, true
+		return iothub.StatusDeliveryCountExceeded, true
 	case Purged:
-		return StatusPurged, true
+		return iothub.StatusPurged, true
 	}
 	return "", false
 }
@@ -290,10 +291,10 @@ func (q *Queue) receive(ctx context.Context, m msg, now time.Time) (msg, bool, e
 }
 
 // byLock runs a lock-token transition (complete, reject, abandon).
-func (q *Queue) byLock(ctx context.Context, ev Event, dev string, seq int64, tok string, ack Ack, now time.Time) (bool, error) {
+func (q *Queue) byLock(ctx context.Context, ev Event, dev string, seq int64, tok string, ack iothub.Ack, now time.Time) (bool, error) {
 	var fb bool
 	if code, ok := transitionOf(ev).To.outcome(); ok {
-		fb = ack.wants(code)
+		fb = wants(ack, code)
 	}
 	vals := map[string]types.AttributeValue{":tok": sS(tok)}
 	if ev == EvAbandon || ev == EvAbandonLast {
@@ -329,7 +330,7 @@ func (q *Queue) settleObserved(ctx context.Context, ev Event, m msg, now time.Ti
 	}
 	var fb bool
 	if code, ok := t.To.outcome(); ok {
-		fb = m.ack.wants(code)
+		fb = wants(m.ack, code)
 	}
 	_, ok, err := q.write(ctx, change{dev: m.dev, seq: m.seq, ev: ev, values: vals, set: set, feedback: fb}, now)
 	return ok, err

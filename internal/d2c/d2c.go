@@ -11,6 +11,7 @@ import (
 
 	"github.com/devicehub/devicehub/internal/apierr"
 	"github.com/devicehub/devicehub/internal/registry"
+	"github.com/devicehub/devicehub/shared/iothub"
 	"github.com/devicehub/devicehub/shared/telemetry"
 )
 
@@ -29,7 +30,7 @@ type Message struct {
 	UserID          string
 	ContentType     string
 	ContentEncoding string
-	Properties      []telemetry.Property // application properties, prefix removed
+	Properties      []iothub.Property // application properties, prefix removed
 }
 
 // size is what IoT Hub counts against the message limit.

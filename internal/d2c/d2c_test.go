@@ -9,6 +9,7 @@ import (
 
 	"github.com/devicehub/devicehub/internal/apierr"
 	"github.com/devicehub/devicehub/internal/registry"
+	"github.com/devicehub/devicehub/shared/iothub"
 	"github.com/devicehub/devicehub/shared/telemetry"
 )
 
@@ -153,16 +154,16 @@ func TestValidate(t *testing.T) {
 		msgs []Message
 		kind apierr.Kind
 	}{
-		{"ok", []Message{{Body: []byte("x"), MessageID: "m", Properties: []telemetry.Property{{Name: "a-b.c_d", Value: "v!#$%&'*+-.^_`|~1"}}}}, -1},
+		{"ok", []Message{{Body: []byte("x"), MessageID: "m", Properties: []iothub.Property{{Name: "a-b.c_d", Value: "v!#$%&'*+-.^_`|~1"}}}}, -1},
 		{"empty batch", nil, apierr.Invalid},
 		{"long message id", []Message{{MessageID: strings.Repeat("m", 129)}}, apierr.Invalid},
 		{"long correlation id", []Message{{CorrelationID: strings.Repeat("c", 129)}}, apierr.Invalid},
-		{"space in name", []Message{{Properties: []telemetry.Property{{Name: "a b", Value: "v"}}}}, apierr.Invalid},
-		{"empty name", []Message{{Properties: []telemetry.Property{{Name: "", Value: "v"}}}}, apierr.Invalid},
-		{"non-ascii value", []Message{{Properties: []telemetry.Property{{Name: "a", Value: "é"}}}}, apierr.Invalid},
-		{"quote in value", []Message{{Properties: []telemetry.Property{{Name: "a", Value: `"`}}}}, apierr.Invalid},
+		{"space in name", []Message{{Properties: []iothub.Property{{Name: "a b", Value: "v"}}}}, apierr.Invalid},
+		{"empty name", []Message{{Properties: []iothub.Property{{Name: "", Value: "v"}}}}, apierr.Invalid},
+		{"non-ascii value", []Message{{Properties: []iothub.Property{{Name: "a", Value: "é"}}}}, apierr.Invalid},
+		{"quote in value", []Message{{Properties: []iothub.Property{{Name: "a", Value: `"`}}}}, apierr.Invalid},
 		{"exactly 256 KB", []Message{{Body: []byte(big)}}, -1},
-		{"message over 256 KB", []Message{{Body: []byte(big), Properties: []telemetry.Property{{Name: "a", Value: "b"}}}}, apierr.TooLarge},
+		{"message over 256 KB", []Message{{Body: []byte(big), Properties: []iothub.Property{{Name: "a", Value: "b"}}}}, apierr.TooLarge},
 		{"batch over 256 KB", []Message{{Body: []byte(big[:MaxBatchSize/2])}, {Body: []byte(big[:MaxBatchSize/2+1])}}, apierr.TooLarge},
 	}
 	for _, tc := range cases {

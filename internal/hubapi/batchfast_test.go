@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/devicehub/devicehub/internal/d2c"
-	"github.com/devicehub/devicehub/shared/telemetry"
+	"github.com/devicehub/devicehub/shared/iothub"
 )
 
 var b64 = base64.StdEncoding.EncodeToString
@@ -89,7 +89,7 @@ func normalize(msgs []d2c.Message) []d2c.Message {
 	out := slices.Clone(msgs)
 	for i := range out {
 		out[i].Properties = slices.Clone(out[i].Properties)
-		slices.SortFunc(out[i].Properties, func(a, b telemetry.Property) int {
+		slices.SortFunc(out[i].Properties, func(a, b iothub.Property) int {
 			return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Value, b.Value))
 		})
 	}

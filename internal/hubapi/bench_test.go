@@ -21,6 +21,7 @@ import (
 	"github.com/devicehub/devicehub/internal/kinesisput"
 	"github.com/devicehub/devicehub/internal/kinesisput/kinesisfake"
 	"github.com/devicehub/devicehub/internal/registry"
+	"github.com/devicehub/devicehub/shared/iothub"
 	"github.com/devicehub/devicehub/shared/sas"
 	"github.com/devicehub/devicehub/shared/telemetry"
 )
@@ -154,7 +155,7 @@ func newIngress(tb testing.TB, stream d2c.Stream, batch int) *ingress {
 				`","iothub-app-temperatureAlert":"false","iothub-app-seq":"` + strconv.Itoa(i) + `"}}`)
 		}
 		b.WriteByte(']')
-		in.payload, ct = []byte(b.String()), hubapi.BatchContentType
+		in.payload, ct = []byte(b.String()), iothub.BatchContentType
 	}
 	in.req = httptest.NewRequest(http.MethodPost, "/devices/"+benchDevice+"/messages/events?api-version=2020-03-13", nil)
 	in.req.Header.Set("Authorization", tok)

@@ -15,6 +15,7 @@ import (
 	"github.com/devicehub/devicehub/internal/apierr"
 	"github.com/devicehub/devicehub/internal/c2d"
 	"github.com/devicehub/devicehub/internal/registry"
+	"github.com/devicehub/devicehub/shared/iothub"
 )
 
 // C2DDevice is the device side of the cloud-to-device queue.
@@ -27,11 +28,11 @@ type C2DDevice interface {
 
 // C2DService is the service side of the cloud-to-device queue.
 type C2DService interface {
-	Send(ctx context.Context, deviceID string, m c2d.Message) (c2d.Sent, error)
+	Send(ctx context.Context, deviceID string, m c2d.Message) (iothub.C2DSent, error)
 	Purge(ctx context.Context, deviceID string) (int, error)
-	Lookup(ctx context.Context, deviceID, messageID string) ([]c2d.Status, error)
-	DeadLetters(ctx context.Context, deviceID string, limit int, cursor string) ([]c2d.Status, string, error)
-	Requeue(ctx context.Context, deviceID, messageID string) (c2d.Sent, error)
+	Lookup(ctx context.Context, deviceID, messageID string) ([]iothub.C2DStatus, error)
+	DeadLetters(ctx context.Context, deviceID string, limit int, cursor string) ([]iothub.C2DStatus, string, error)
+	Requeue(ctx context.Context, deviceID, messageID string) (iothub.C2DSent, error)
 }
 
 // C2DQueue is what Deps.C2D holds: a value implementing C2DDevice gets the
@@ -229,9 +230,9 @@ func (h c2dServiceHandlers) send(w http.ResponseWriter, r *http.Request) error {
 		if len(vs) != 1 {
 			return apierr.New(apierr.Invalid, "ArgumentInvalid", "application property "+name+" is sent more than once").WithNumber(400004)
 		}
-		m.Properties = append(m.Properties, c2d.Property{Name: name, Value: vs[0]})
+		m.Properties = append(m.Properties, iothub.Property{Name: name, Value: vs[0]})
 	}
-	slices.SortFunc(m.Properties, func(a, b c2d.Property) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(m.Properties, func(a, b iothub.Property) int { return strings.Compare(a.Name, b.Name) })
 	sent, err := h.q.Send(r.Context(), r.PathValue("id"), m)
 	if err != nil {
 		return err
@@ -251,18 +252,12 @@ func parseTime(v string) (time.Time, error) {
 	return http.ParseTime(v)
 }
 
-// PurgeResult is IoT Hub's purge answer.
-type PurgeResult struct {
-	DeviceID            string `json:"deviceId"`
-	TotalMessagesPurged int    `json:"totalMessagesPurged"`
-}
-
 func (h c2dServiceHandlers) purge(w http.ResponseWriter, r *http.Request) error {
 	n, err := h.q.Purge(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, PurgeResult{DeviceID: r.PathValue("id"), TotalMessagesPurged: n})
+	return writeJSON(w, http.StatusOK, iothub.PurgeResult{DeviceID: r.PathValue("id"), TotalMessagesPurged: n})
 }
 
 func (h c2dServiceHandlers) lookup(w http.ResponseWriter, r *http.Request) error {
@@ -292,7 +287,7 @@ func (h c2dServiceHandlers) deadLetters(w http.ResponseWriter, r *http.Request) 
 		w.Header().Set("x-ms-continuation", next)
 	}
 	if st == nil {
-		st = []c2d.Status{}
+		st = []iothub.C2DStatus{}
 	}
 	return writeJSON(w, http.StatusOK, st)
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/devicehub/devicehub/internal/apierr"
+	"github.com/devicehub/devicehub/shared/iothub"
 )
 
 // statusOf is the one mapping from error kinds to HTTP status codes.
@@ -41,16 +42,6 @@ func statusOf(k apierr.Kind) int {
 	}
 }
 
-// ErrorBody is the JSON error shape, IoT Hub's current one: errorCode is its
-// six-digit number, code its name, trackingId ties the answer to our logs.
-type ErrorBody struct {
-	ErrorCode    int    `json:"errorCode"`
-	Code         string `json:"code"`
-	Message      string `json:"message"`
-	TrackingID   string `json:"trackingId"`
-	TimestampUTC string `json:"timestampUtc"`
-}
-
 func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	e, ok := apierr.As(err)
 	if !ok {
@@ -61,7 +52,7 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if number == 0 {
 		number = status * 1000
 	}
-	body := ErrorBody{ErrorCode: number, Code: e.Code, Message: e.Message, TrackingID: trackingID(), TimestampUTC: s.Now().UTC().Format(time.RFC3339Nano)}
+	body := iothub.ErrorBody{ErrorCode: number, Code: e.Code, Message: e.Message, TrackingID: trackingID(), TimestampUTC: s.Now().UTC().Format(time.RFC3339Nano)}
 	level := slog.LevelInfo
 	if status >= 500 || status == http.StatusTooManyRequests {
 		level = slog.LevelWarn

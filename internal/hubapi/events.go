@@ -16,16 +16,13 @@ import (
 	"github.com/devicehub/devicehub/internal/apierr"
 	"github.com/devicehub/devicehub/internal/d2c"
 	"github.com/devicehub/devicehub/internal/registry"
-	"github.com/devicehub/devicehub/shared/telemetry"
+	"github.com/devicehub/devicehub/shared/iothub"
 )
 
 // Telemetry ingests device-to-cloud messages.
 type Telemetry interface {
 	Ingest(ctx context.Context, id registry.Identity, msgs []d2c.Message) error
 }
-
-// BatchContentType marks a batch of messages in IoT Hub's JSON format.
-const BatchContentType = "application/vnd.microsoft.iothub.json"
 
 // Header and property names of IoT Hub's device protocol.
 const (
@@ -65,16 +62,16 @@ func isBatch(ct string) bool {
 	if ct == "" {
 		return false
 	}
-	if strings.EqualFold(ct, BatchContentType) {
+	if strings.EqualFold(ct, iothub.BatchContentType) {
 		return true
 	}
 	// mime.ParseMediaType allocates; an ASCII value that does not even
 	// contain the batch type cannot parse to it, so skip the parse.
-	if isASCII(ct) && !containsFoldASCII(ct, BatchContentType) {
+	if isASCII(ct) && !containsFoldASCII(ct, iothub.BatchContentType) {
 		return false
 	}
 	mt, _, err := mime.ParseMediaType(ct)
-	return err == nil && mt == BatchContentType
+	return err == nil && mt == iothub.BatchContentType
 }
 
 func isASCII(s string) bool {
@@ -168,7 +165,7 @@ func readSingle(w http.ResponseWriter, r *http.Request) ([]d2c.Message, error) {
 	}
 	var names strings.Builder
 	if n > 0 {
-		m.Properties = make([]telemetry.Property, 0, n)
+		m.Properties = make([]iothub.Property, 0, n)
 		names.Grow(nameLen)
 	}
 	for k, vs := range r.Header {
@@ -184,9 +181,9 @@ func readSingle(w http.ResponseWriter, r *http.Request) ([]d2c.Message, error) {
 		if len(vs) != 1 {
 			return nil, apierr.New(apierr.Invalid, "ArgumentInvalid", "application property "+name+" is sent more than once").WithNumber(400004)
 		}
-		m.Properties = append(m.Properties, telemetry.Property{Name: name, Value: vs[0]})
+		m.Properties = append(m.Properties, iothub.Property{Name: name, Value: vs[0]})
 	}
-	slices.SortFunc(m.Properties, func(a, b telemetry.Property) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(m.Properties, func(a, b iothub.Property) int { return strings.Compare(a.Name, b.Name) })
 	return []d2c.Message{m}, nil
 }
 
@@ -250,7 +247,7 @@ func parseBatch(raw []byte) ([]d2c.Message, error) {
 				m.Properties = append(m.Properties, p)
 			}
 		}
-		slices.SortFunc(m.Properties, func(a, b telemetry.Property) int { return strings.Compare(a.Name, b.Name) })
+		slices.SortFunc(m.Properties, func(a, b iothub.Property) int { return strings.Compare(a.Name, b.Name) })
 	}
 	return msgs, nil
 }
@@ -293,7 +290,7 @@ func batchBody(it batchItem) ([]byte, error) {
 func parseBatchFast(raw []byte) ([]d2c.Message, bool) {
 	p := batchScanner{s: string(raw)} // one copy; every name and value is a substring of it
 	var items []fastItem
-	var pairs []telemetry.Property // raw property names and values, all items
+	var pairs []iothub.Property // raw property names and values, all items
 	p.ws()
 	if !p.next('[') {
 		return nil, false
@@ -333,7 +330,7 @@ func parseBatchFast(raw []byte) ([]d2c.Message, bool) {
 		}
 	}
 	bodies := make([]byte, size)
-	props := make([]telemetry.Property, 0, nprops)
+	props := make([]iothub.Property, 0, nprops)
 	msgs := make([]d2c.Message, len(items))
 	off := 0
 	for i, it := range items {
@@ -357,7 +354,7 @@ func parseBatchFast(raw []byte) ([]d2c.Message, bool) {
 		}
 		if len(props) > start {
 			m.Properties = props[start:len(props):len(props)]
-			slices.SortFunc(m.Properties, func(a, b telemetry.Property) int { return strings.Compare(a.Name, b.Name) })
+			slices.SortFunc(m.Properties, func(a, b iothub.Property) int { return strings.Compare(a.Name, b.Name) })
 		}
 	}
 	return msgs, true
@@ -367,7 +364,7 @@ func parseBatchFast(raw []byte) ([]d2c.Message, bool) {
 // IoT Hub's system property names (any case) set m's fields; iothub-app-<name>
 // and unprefixed names are application properties, returned with ok; other
 // iothub-* names are the hub's to set, never the device's, and are dropped.
-func batchProperty(m *d2c.Message, k, v string) (_ telemetry.Property, ok bool) {
+func batchProperty(m *d2c.Message, k, v string) (_ iothub.Property, ok bool) {
 	switch {
 	case strings.EqualFold(k, "iothub-messageid"):
 		m.MessageID = v
@@ -380,12 +377,12 @@ func batchProperty(m *d2c.Message, k, v string) (_ telemetry.Property, ok bool) 
 	case strings.EqualFold(k, "iothub-contentencoding"):
 		m.ContentEncoding = v
 	case hasPrefixFold(k, appPrefix):
-		return telemetry.Property{Name: k[len(appPrefix):], Value: v}, true
+		return iothub.Property{Name: k[len(appPrefix):], Value: v}, true
 	case hasPrefixFold(k, "iothub-"):
 	default:
-		return telemetry.Property{Name: k, Value: v}, true
+		return iothub.Property{Name: k, Value: v}, true
 	}
-	return telemetry.Property{}, false
+	return iothub.Property{}, false
 }
 
 // isSystemProperty reports whether batchProperty keeps a name out of the
@@ -458,7 +455,7 @@ func (p *batchScanner) str() (string, bool) {
 	return "", false
 }
 
-func (p *batchScanner) item(pairs *[]telemetry.Property) (fastItem, bool) {
+func (p *batchScanner) item(pairs *[]iothub.Property) (fastItem, bool) {
 	var it fastItem
 	if !p.next('{') {
 		return it, false
@@ -520,7 +517,7 @@ func (p *batchScanner) item(pairs *[]telemetry.Property) (fastItem, bool) {
 
 // properties reads an object of string values whose names are distinct
 // ignoring case (so no map iteration order could change the result).
-func (p *batchScanner) properties(pairs *[]telemetry.Property) bool {
+func (p *batchScanner) properties(pairs *[]iothub.Property) bool {
 	if !p.next('{') {
 		return false
 	}
@@ -549,7 +546,7 @@ func (p *batchScanner) properties(pairs *[]telemetry.Property) bool {
 				return false
 			}
 		}
-		*pairs = append(*pairs, telemetry.Property{Name: k, Value: v})
+		*pairs = append(*pairs, iothub.Property{Name: k, Value: v})
 		p.ws()
 		if p.next(',') {
 			continue

@@ -10,55 +10,23 @@ import (
 
 	"github.com/devicehub/devicehub/internal/apierr"
 	"github.com/devicehub/devicehub/internal/registry"
+	"github.com/devicehub/devicehub/shared/iothub"
 )
-
-// DeviceJSON is IoT Hub's registry device shape.
-type DeviceJSON struct {
-	DeviceID                   string         `json:"deviceId"`
-	GenerationID               string         `json:"generationId,omitempty"`
-	ETag                       string         `json:"etag,omitempty"`
-	ConnectionState            string         `json:"connectionState,omitempty"`
-	Status                     string         `json:"status,omitempty"`
-	StatusReason               *string        `json:"statusReason"`
-	StatusUpdatedTime          string         `json:"statusUpdatedTime,omitempty"`
-	ConnectionStateUpdatedTime string         `json:"connectionStateUpdatedTime,omitempty"`
-	LastActivityTime           string         `json:"lastActivityTime,omitempty"`
-	CloudToDeviceMessageCount  int            `json:"cloudToDeviceMessageCount"`
-	Authentication             Authentication `json:"authentication"`
-	Capabilities               *Capabilities  `json:"capabilities,omitempty"`
-}
-
-// Authentication is the device's credentials block.
-type Authentication struct {
-	SymmetricKey *SymmetricKey `json:"symmetricKey,omitempty"`
-	Type         string        `json:"type,omitempty"`
-}
-
-// SymmetricKey holds the device's two keys.
-type SymmetricKey struct {
-	PrimaryKey   string `json:"primaryKey,omitempty"`
-	SecondaryKey string `json:"secondaryKey,omitempty"`
-}
-
-// Capabilities is carried for shape compatibility.
-type Capabilities struct {
-	IotEdge bool `json:"iotEdge"`
-}
 
 const zeroTime = "0001-01-01T00:00:00Z"
 
-func deviceJSON(d registry.Device) DeviceJSON {
+func deviceJSON(d registry.Device) iothub.Device {
 	var reason *string
 	if d.StatusReason != "" {
 		reason = &d.StatusReason
 	}
-	return DeviceJSON{
+	return iothub.Device{
 		DeviceID: d.DeviceID, GenerationID: d.GenerationID, ETag: d.ETag(),
 		ConnectionState: "Disconnected", Status: d.Status, StatusReason: reason,
 		StatusUpdatedTime:          d.StatusUpdatedTime.UTC().Format(time.RFC3339Nano),
 		ConnectionStateUpdatedTime: zeroTime, LastActivityTime: zeroTime,
-		Authentication: Authentication{Type: "sas", SymmetricKey: &SymmetricKey{PrimaryKey: d.PrimaryKey, SecondaryKey: d.SecondaryKey}},
-		Capabilities:   &Capabilities{},
+		Authentication: iothub.Authentication{Type: "sas", SymmetricKey: &iothub.SymmetricKey{PrimaryKey: d.PrimaryKey, SecondaryKey: d.SecondaryKey}},
+		Capabilities:   &iothub.Capabilities{},
 	}
 }
 
@@ -67,7 +35,7 @@ const maxRegistryBody = 64 << 10
 
 func (s *server) putDevice(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
-	var in DeviceJSON
+	var in iothub.Device
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRegistryBody))
 	if err != nil {
 		var mbe *http.MaxBytesError
@@ -140,7 +108,7 @@ func (s *server) listDevices(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := make([]DeviceJSON, 0, len(devs))
+	out := make([]iothub.Device, 0, len(devs))
 	for _, d := range devs {
 		out = append(out, deviceJSON(d))
 	}

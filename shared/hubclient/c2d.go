@@ -11,8 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/devicehub/devicehub/internal/c2d"
-	"github.com/devicehub/devicehub/internal/hubapi"
+	"github.com/devicehub/devicehub/shared/iothub"
 )
 
 // C2DMessage is a cloud-to-device message to send.
@@ -29,7 +28,7 @@ type C2DMessage struct {
 }
 
 // SendC2D sends a message to a device (service side).
-func (c *Client) SendC2D(ctx context.Context, deviceID string, m C2DMessage) (c2d.Sent, error) {
+func (c *Client) SendC2D(ctx context.Context, deviceID string, m C2DMessage) (iothub.C2DSent, error) {
 	hdr := http.Header{}
 	set := func(k, v string) {
 		if v != "" {
@@ -52,7 +51,7 @@ func (c *Client) SendC2D(ctx context.Context, deviceID string, m C2DMessage) (c2
 	if body == nil {
 		body = []byte{}
 	}
-	var sent c2d.Sent
+	var sent iothub.C2DSent
 	resp, err := c.Do(ctx, http.MethodPost, DevicePath(deviceID)+"/messages/devicebound", hdr, body)
 	if err != nil {
 		return sent, err
@@ -65,22 +64,22 @@ func (c *Client) SendC2D(ctx context.Context, deviceID string, m C2DMessage) (c2
 }
 
 // PurgeC2D removes every pending message of a device.
-func (c *Client) PurgeC2D(ctx context.Context, deviceID string) (hubapi.PurgeResult, error) {
-	var out hubapi.PurgeResult
+func (c *Client) PurgeC2D(ctx context.Context, deviceID string) (iothub.PurgeResult, error) {
+	var out iothub.PurgeResult
 	_, err := c.doJSON(ctx, http.MethodDelete, DevicePath(deviceID)+"/commands", nil, nil, &out)
 	return out, err
 }
 
 // C2DStatus looks up a device's retained messages with this message id.
-func (c *Client) C2DStatus(ctx context.Context, deviceID, messageID string) ([]c2d.Status, error) {
-	var out []c2d.Status
+func (c *Client) C2DStatus(ctx context.Context, deviceID, messageID string) ([]iothub.C2DStatus, error) {
+	var out []iothub.C2DStatus
 	_, err := c.doJSON(ctx, http.MethodGet, DevicePath(deviceID)+"/c2d/messages/"+url.PathEscape(messageID), nil, nil, &out)
 	return out, err
 }
 
 // C2DDeadLetters lists one page of a device's dead-lettered messages; pass
 // the returned continuation to get the next page ("" when done).
-func (c *Client) C2DDeadLetters(ctx context.Context, deviceID string, top int, continuation string) ([]c2d.Status, string, error) {
+func (c *Client) C2DDeadLetters(ctx context.Context, deviceID string, top int, continuation string) ([]iothub.C2DStatus, string, error) {
 	hdr := http.Header{}
 	if continuation != "" {
 		hdr.Set("x-ms-continuation", continuation)
@@ -89,7 +88,7 @@ func (c *Client) C2DDeadLetters(ctx context.Context, deviceID string, top int, c
 	if top > 0 {
 		path += "?top=" + strconv.Itoa(top)
 	}
-	var out []c2d.Status
+	var out []iothub.C2DStatus
 	h, err := c.doJSON(ctx, http.MethodGet, path, hdr, nil, &out)
 	if err != nil {
 		return nil, "", err
@@ -98,8 +97,8 @@ func (c *Client) C2DDeadLetters(ctx context.Context, deviceID string, top int, c
 }
 
 // RequeueC2D re-enqueues a device's dead-lettered message as a new one.
-func (c *Client) RequeueC2D(ctx context.Context, deviceID, messageID string) (c2d.Sent, error) {
-	var out c2d.Sent
+func (c *Client) RequeueC2D(ctx context.Context, deviceID, messageID string) (iothub.C2DSent, error) {
+	var out iothub.C2DSent
 	_, err := c.doJSON(ctx, http.MethodPost, DevicePath(deviceID)+"/c2d/deadletters/"+url.PathEscape(messageID)+"/requeue", nil, nil, &out)
 	return out, err
 }
@@ -107,7 +106,7 @@ func (c *Client) RequeueC2D(ctx context.Context, deviceID, messageID string) (c2
 // FeedbackBatch is a batch of feedback records under a lock.
 type FeedbackBatch struct {
 	LockToken string
-	Records   []c2d.FeedbackRecord
+	Records   []iothub.FeedbackRecord
 }
 
 // ReceiveFeedback returns the next feedback batch, or nil when none is waiting.

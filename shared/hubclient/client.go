@@ -1,7 +1,8 @@
 // Package hubclient is a Go client of devicehub's HTTP APIs: the service side
 // (registry, cloud-to-device, feedback) with the owner connection string, and
 // the device side with a device connection string. The CLI and Go backends
-// use it. It speaks the wire types of internal/hubapi.
+// use it. It speaks the wire types of shared/iothub, so it pulls in none of the
+// server's dependencies.
 package hubclient
 
 import (
@@ -17,7 +18,7 @@ import (
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 
-	"github.com/devicehub/devicehub/internal/hubapi"
+	"github.com/devicehub/devicehub/shared/iothub"
 	"github.com/devicehub/devicehub/shared/sas"
 )
 
@@ -47,7 +48,7 @@ func New(baseURL string, conn sas.ConnectionString) *Client {
 // Error is a non-2xx answer from the hub.
 type Error struct {
 	Status     int
-	Body       hubapi.ErrorBody
+	Body       iothub.ErrorBody
 	RetryAfter time.Duration
 }
 

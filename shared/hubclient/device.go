@@ -7,7 +7,7 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/devicehub/devicehub/internal/hubapi"
+	"github.com/devicehub/devicehub/shared/iothub"
 )
 
 // Message is a device-to-cloud message to send.
@@ -86,7 +86,7 @@ func (c *Client) SendEventBatch(ctx context.Context, msgs []Message) error {
 	if err != nil {
 		return err
 	}
-	hdr := http.Header{"Content-Type": {hubapi.BatchContentType}, "Iothub-To": {p + "/messages/events"}}
+	hdr := http.Header{"Content-Type": {iothub.BatchContentType}, "Iothub-To": {p + "/messages/events"}}
 	resp, err := c.Do(ctx, http.MethodPost, p+"/messages/events", hdr, body)
 	if err != nil {
 		return err

@@ -4,12 +4,14 @@ import (
 	"encoding/base64"
 	"time"
 	"unicode/utf8"
+
+	"github.com/devicehub/devicehub/shared/iothub"
 )
 
 // Append appends the envelope of one message to dst. It is written by hand,
 // not with encoding/json, so the body goes in byte for byte (json.Marshal
 // would compact a RawMessage) and the hot ingress path allocates nothing here.
-func Append(dst []byte, sys *SystemProperties, props []Property, body []byte) []byte {
+func Append(dst []byte, sys *SystemProperties, props []iothub.Property, body []byte) []byte {
 	e := NewEncoder(nil, sys)
 	return e.Append(dst, sys, props, body)
 }
@@ -31,7 +33,7 @@ func NewEncoder(scratch []byte, sys *SystemProperties) Encoder {
 // Append is Append for a message whose stamped properties are the
 // encoder's; sys supplies only the message's own (id, correlation id, user
 // id, content type and encoding).
-func (e *Encoder) Append(dst []byte, sys *SystemProperties, props []Property, body []byte) []byte {
+func (e *Encoder) Append(dst []byte, sys *SystemProperties, props []iothub.Property, body []byte) []byte {
 	dst, first := appendHead(dst, sys)
 	if !first {
 		dst = append(dst, ',')
@@ -87,7 +89,7 @@ func appendField(dst []byte, first *bool, name, value string) []byte {
 
 // appendRest closes the system properties and writes the application
 // properties and the body.
-func appendRest(dst []byte, props []Property, body []byte) []byte {
+func appendRest(dst []byte, props []iothub.Property, body []byte) []byte {
 	dst = append(dst, `"},"properties":{`...)
 	for i, p := range props {
 		if i > 0 {
@@ -110,7 +112,7 @@ func appendRest(dst []byte, props []Property, body []byte) []byte {
 
 // Size returns an upper bound of Append's output length, to size buffers:
 // every string may grow sixfold when escaped (\u00XX).
-func Size(sys *SystemProperties, props []Property, body []byte) int {
+func Size(sys *SystemProperties, props []iothub.Property, body []byte) int {
 	n := 256 + 6*(len(sys.MessageID)+len(sys.CorrelationID)+len(sys.UserID)+len(sys.ContentType)+
 		len(sys.ContentEncoding)+len(sys.DeviceID)+len(sys.AuthGenerationID)+len(sys.AuthMethod))
 	for _, p := range props {

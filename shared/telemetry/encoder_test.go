@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"testing"
 	"time"
+
+	"github.com/devicehub/devicehub/shared/iothub"
 )
 
 // Encoder.Append must write exactly what Append writes, whichever fields
@@ -22,7 +24,7 @@ func TestEncoderMatchesAppend(t *testing.T) {
 		{MessageID: "m1", CorrelationID: "c\n", UserID: "u", ContentType: "application/json", ContentEncoding: "utf-8"},
 		{ContentEncoding: "utf-8"},
 	}
-	props := []Property{{Name: "a", Value: "1"}, {Name: "b\u2028", Value: "2"}}
+	props := []iothub.Property{{Name: "a", Value: "1"}, {Name: "b\u2028", Value: "2"}}
 	for _, st := range stamped {
 		var scratch [8]byte // too small: NewEncoder must grow it
 		enc := NewEncoder(scratch[:0], &st)

@@ -59,11 +59,6 @@ type SystemProperties struct {
 	EnqueuedTime     time.Time `json:"iothub-enqueuedtime"`
 }
 
-// Property is one application property, name without the iothub-app- prefix.
-type Property struct {
-	Name, Value string
-}
-
 // Message is one decoded telemetry message.
 type Message struct {
 	SystemProperties

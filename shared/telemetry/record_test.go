@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/devicehub/devicehub/shared/iothub"
 )
 
 func TestAppendDecodeRoundTrip(t *testing.T) {
@@ -18,18 +19,18 @@ func TestAppendDecodeRoundTrip(t *testing.T) {
 	cases := []struct {
 		name     string
 		body     []byte
-		props    []Property
+		props    []iothub.Property
 		encoding string
 	}{
-		{"json object kept byte for byte", []byte("{\"t\": 21.5,\n \"ok\":true}"), []Property{{"a", "1"}, {"b", "x y"}}, EncodingJSON},
+		{"json object kept byte for byte", []byte("{\"t\": 21.5,\n \"ok\":true}"), []iothub.Property{{Name: "a", Value: "1"}, {Name: "b", Value: "x y"}}, EncodingJSON},
 		{"json string", []byte(`"hi"`), nil, EncodingJSON},
 		{"json with trailing newline is base64", []byte("{\"a\":1}\n"), nil, EncodingBase64},
 		{"json with leading space is base64", []byte(" [1, 2]"), nil, EncodingBase64},
 		{"text is base64", []byte("hello world"), nil, EncodingBase64},
-		{"binary is base64", []byte{0, 1, 2, 0xff, 0xfe}, []Property{{"bin", "1"}}, EncodingBase64},
+		{"binary is base64", []byte{0, 1, 2, 0xff, 0xfe}, []iothub.Property{{Name: "bin", Value: "1"}}, EncodingBase64},
 		{"invalid utf-8 json-ish is base64", []byte("\"\xff\""), nil, EncodingBase64},
 		{"empty body", []byte{}, nil, EncodingBase64},
-		{"control characters in property", []byte(`1`), []Property{{"k\n", "\x01\u2028"}}, EncodingJSON},
+		{"control characters in property", []byte(`1`), []iothub.Property{{Name: "k\n", Value: "\x01\u2028"}}, EncodingJSON},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

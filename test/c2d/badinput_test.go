@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/devicehub/devicehub/internal/c2d"
 	"github.com/devicehub/devicehub/internal/config"
+	"github.com/devicehub/devicehub/shared/iothub"
 )
 
 // TestBadInput: each bad request gets its documented status and a JSON
@@ -117,5 +117,5 @@ func TestBadInput(t *testing.T) {
 			t.Errorf("complete after the bad requests: %d %s", r.Status, r.Body)
 		}
 	}
-	wantFeedback(t, h.drainFeedback(""), map[string]c2d.StatusCode{"held": c2d.StatusSuccess, "b1": c2d.StatusSuccess, "b2": c2d.StatusSuccess})
+	wantFeedback(t, h.drainFeedback(""), map[string]iothub.StatusCode{"held": iothub.StatusSuccess, "b1": iothub.StatusSuccess, "b2": iothub.StatusSuccess})
 }

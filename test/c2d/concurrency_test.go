@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/devicehub/devicehub/internal/c2d"
 	"github.com/devicehub/devicehub/internal/config"
+	"github.com/devicehub/devicehub/shared/iothub"
 )
 
 // TestConcurrentReceivers: 20 receivers on one device drain 500 messages
@@ -113,9 +113,9 @@ func TestConcurrentReceivers(t *testing.T) {
 	}
 	d.mustBeEmpty()
 	fb := h.drainFeedback(d.id)
-	want := map[string]c2d.StatusCode{}
+	want := map[string]iothub.StatusCode{}
 	for i := 0; i < messages; i++ {
-		want[fmt.Sprintf("m%03d", i)] = c2d.StatusSuccess
+		want[fmt.Sprintf("m%03d", i)] = iothub.StatusSuccess
 	}
 	wantFeedback(t, fb, want)
 }

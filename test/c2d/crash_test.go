@@ -13,6 +13,7 @@ import (
 	"github.com/devicehub/devicehub/internal/c2d"
 	"github.com/devicehub/devicehub/internal/config"
 	"github.com/devicehub/devicehub/internal/registry"
+	"github.com/devicehub/devicehub/shared/iothub"
 )
 
 var errStopped = errors.New("process stopped")
@@ -109,14 +110,14 @@ func TestCrashInjection(t *testing.T) {
 	rows := []struct {
 		name     string
 		run      func(t *testing.T, d *device)
-		feedback map[string]c2d.StatusCode
+		feedback map[string]iothub.StatusCode
 	}{
 		{"complete stops after its write", func(t *testing.T, d *device) {
 			h.mustSend(d.id, "a", "full", "x")
 			lock, _ := d.mustReceive("a")
 			q, _ := h.doomed(1)
 			mustStop(t, q.Complete(ctx, d.identity(t), lock))
-		}, map[string]c2d.StatusCode{"a": c2d.StatusSuccess}},
+		}, map[string]iothub.StatusCode{"a": iothub.StatusSuccess}},
 		{"reject stops after its write", func(t *testing.T, d *device) {
 			h.mustSend(d.id, "a", "positive", "x")
 			h.mustSend(d.id, "b", "negative", "y")
@@ -125,7 +126,7 @@ func TestCrashInjection(t *testing.T) {
 				q, _ := h.doomed(1)
 				mustStop(t, q.Reject(ctx, d.identity(t), lock))
 			}
-		}, map[string]c2d.StatusCode{"b": c2d.StatusRejected}},
+		}, map[string]iothub.StatusCode{"b": iothub.StatusRejected}},
 		{"last abandon stops after its write", func(t *testing.T, d *device) {
 			h.mustSend(d.id, "a", "negative", "x")
 			lock, _ := d.mustReceive("a")
@@ -133,7 +134,7 @@ func TestCrashInjection(t *testing.T) {
 			lock, _ = d.mustReceive("a")
 			q, _ := h.doomed(2) // the plain abandon's condition fails (a write all the same), then the last-abandon write
 			mustStop(t, q.Abandon(ctx, d.identity(t), lock))
-		}, map[string]c2d.StatusCode{"a": c2d.StatusDeliveryCountExceeded}},
+		}, map[string]iothub.StatusCode{"a": iothub.StatusDeliveryCountExceeded}},
 		{"sweeper stops after its first expiry", func(t *testing.T, d *device) {
 			exp := map[string]string{"iothub-expiry": h.clock.Now().Add(2 * time.Minute).Format(time.RFC3339)}
 			for _, m := range [][2]string{{"a", "full"}, {"b", "none"}, {"c", "negative"}} {
@@ -147,7 +148,7 @@ func TestCrashInjection(t *testing.T) {
 			if st, err := q.Sweep(ctx); err == nil && st.Failed == 0 {
 				t.Fatalf("the sweep did not stop: %+v", st)
 			}
-		}, map[string]c2d.StatusCode{"a": c2d.StatusExpired, "c": c2d.StatusExpired}},
+		}, map[string]iothub.StatusCode{"a": iothub.StatusExpired, "c": iothub.StatusExpired}},
 		{"purge stops after one message, then is retried", func(t *testing.T, d *device) {
 			h.mustSend(d.id, "a", "full", "x")
 			h.mustSend(d.id, "b", "none", "y")
@@ -158,7 +159,7 @@ func TestCrashInjection(t *testing.T) {
 			if r := h.do("DELETE", "/devices/"+d.id+"/commands", h.owner(), nil, nil); r.Status != 200 {
 				t.Fatal(r.Status)
 			}
-		}, map[string]c2d.StatusCode{"a": c2d.StatusPurged}},
+		}, map[string]iothub.StatusCode{"a": iothub.StatusPurged}},
 		{"sends stop after each of their writes; the queue is not blocked", func(t *testing.T, d *device) {
 			// Stop after the admission; then after the body (this send also
 			// writes the sweep marker and the head's copy of it: admission,
@@ -166,7 +167,7 @@ func TestCrashInjection(t *testing.T) {
 			// state): three numbers allocated, one message landed.
 			for _, n := range []int{1, 4, 3} {
 				q, _ := h.doomed(n)
-				_, err := q.Send(ctx, d.id, c2d.Message{MessageID: "lost", Ack: c2d.AckFull, Body: []byte("x")})
+				_, err := q.Send(ctx, d.id, c2d.Message{MessageID: "lost", Ack: iothub.AckFull, Body: []byte("x")})
 				mustStop(t, err)
 			}
 			h.clock.Advance(time.Minute) // past the in-flight window
@@ -181,12 +182,12 @@ func TestCrashInjection(t *testing.T) {
 				lock, _ := d.mustReceive(id)
 				d.complete(lock)
 			}
-		}, map[string]c2d.StatusCode{"lost": c2d.StatusSuccess, "a": c2d.StatusSuccess}},
+		}, map[string]iothub.StatusCode{"lost": iothub.StatusSuccess, "a": iothub.StatusSuccess}},
 		{"requeue stops between the copy and the mark", func(t *testing.T, d *device) {
 			h.mustSend(d.id, "a", "negative", "body")
 			lock, _ := d.mustReceive("a")
 			d.reject(lock)
-			wantFeedback(t, h.drainFeedback(d.id), map[string]c2d.StatusCode{"a": c2d.StatusRejected})
+			wantFeedback(t, h.drainFeedback(d.id), map[string]iothub.StatusCode{"a": iothub.StatusRejected})
 			q, _ := h.doomed(5) // sweep marker, its copy in the head, admission, body, copy
 			_, err := q.Requeue(ctx, d.id, "a")
 			mustStop(t, err)
@@ -201,7 +202,7 @@ func TestCrashInjection(t *testing.T) {
 				t.Errorf("requeued body %q", got.Body)
 			}
 			d.reject(lock)
-		}, map[string]c2d.StatusCode{"a": c2d.StatusRejected}},
+		}, map[string]iothub.StatusCode{"a": iothub.StatusRejected}},
 		{"feedback complete stops after the release", func(t *testing.T, d *device) {
 			h.mustSend(d.id, "a", "full", "x")
 			lock, _ := d.mustReceive("a")
@@ -213,7 +214,7 @@ func TestCrashInjection(t *testing.T) {
 			}
 			_, fr = h.doomed(1)
 			mustStop(t, fr.Complete(ctx, b.LockToken))
-		}, map[string]c2d.StatusCode{"a": c2d.StatusSuccess}},
+		}, map[string]iothub.StatusCode{"a": iothub.StatusSuccess}},
 	}
 	for i, row := range rows {
 		t.Run(row.name, func(t *testing.T) {

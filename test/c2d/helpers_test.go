@@ -16,7 +16,7 @@ import (
 	"github.com/devicehub/devicehub/internal/app"
 	"github.com/devicehub/devicehub/internal/c2d"
 	"github.com/devicehub/devicehub/internal/config"
-	"github.com/devicehub/devicehub/internal/hubapi"
+	"github.com/devicehub/devicehub/shared/iothub"
 	"github.com/devicehub/devicehub/shared/sas"
 	"github.com/devicehub/devicehub/test/testenv"
 )
@@ -66,9 +66,9 @@ type reply struct {
 	Body   []byte
 }
 
-func (r reply) errorBody(t *testing.T) hubapi.ErrorBody {
+func (r reply) errorBody(t *testing.T) iothub.ErrorBody {
 	t.Helper()
-	var e hubapi.ErrorBody
+	var e iothub.ErrorBody
 	if err := json.Unmarshal(r.Body, &e); err != nil || e.Code == "" {
 		t.Fatalf("status %d: body is not a JSON error: %q", r.Status, r.Body)
 	}
@@ -166,13 +166,13 @@ func (d *device) abandon(lock string) reply {
 	return d.h.do("POST", "/devices/"+d.id+"/messages/devicebound/"+lock+"/abandon", d.token(), map[string]string{"If-Match": lock}, nil)
 }
 
-func (h *hub) status(dev, mid string) c2d.Status {
+func (h *hub) status(dev, mid string) iothub.C2DStatus {
 	h.t.Helper()
 	r := h.do("GET", "/devices/"+dev+"/c2d/messages/"+mid, h.owner(), nil, nil)
 	if r.Status != 200 {
 		h.t.Fatalf("status %s: %d %s", mid, r.Status, r.Body)
 	}
-	var st []c2d.Status
+	var st []iothub.C2DStatus
 	if err := json.Unmarshal(r.Body, &st); err != nil || len(st) == 0 {
 		h.t.Fatalf("status %s: %v %s", mid, err, r.Body)
 	}
@@ -181,9 +181,9 @@ func (h *hub) status(dev, mid string) c2d.Status {
 
 // drainFeedback reads and completes feedback batches until none is left and
 // returns the records of device dev ("" for all), by message id.
-func (h *hub) drainFeedback(dev string) map[string][]c2d.FeedbackRecord {
+func (h *hub) drainFeedback(dev string) map[string][]iothub.FeedbackRecord {
 	h.t.Helper()
-	out := map[string][]c2d.FeedbackRecord{}
+	out := map[string][]iothub.FeedbackRecord{}
 	for i := 0; i < 100; i++ {
 		r := h.do("GET", "/messages/serviceBound/feedback", h.owner(), nil, nil)
 		if r.Status == 204 {
@@ -195,7 +195,7 @@ func (h *hub) drainFeedback(dev string) map[string][]c2d.FeedbackRecord {
 		if ct := r.Header.Get("Content-Type"); ct != c2d.FeedbackContentType {
 			h.t.Fatalf("feedback content type %q", ct)
 		}
-		var recs []c2d.FeedbackRecord
+		var recs []iothub.FeedbackRecord
 		if err := json.Unmarshal(r.Body, &recs); err != nil {
 			h.t.Fatal(err)
 		}
@@ -216,7 +216,7 @@ func (h *hub) drainFeedback(dev string) map[string][]c2d.FeedbackRecord {
 
 // wantFeedback checks that exactly the given message ids have feedback, each
 // once, with the given status code.
-func wantFeedback(t *testing.T, got map[string][]c2d.FeedbackRecord, want map[string]c2d.StatusCode) {
+func wantFeedback(t *testing.T, got map[string][]iothub.FeedbackRecord, want map[string]iothub.StatusCode) {
 	t.Helper()
 	for id, code := range want {
 		recs := got[id]

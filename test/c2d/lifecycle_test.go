@@ -8,6 +8,7 @@ import (
 
 	"github.com/devicehub/devicehub/internal/c2d"
 	"github.com/devicehub/devicehub/internal/config"
+	"github.com/devicehub/devicehub/shared/iothub"
 )
 
 // TestLifecycle walks every row of the spec's state table (and the rows we
@@ -20,7 +21,7 @@ func TestLifecycle(t *testing.T) {
 		run      func(t *testing.T, h *hub, d *device)
 		state    string // of message "m"
 		reason   string
-		feedback map[string]c2d.StatusCode
+		feedback map[string]iothub.StatusCode
 	}{
 		{name: "send enqueues", state: "Enqueued", run: func(t *testing.T, h *hub, d *device) {
 			h.mustSend(d.id, "m", "full", "hello")
@@ -33,7 +34,7 @@ func TestLifecycle(t *testing.T) {
 			}
 			d.mustBeEmpty() // invisible while locked
 		}},
-		{name: "complete", state: "Completed", feedback: map[string]c2d.StatusCode{"m": c2d.StatusSuccess}, run: func(t *testing.T, h *hub, d *device) {
+		{name: "complete", state: "Completed", feedback: map[string]iothub.StatusCode{"m": iothub.StatusSuccess}, run: func(t *testing.T, h *hub, d *device) {
 			h.mustSend(d.id, "m", "full", "hello")
 			lock, _ := d.mustReceive("m")
 			if r := d.complete(lock); r.Status != 204 {
@@ -44,14 +45,14 @@ func TestLifecycle(t *testing.T) {
 			}
 			d.mustBeEmpty()
 		}},
-		{name: "complete with ack=negative gives no feedback", state: "Completed", feedback: map[string]c2d.StatusCode{}, run: func(t *testing.T, h *hub, d *device) {
+		{name: "complete with ack=negative gives no feedback", state: "Completed", feedback: map[string]iothub.StatusCode{}, run: func(t *testing.T, h *hub, d *device) {
 			h.mustSend(d.id, "m", "negative", "hello")
 			lock, _ := d.mustReceive("m")
 			if r := d.complete(lock); r.Status != 204 {
 				t.Fatalf("complete: %d %s", r.Status, r.Body)
 			}
 		}},
-		{name: "reject dead-letters", state: "DeadLettered", reason: "Rejected", feedback: map[string]c2d.StatusCode{"m": c2d.StatusRejected}, run: func(t *testing.T, h *hub, d *device) {
+		{name: "reject dead-letters", state: "DeadLettered", reason: "Rejected", feedback: map[string]iothub.StatusCode{"m": iothub.StatusRejected}, run: func(t *testing.T, h *hub, d *device) {
 			h.mustSend(d.id, "m", "negative", "hello")
 			lock, _ := d.mustReceive("m")
 			if r := d.reject(lock); r.Status != 204 {
@@ -59,7 +60,7 @@ func TestLifecycle(t *testing.T) {
 			}
 			d.mustBeEmpty()
 		}},
-		{name: "reject with ack=positive gives no feedback", state: "DeadLettered", reason: "Rejected", feedback: map[string]c2d.StatusCode{}, run: func(t *testing.T, h *hub, d *device) {
+		{name: "reject with ack=positive gives no feedback", state: "DeadLettered", reason: "Rejected", feedback: map[string]iothub.StatusCode{}, run: func(t *testing.T, h *hub, d *device) {
 			h.mustSend(d.id, "m", "positive", "hello")
 			lock, _ := d.mustReceive("m")
 			if r := d.reject(lock); r.Status != 204 {
@@ -93,7 +94,7 @@ func TestLifecycle(t *testing.T) {
 				t.Errorf("complete with the lapsed lock: want 412, got %d", r.Status)
 			}
 		}},
-		{name: "expiry dead-letters, never delivered", state: "DeadLettered", reason: "Expired", feedback: map[string]c2d.StatusCode{"m": c2d.StatusExpired}, run: func(t *testing.T, h *hub, d *device) {
+		{name: "expiry dead-letters, never delivered", state: "DeadLettered", reason: "Expired", feedback: map[string]iothub.StatusCode{"m": iothub.StatusExpired}, run: func(t *testing.T, h *hub, d *device) {
 			exp := h.clock.Now().Add(2 * time.Minute).Format(time.RFC3339Nano)
 			if r := h.send(d.id, map[string]string{"iothub-messageid": "m", "iothub-ack": "negative", "iothub-expiry": exp}, "x"); r.Status != 200 {
 				t.Fatalf("send: %d %s", r.Status, r.Body)
@@ -104,7 +105,7 @@ func TestLifecycle(t *testing.T) {
 			}
 			d.mustBeEmpty()
 		}},
-		{name: "expiry while locked dead-letters when the lock lapses", state: "DeadLettered", reason: "Expired", feedback: map[string]c2d.StatusCode{"m": c2d.StatusExpired}, run: func(t *testing.T, h *hub, d *device) {
+		{name: "expiry while locked dead-letters when the lock lapses", state: "DeadLettered", reason: "Expired", feedback: map[string]iothub.StatusCode{"m": iothub.StatusExpired}, run: func(t *testing.T, h *hub, d *device) {
 			exp := h.clock.Now().Add(90 * time.Second).Format(time.RFC3339Nano)
 			if r := h.send(d.id, map[string]string{"iothub-messageid": "m", "iothub-ack": "full", "iothub-expiry": exp}, "x"); r.Status != 200 {
 				t.Fatalf("send: %d %s", r.Status, r.Body)
@@ -118,7 +119,7 @@ func TestLifecycle(t *testing.T) {
 			h.clock.Advance(10 * time.Second)
 			d.mustBeEmpty() // receive settles it too
 		}},
-		{name: "abandons up to max delivery count dead-letter", state: "DeadLettered", reason: "DeliveryCountExceeded", feedback: map[string]c2d.StatusCode{"m": c2d.StatusDeliveryCountExceeded}, run: func(t *testing.T, h *hub, d *device) {
+		{name: "abandons up to max delivery count dead-letter", state: "DeadLettered", reason: "DeliveryCountExceeded", feedback: map[string]iothub.StatusCode{"m": iothub.StatusDeliveryCountExceeded}, run: func(t *testing.T, h *hub, d *device) {
 			h.mustSend(d.id, "m", "full", "x")
 			for i := 0; i < 2; i++ {
 				lock, _ := d.mustReceive("m")
@@ -128,7 +129,7 @@ func TestLifecycle(t *testing.T) {
 			}
 			d.mustBeEmpty()
 		}},
-		{name: "lock lapses up to max delivery count dead-letter (IoT Hub loops)", state: "DeadLettered", reason: "DeliveryCountExceeded", feedback: map[string]c2d.StatusCode{"m": c2d.StatusDeliveryCountExceeded}, run: func(t *testing.T, h *hub, d *device) {
+		{name: "lock lapses up to max delivery count dead-letter (IoT Hub loops)", state: "DeadLettered", reason: "DeliveryCountExceeded", feedback: map[string]iothub.StatusCode{"m": iothub.StatusDeliveryCountExceeded}, run: func(t *testing.T, h *hub, d *device) {
 			h.mustSend(d.id, "m", "negative", "x")
 			for i := 0; i < 2; i++ {
 				d.mustReceive("m")
@@ -138,7 +139,7 @@ func TestLifecycle(t *testing.T) {
 				t.Errorf("sweep: %+v", st)
 			}
 		}},
-		{name: "requeue of a dead letter keeps its feedback and enqueues a copy", state: "Invisible", feedback: map[string]c2d.StatusCode{"m": c2d.StatusRejected}, run: func(t *testing.T, h *hub, d *device) {
+		{name: "requeue of a dead letter keeps its feedback and enqueues a copy", state: "Invisible", feedback: map[string]iothub.StatusCode{"m": iothub.StatusRejected}, run: func(t *testing.T, h *hub, d *device) {
 			h.mustSend(d.id, "m", "negative", "again")
 			lock, _ := d.mustReceive("m")
 			d.reject(lock)
@@ -160,7 +161,7 @@ func TestLifecycle(t *testing.T) {
 				t.Errorf("requeued body %q", got.Body)
 			}
 		}},
-		{name: "purge", state: "Purged", feedback: map[string]c2d.StatusCode{"m": c2d.StatusPurged, "locked": c2d.StatusPurged}, run: func(t *testing.T, h *hub, d *device) {
+		{name: "purge", state: "Purged", feedback: map[string]iothub.StatusCode{"m": iothub.StatusPurged, "locked": iothub.StatusPurged}, run: func(t *testing.T, h *hub, d *device) {
 			h.mustSend(d.id, "locked", "full", "x")
 			h.mustSend(d.id, "m", "negative", "y")
 			h.mustSend(d.id, "quiet", "positive", "z")

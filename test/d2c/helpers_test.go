@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/devicehub/devicehub/internal/hubapi"
+	"github.com/devicehub/devicehub/shared/iothub"
 	"github.com/devicehub/devicehub/test/testenv"
 )
 
@@ -41,9 +41,9 @@ func do(t *testing.T, env *testenv.Env, method, path, auth string, hdr map[strin
 }
 
 // errorBody decodes and checks the JSON error shape.
-func errorBody(t *testing.T, r response) hubapi.ErrorBody {
+func errorBody(t *testing.T, r response) iothub.ErrorBody {
 	t.Helper()
-	var e hubapi.ErrorBody
+	var e iothub.ErrorBody
 	if err := json.Unmarshal(r.Body, &e); err != nil {
 		t.Fatalf("status %d: error body is not JSON: %q", r.Status, r.Body)
 	}

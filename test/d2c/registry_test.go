@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/devicehub/devicehub/internal/hubapi"
 	"github.com/devicehub/devicehub/internal/registry"
+	"github.com/devicehub/devicehub/shared/iothub"
 	"github.com/devicehub/devicehub/test/testenv"
 )
 
@@ -22,7 +22,7 @@ func TestRegistryREST(t *testing.T) {
 	if r.Status != http.StatusOK {
 		t.Fatalf("create: %d %s", r.Status, r.Body)
 	}
-	var d hubapi.DeviceJSON
+	var d iothub.Device
 	if err := json.Unmarshal(r.Body, &d); err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func TestRegistryREST(t *testing.T) {
 	// Supplied keys are kept.
 	key := registry.NewKey()
 	r = do(t, env, http.MethodPut, "/devices/dev-2"+q, owner, nil, []byte(`{"status":"disabled","authentication":{"symmetricKey":{"primaryKey":"`+key+`"}}}`))
-	var d2 hubapi.DeviceJSON
+	var d2 iothub.Device
 	_ = json.Unmarshal(r.Body, &d2)
 	if r.Status != http.StatusOK || d2.Status != "disabled" || d2.Authentication.SymmetricKey.PrimaryKey != key {
 		t.Fatalf("create with key: %d %s", r.Status, r.Body)
@@ -58,7 +58,7 @@ func TestRegistryREST(t *testing.T) {
 		errorBody(t, r)
 	}
 	r = do(t, env, http.MethodPut, "/devices/dev-1"+q, owner, map[string]string{"If-Match": d.ETag}, []byte(`{"status":"disabled","statusReason":"maintenance"}`))
-	var upd hubapi.DeviceJSON
+	var upd iothub.Device
 	_ = json.Unmarshal(r.Body, &upd)
 	if r.Status != http.StatusOK || upd.Status != "disabled" || upd.ETag == d.ETag || upd.StatusReason == nil || *upd.StatusReason != "maintenance" ||
 		upd.Authentication.SymmetricKey.PrimaryKey != k.PrimaryKey || upd.GenerationID != d.GenerationID {
@@ -71,7 +71,7 @@ func TestRegistryREST(t *testing.T) {
 		t.Fatalf("get: %d %s", r.Status, r.Body)
 	}
 	r = do(t, env, http.MethodGet, "/devices"+q, owner, nil, nil)
-	var list []hubapi.DeviceJSON
+	var list []iothub.Device
 	if err := json.Unmarshal(r.Body, &list); err != nil || len(list) != 2 {
 		t.Fatalf("list: %d %s", r.Status, r.Body)
 	}
@@ -82,7 +82,7 @@ func TestRegistryREST(t *testing.T) {
 		t.Fatalf("page 1: %d cont %q", r.Status, cont)
 	}
 	r = do(t, env, http.MethodGet, "/devices?top=1&api-version=2021-04-12", owner, map[string]string{"x-ms-continuation": cont}, nil)
-	var page2 []hubapi.DeviceJSON
+	var page2 []iothub.Device
 	_ = json.Unmarshal(r.Body, &page2)
 	if len(page2) != 1 {
 		t.Fatalf("page 2: %s", r.Body)

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/devicehub/devicehub/internal/c2d"
 	"github.com/devicehub/devicehub/shared/hubclient"
+	"github.com/devicehub/devicehub/shared/iothub"
 	"github.com/devicehub/devicehub/test/testenv"
 )
 
@@ -87,8 +87,8 @@ func TestC2DSDKReceiveAndSettle(t *testing.T) {
 		}
 	}
 
-	want := map[string]c2d.StatusCode{"complete-text": c2d.StatusSuccess, "reject-binary": c2d.StatusRejected, "abandon-then-complete": c2d.StatusSuccess}
-	fb := map[string][]c2d.StatusCode{}
+	want := map[string]iothub.StatusCode{"complete-text": iothub.StatusSuccess, "reject-binary": iothub.StatusRejected, "abandon-then-complete": iothub.StatusSuccess}
+	fb := map[string][]iothub.StatusCode{}
 	for deadline := time.Now().Add(5 * time.Second); len(fb) < len(want) && time.Now().Before(deadline); {
 		b, err := svc.ReceiveFeedback(ctx)
 		if err != nil {

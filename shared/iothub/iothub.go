@@ -1,0 +1,127 @@
+// Package iothub holds IoT Hub's wire types as devicehub speaks them: the
+// registry's device JSON, the error body, the cloud-to-device and feedback
+// shapes and the batch content type. The server (internal/hubapi) and the Go
+// client (shared/hubclient) both import it, so a client needs none of the
+// server's dependencies.
+package iothub
+
+import "time"
+
+// BatchContentType marks a batch of messages in IoT Hub's JSON format.
+const BatchContentType = "application/vnd.microsoft.iothub.json"
+
+// ErrorBody is the JSON error shape, IoT Hub's current one: errorCode is its
+// six-digit number, code its name, trackingId ties the answer to the hub's logs.
+type ErrorBody struct {
+	ErrorCode    int    `json:"errorCode"`
+	Code         string `json:"code"`
+	Message      string `json:"message"`
+	TrackingID   string `json:"trackingId"`
+	TimestampUTC string `json:"timestampUtc"`
+}
+
+// Property is one application property of a message (iothub-app-<name>).
+type Property struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// Device is the registry's device JSON, IoT Hub's shape.
+type Device struct {
+	DeviceID                   string         `json:"deviceId"`
+	GenerationID               string         `json:"generationId,omitempty"`
+	ETag                       string         `json:"etag,omitempty"`
+	ConnectionState            string         `json:"connectionState,omitempty"`
+	Status                     string         `json:"status,omitempty"`
+	StatusReason               *string        `json:"statusReason"`
+	StatusUpdatedTime          string         `json:"statusUpdatedTime,omitempty"`
+	ConnectionStateUpdatedTime string         `json:"connectionStateUpdatedTime,omitempty"`
+	LastActivityTime           string         `json:"lastActivityTime,omitempty"`
+	CloudToDeviceMessageCount  int            `json:"cloudToDeviceMessageCount"`
+	Authentication             Authentication `json:"authentication"`
+	Capabilities               *Capabilities  `json:"capabilities,omitempty"`
+}
+
+// Authentication is the device's credentials block.
+type Authentication struct {
+	SymmetricKey *SymmetricKey `json:"symmetricKey,omitempty"`
+	Type         string        `json:"type,omitempty"`
+}
+
+// SymmetricKey holds the device's two keys.
+type SymmetricKey struct {
+	PrimaryKey   string `json:"primaryKey,omitempty"`
+	SecondaryKey string `json:"secondaryKey,omitempty"`
+}
+
+// Capabilities is carried for shape compatibility.
+type Capabilities struct {
+	IotEdge bool `json:"iotEdge"`
+}
+
+// Ack is the feedback a cloud-to-device sender asks for (iothub-ack).
+type Ack string
+
+// Ack values.
+const (
+	AckNone     Ack = "none"
+	AckPositive Ack = "positive"
+	AckNegative Ack = "negative"
+	AckFull     Ack = "full"
+)
+
+// StatusCode is a feedback record's outcome, as IoT Hub names it.
+type StatusCode string
+
+// Feedback status codes.
+const (
+	StatusSuccess               StatusCode = "Success"
+	StatusExpired               StatusCode = "Expired"
+	StatusDeliveryCountExceeded StatusCode = "DeliveryCountExceeded"
+	StatusRejected              StatusCode = "Rejected"
+	StatusPurged                StatusCode = "Purged"
+)
+
+// C2DSent is what the hub recorded for a sent cloud-to-device message.
+type C2DSent struct {
+	DeviceID       string    `json:"deviceId"`
+	MessageID      string    `json:"messageId"`
+	SequenceNumber int64     `json:"sequenceNumber"`
+	EnqueuedTime   time.Time `json:"enqueuedTimeUtc"`
+	Expiry         time.Time `json:"expiryTimeUtc"`
+}
+
+// C2DStatus is one cloud-to-device message's state as the service may look it up.
+type C2DStatus struct {
+	DeviceID       string     `json:"deviceId"`
+	MessageID      string     `json:"messageId"`
+	CorrelationID  string     `json:"correlationId,omitempty"`
+	SequenceNumber int64      `json:"sequenceNumber"`
+	State          string     `json:"state"`             // Enqueued, Invisible, Completed, DeadLettered, Purged, Requeued
+	Reason         string     `json:"reason,omitempty"`  // for DeadLettered: Rejected, Expired, DeliveryCountExceeded
+	Outcome        StatusCode `json:"outcome,omitempty"` // the feedback status code of a settled message
+	Ack            Ack        `json:"ack"`
+	DeliveryCount  int        `json:"deliveryCount"`
+	EnqueuedTime   time.Time  `json:"enqueuedTimeUtc"`
+	Expiry         time.Time  `json:"expiryTimeUtc"`
+	LockedUntil    *time.Time `json:"lockedUntilUtc,omitempty"`
+	SettledTime    *time.Time `json:"settledTimeUtc,omitempty"`
+	RequeuedAs     int64      `json:"requeuedAsSequenceNumber,omitempty"`
+	FeedbackQueued bool       `json:"feedbackPending"` // a feedback record is waiting for a reader
+}
+
+// PurgeResult answers a purge of a device's cloud-to-device queue.
+type PurgeResult struct {
+	DeviceID            string `json:"deviceId"`
+	TotalMessagesPurged int    `json:"totalMessagesPurged"`
+}
+
+// FeedbackRecord is one delivery outcome, in IoT Hub's shape.
+type FeedbackRecord struct {
+	OriginalMessageID  string     `json:"originalMessageId"`
+	DeviceID           string     `json:"deviceId"`
+	DeviceGenerationID string     `json:"deviceGenerationId"`
+	StatusCode         StatusCode `json:"statusCode"`
+	Description        string     `json:"description"`
+	EnqueuedTimeUTC    time.Time  `json:"enqueuedTimeUtc"`
+}
