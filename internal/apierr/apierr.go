@@ -1,5 +1,6 @@
-// Package apierr is the error vocabulary the domain packages share. Each
-// error has a Kind; internal/hubapi maps kinds to HTTP status codes in one place.
+// Package apierr is the error vocabulary the domain packages share: one
+// catalogue of IoT Hub's named errors (catalogue.go), each with the Kind that
+// internal/hubapi maps to an HTTP status in one place.
 package apierr
 
 import (
@@ -25,12 +26,10 @@ const (
 	Unavailable                    // a downstream outage; retry later (503)
 )
 
-// Error is a classified error. Code is IoT Hub's error name
-// (e.g. "DeviceNotFound") and Number its six-digit code where it has one.
+// Error is a classified error: a catalogue Code, the message the caller sees
+// and, for logs only, its cause.
 type Error struct {
-	Kind       Kind
-	Code       string
-	Number     int
+	Code
 	Message    string
 	RetryAfter time.Duration
 	Err        error // the cause, for logs; never shown to callers
@@ -38,25 +37,12 @@ type Error struct {
 
 func (e *Error) Error() string {
 	if e.Err != nil {
-		return e.Code + ": " + e.Message + ": " + e.Err.Error()
+		return e.Name + ": " + e.Message + ": " + e.Err.Error()
 	}
-	return e.Code + ": " + e.Message
+	return e.Name + ": " + e.Message
 }
 
 func (e *Error) Unwrap() error { return e.Err }
-
-// New returns a classified error.
-func New(kind Kind, code, message string) *Error {
-	return &Error{Kind: kind, Code: code, Message: message}
-}
-
-// Wrap returns a classified error with a cause.
-func Wrap(kind Kind, code, message string, cause error) *Error {
-	return &Error{Kind: kind, Code: code, Message: message, Err: cause}
-}
-
-// WithNumber sets IoT Hub's numeric error code.
-func (e *Error) WithNumber(n int) *Error { e.Number = n; return e }
 
 // WithRetryAfter sets the Retry-After hint of a throttle or outage.
 func (e *Error) WithRetryAfter(d time.Duration) *Error { e.RetryAfter = d; return e }

@@ -124,24 +124,22 @@ const (
 )
 
 func invalid(msg string) error {
-	return apierr.New(apierr.Invalid, "ArgumentInvalid", msg).WithNumber(400004)
+	return apierr.ArgumentInvalid.New(msg)
 }
 
 func errLockLost() error {
-	return apierr.New(apierr.PreconditionFailed, "DeviceMessageLockLost",
-		"the lock token is unknown, expired, or its message was already settled").WithNumber(412020)
+	return apierr.DeviceMessageLockLost.New("the lock token is unknown, expired, or its message was already settled")
 }
 
 func errQueueFull(max int) error {
-	return apierr.New(apierr.Forbidden, "DeviceMaximumQueueDepthExceeded",
-		"the device's queue holds its maximum of "+strconv.Itoa(max)+" messages").WithNumber(403004)
+	return apierr.DeviceMaximumQueueDepthExceeded.New("the device's queue holds its maximum of "+strconv.Itoa(max)+" messages")
 }
 
 func storeErr(op string, err error) error {
 	if ae, ok := apierr.As(err); ok {
 		return ae
 	}
-	return apierr.Wrap(apierr.Unavailable, "ServiceUnavailable", "the cloud-to-device store is unavailable",
+	return apierr.ServiceUnavailable.Wrap("the cloud-to-device store is unavailable",
 		fmt.Errorf("c2d %s: %w", op, err)).WithRetryAfter(time.Second)
 }
 
@@ -211,7 +209,7 @@ func unquote(s string) string {
 // ValidateMessage applies the send rules that do not need the clock.
 func ValidateMessage(m *Message) error {
 	if len(m.Body) > MaxBodySize {
-		return apierr.New(apierr.TooLarge, "MessageTooLarge", "a cloud-to-device message body is at most 64 KB").WithNumber(413001)
+		return apierr.MessageTooLarge.New("a cloud-to-device message body is at most 64 KB")
 	}
 	for _, f := range []struct{ name, v string }{{"message id", m.MessageID}, {"correlation id", m.CorrelationID}, {"user id", m.UserID}} {
 		if len(f.v) > MaxIDLength {

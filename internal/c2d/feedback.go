@@ -266,8 +266,7 @@ func (r *FeedbackReader) release(ctx context.Context, lockToken, update string) 
 		ConditionExpression: &c, UpdateExpression: &update, ExpressionAttributeNames: names, ExpressionAttributeValues: v,
 		ReturnValues: types.ReturnValueAllOld})
 	if isConditionFailed(err) {
-		return lease{}, apierr.New(apierr.PreconditionFailed, "FeedbackLockLost",
-			"the feedback lock token is unknown, expired or already used").WithNumber(412021)
+		return lease{}, apierr.FeedbackLockLost.New("the feedback lock token is unknown, expired or already used")
 	}
 	if err != nil {
 		return lease{}, storeErr("release feedback", err)

@@ -361,7 +361,7 @@ func (q *Queue) body(ctx context.Context, dev string, seq int64) ([]byte, error)
 			return b.Value, nil
 		}
 	}
-	return nil, apierr.New(apierr.Internal, "ServerError", fmt.Sprintf("body of message %d of %s is missing", seq, dev))
+	return nil, apierr.ServerError.New(fmt.Sprintf("body of message %d of %s is missing", seq, dev))
 }
 
 // Complete settles a received message as delivered.
@@ -452,7 +452,7 @@ func (q *Queue) Lookup(ctx context.Context, dev, messageID string) ([]iothub.C2D
 		return nil, err
 	}
 	if len(out) == 0 {
-		return nil, apierr.New(apierr.NotFound, "MessageNotFound", "no retained message "+strconv.Quote(messageID)+" for device "+strconv.Quote(dev)).WithNumber(404002)
+		return nil, apierr.MessageNotFound.New("no retained message "+strconv.Quote(messageID)+" for device "+strconv.Quote(dev))
 	}
 	return out, nil
 }
@@ -516,7 +516,7 @@ func (q *Queue) Requeue(ctx context.Context, dev, messageID string) (iothub.C2DS
 		return iothub.C2DSent{}, err
 	}
 	if dead == nil {
-		return iothub.C2DSent{}, apierr.New(apierr.NotFound, "MessageNotFound", "no dead-lettered message "+strconv.Quote(messageID)+" for device "+strconv.Quote(dev)).WithNumber(404002)
+		return iothub.C2DSent{}, apierr.MessageNotFound.New("no dead-lettered message "+strconv.Quote(messageID)+" for device "+strconv.Quote(dev))
 	}
 	body, err := q.body(ctx, dev, dead.seq)
 	if err != nil {
@@ -544,7 +544,7 @@ func (q *Queue) Requeue(ctx context.Context, dev, messageID string) (iothub.C2DS
 		if _, err := q.settleObserved(ctx, EvPurge, cp, now, nil); err != nil {
 			return iothub.C2DSent{}, err
 		}
-		return iothub.C2DSent{}, apierr.New(apierr.Conflict, "MessageAlreadyRequeued", "message "+strconv.Quote(messageID)+" was requeued concurrently").WithNumber(409002)
+		return iothub.C2DSent{}, apierr.MessageAlreadyRequeued.New("message "+strconv.Quote(messageID)+" was requeued concurrently")
 	}
 	return sent, nil
 }
@@ -571,7 +571,7 @@ func (q *Queue) sweepDevice(ctx context.Context, dev string) (DeviceSweep, error
 			return st, err
 		}
 		if attempt == 4 {
-			return st, apierr.New(apierr.Throttled, "ThrottlingException", "the device's queue is changing too fast to count; retry").WithRetryAfter(time.Second)
+			return st, apierr.ThrottlingException.New("the device's queue is changing too fast to count; retry").WithRetryAfter(time.Second)
 		}
 	}
 }

@@ -88,13 +88,13 @@ func ValidateMessage(m *Message) error {
 		}
 	}
 	if m.size() > MaxMessageSize {
-		return apierr.New(apierr.TooLarge, "MessageTooLarge", "message exceeds 256 KB (body plus properties)").WithNumber(413001)
+		return apierr.MessageTooLarge.New("message exceeds 256 KB (body plus properties)")
 	}
 	return nil
 }
 
 func invalid(msg string) error {
-	return apierr.New(apierr.Invalid, "ArgumentInvalid", msg).WithNumber(400004)
+	return apierr.ArgumentInvalid.New(msg)
 }
 
 // validToken reports whether s holds only IoT Hub's allowed property characters.
@@ -141,7 +141,7 @@ func (in *Ingestor) Ingest(ctx context.Context, id registry.Identity, msgs []Mes
 		total += msgs[i].size()
 	}
 	if total > MaxBatchSize {
-		return apierr.New(apierr.TooLarge, "MessageTooLarge", "batch exceeds 256 KB").WithNumber(413001)
+		return apierr.MessageTooLarge.New("batch exceeds 256 KB")
 	}
 	sys := telemetry.SystemProperties{
 		DeviceID: id.DeviceID, AuthGenerationID: id.GenerationID, AuthMethod: id.AuthMethod,
@@ -212,9 +212,7 @@ var ErrThrottled = errors.New("stream throttled")
 
 func failure(cause error, throttled bool) error {
 	if throttled || errors.Is(cause, ErrThrottled) {
-		return apierr.Wrap(apierr.Throttled, "ThrottlingException", "the telemetry stream is throttling; retry later", cause).
-			WithNumber(429001).WithRetryAfter(time.Second)
+		return apierr.ThrottlingException.Wrap("the telemetry stream is throttling; retry later", cause).WithRetryAfter(time.Second)
 	}
-	return apierr.Wrap(apierr.Unavailable, "ServiceUnavailable", "the telemetry stream did not accept the message; retry later", cause).
-		WithNumber(503001).WithRetryAfter(time.Second)
+	return apierr.ServiceUnavailable.Wrap("the telemetry stream did not accept the message; retry later", cause).WithRetryAfter(time.Second)
 }

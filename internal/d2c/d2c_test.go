@@ -126,7 +126,7 @@ func TestIngestFailures(t *testing.T) {
 			in := &Ingestor{Stream: tc.stream, Now: time.Now, Backoff: time.Microsecond}
 			err := in.Ingest(context.Background(), dev, msgs("a", "b"))
 			e, ok := apierr.As(err)
-			if !ok || e.Kind != tc.wantKind || e.Code != tc.wantStatus || e.RetryAfter <= 0 {
+			if !ok || e.Kind != tc.wantKind || e.Name != tc.wantStatus || e.RetryAfter <= 0 {
 				t.Fatalf("err = %v", err)
 			}
 			if len(tc.stream.calls) != 4 {

@@ -81,7 +81,7 @@ func (s *server) routeC2D(mux *http.ServeMux) {
 func serviceBound(h handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		if !strings.EqualFold(r.PathValue("sb"), "servicebound") {
-			return apierr.New(apierr.NotFound, "NotFound", "no route for "+r.Method+" "+r.URL.Path)
+			return apierr.RouteNotFound.New("no route for "+r.Method+" "+r.URL.Path)
 		}
 		return h(w, r)
 	}
@@ -152,7 +152,7 @@ func (h c2dDeviceHandlers) receive(w http.ResponseWriter, r *http.Request, id re
 func lockFrom(r *http.Request) (string, error) {
 	lock := r.PathValue("lock")
 	if im := strings.TrimSpace(r.Header.Get("If-Match")); im != "" && im != "*" && strings.Trim(im, `"`) != strings.Trim(lock, `"`) {
-		return "", apierr.New(apierr.PreconditionFailed, "PreconditionFailed", "If-Match does not match the lock token in the path").WithNumber(412002)
+		return "", apierr.PreconditionFailedETag.New("If-Match does not match the lock token in the path")
 	}
 	return lock, nil
 }
@@ -204,7 +204,7 @@ func (h c2dServiceHandlers) send(w http.ResponseWriter, r *http.Request) error {
 		if errors.As(err, &mbe) {
 			return c2dTooLarge()
 		}
-		return apierr.Wrap(apierr.Invalid, "ArgumentInvalid", "cannot read the request body", err).WithNumber(400004)
+		return apierr.ArgumentInvalid.Wrap("cannot read the request body", err)
 	}
 	ack, err := c2d.ParseAck(r.Header.Get(hdrAck))
 	if err != nil {
@@ -218,7 +218,7 @@ func (h c2dServiceHandlers) send(w http.ResponseWriter, r *http.Request) error {
 	if v := strings.TrimSpace(r.Header.Get(hdrExpiry)); v != "" {
 		t, err := parseTime(v)
 		if err != nil {
-			return apierr.New(apierr.Invalid, "ArgumentInvalid", "iothub-expiry must be an RFC 3339 or HTTP date, not "+strconv.Quote(v)).WithNumber(400004)
+			return apierr.ArgumentInvalid.New("iothub-expiry must be an RFC 3339 or HTTP date, not "+strconv.Quote(v))
 		}
 		m.Expiry = t
 	}
@@ -228,7 +228,7 @@ func (h c2dServiceHandlers) send(w http.ResponseWriter, r *http.Request) error {
 		}
 		name := strings.ToLower(k[len(hdrAppPrefix):])
 		if len(vs) != 1 {
-			return apierr.New(apierr.Invalid, "ArgumentInvalid", "application property "+name+" is sent more than once").WithNumber(400004)
+			return apierr.ArgumentInvalid.New("application property "+name+" is sent more than once")
 		}
 		m.Properties = append(m.Properties, iothub.Property{Name: name, Value: vs[0]})
 	}
@@ -242,7 +242,7 @@ func (h c2dServiceHandlers) send(w http.ResponseWriter, r *http.Request) error {
 }
 
 func c2dTooLarge() error {
-	return apierr.New(apierr.TooLarge, "MessageTooLarge", "a cloud-to-device message body is at most 64 KB").WithNumber(413001)
+	return apierr.MessageTooLarge.New("a cloud-to-device message body is at most 64 KB")
 }
 
 func parseTime(v string) (time.Time, error) {
@@ -275,7 +275,7 @@ func (h c2dServiceHandlers) deadLetters(w http.ResponseWriter, r *http.Request) 
 	if v := r.URL.Query().Get("top"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1000 {
-			return apierr.New(apierr.Invalid, "ArgumentInvalid", "top must be 1 to 1000").WithNumber(400004)
+			return apierr.ArgumentInvalid.New("top must be 1 to 1000")
 		}
 		top = n
 	}
@@ -316,7 +316,7 @@ func (h feedbackHandlers) receive(w http.ResponseWriter, r *http.Request) error 
 	}
 	raw, err := json.Marshal(b.Records)
 	if err != nil {
-		return apierr.Wrap(apierr.Internal, "ServerError", "cannot encode feedback", err)
+		return apierr.ServerError.Wrap("cannot encode feedback", err)
 	}
 	hd := w.Header()
 	hd.Set("ETag", `"`+b.LockToken+`"`)

@@ -45,14 +45,10 @@ func statusOf(k apierr.Kind) int {
 func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	e, ok := apierr.As(err)
 	if !ok {
-		e = apierr.Wrap(apierr.Internal, "ServerError", "internal error", err)
+		e = apierr.ServerError.Wrap("internal error", err)
 	}
 	status := statusOf(e.Kind)
-	number := e.Number
-	if number == 0 {
-		number = status * 1000
-	}
-	body := iothub.ErrorBody{ErrorCode: number, Code: e.Code, Message: e.Message, TrackingID: trackingID(), TimestampUTC: s.Now().UTC().Format(time.RFC3339Nano)}
+	body := iothub.ErrorBody{ErrorCode: e.Number, Code: e.Name, Message: e.Message, TrackingID: trackingID(), TimestampUTC: s.Now().UTC().Format(time.RFC3339Nano)}
 	level := slog.LevelInfo
 	if status >= 500 || status == http.StatusTooManyRequests {
 		level = slog.LevelWarn
@@ -61,13 +57,13 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	// Authorization header.
 	s.Logger.LogAttrs(r.Context(), level, "request failed",
 		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", status),
-		slog.String("code", e.Code), slog.String("trackingId", body.TrackingID), slog.Any("cause", errors.Unwrap(e)))
+		slog.String("code", e.Name), slog.String("trackingId", body.TrackingID), slog.Any("cause", errors.Unwrap(e)))
 	if e.RetryAfter > 0 {
 		secs := int((e.RetryAfter + time.Second - 1) / time.Second)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("iothub-errorcode", e.Code)
+	w.Header().Set("iothub-errorcode", e.Name)
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(body)
 }

@@ -40,20 +40,20 @@ func (s *server) putDevice(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return apierr.New(apierr.TooLarge, "RequestTooLarge", "device body exceeds 64 KB")
+			return apierr.MessageTooLarge.New("device body exceeds 64 KB")
 		}
-		return apierr.Wrap(apierr.Invalid, "ArgumentInvalid", "cannot read body", err)
+		return apierr.ArgumentInvalid.Wrap("cannot read body", err)
 	}
 	if len(body) > 0 {
 		if err := json.Unmarshal(body, &in); err != nil {
-			return apierr.New(apierr.Invalid, "ArgumentInvalid", "body is not a device JSON object: "+err.Error()).WithNumber(400004)
+			return apierr.ArgumentInvalid.New("body is not a device JSON object: "+err.Error())
 		}
 	}
 	if in.DeviceID != "" && in.DeviceID != id {
-		return apierr.New(apierr.Invalid, "ArgumentInvalid", "deviceId in the body differs from the path").WithNumber(400004)
+		return apierr.ArgumentInvalid.New("deviceId in the body differs from the path")
 	}
 	if in.Authentication.Type != "" && in.Authentication.Type != "sas" {
-		return apierr.New(apierr.Invalid, "ArgumentInvalid", "only sas authentication is supported").WithNumber(400004)
+		return apierr.ArgumentInvalid.New("only sas authentication is supported")
 	}
 	spec := registry.Spec{Status: in.Status}
 	if in.StatusReason != nil {
@@ -100,7 +100,7 @@ func (s *server) listDevices(w http.ResponseWriter, r *http.Request) error {
 	if v := r.URL.Query().Get("top"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1000 {
-			return apierr.New(apierr.Invalid, "ArgumentInvalid", "top must be 1 to 1000").WithNumber(400004)
+			return apierr.ArgumentInvalid.New("top must be 1 to 1000")
 		}
 		top = n
 	}

@@ -72,7 +72,7 @@ func newServer(d Deps) (http.Handler, *server) {
 	}
 	s.routeC2D(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, apierr.New(apierr.NotFound, "NotFound", "no route for "+r.Method+" "+r.URL.Path))
+		s.writeError(w, r, apierr.RouteNotFound.New("no route for "+r.Method+" "+r.URL.Path))
 	})
 	return mux, s
 }

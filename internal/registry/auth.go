@@ -67,7 +67,7 @@ type AuthConfig struct {
 func NewAuthenticator(c AuthConfig) (*Authenticator, error) {
 	key, err := base64.StdEncoding.DecodeString(c.PolicyKey)
 	if err != nil || len(key) == 0 {
-		return nil, apierr.New(apierr.Internal, "Configuration", "owner policy key is not base64")
+		return nil, apierr.ServerError.New("owner policy key is not base64")
 	}
 	if c.CacheSize <= 0 {
 		c.CacheSize = 10_000
@@ -82,7 +82,7 @@ func NewAuthenticator(c AuthConfig) (*Authenticator, error) {
 }
 
 func unauthorized(msg string) error {
-	return apierr.New(apierr.Unauthorized, "IotHubUnauthorizedAccess", msg).WithNumber(401002)
+	return apierr.IotHubUnauthorizedAccess.New(msg)
 }
 
 // Device authenticates the Authorization header for deviceID.
@@ -172,7 +172,7 @@ func (a *Authenticator) lookup(ctx context.Context, id string, now time.Time) (c
 	p, err1 := base64.StdEncoding.DecodeString(d.PrimaryKey)
 	s, err2 := base64.StdEncoding.DecodeString(d.SecondaryKey)
 	if err1 != nil || err2 != nil {
-		return cached{}, apierr.New(apierr.Internal, "Configuration", "stored device key is not base64")
+		return cached{}, apierr.ServerError.New("stored device key is not base64")
 	}
 	c := cached{
 		id:      Identity{DeviceID: d.DeviceID, GenerationID: d.GenerationID, AuthMethod: AuthMethodSAS},

@@ -42,12 +42,11 @@ const MaxDeviceIDLength = 128
 // - . % _ * ? ! ( ) , : = @ $ '
 func ValidateDeviceID(id string) error {
 	if id == "" || len(id) > MaxDeviceIDLength {
-		return apierr.New(apierr.Invalid, "ArgumentInvalid", "device id must be 1 to 128 characters").WithNumber(400004)
+		return apierr.ArgumentInvalid.New("device id must be 1 to 128 characters")
 	}
 	for i := 0; i < len(id); i++ {
 		if !deviceIDChar(id[i]) {
-			return apierr.New(apierr.Invalid, "ArgumentInvalid",
-				"device id may hold only ASCII letters, digits and - . % _ * ? ! ( ) , : = @ $ '").WithNumber(400004)
+			return apierr.ArgumentInvalid.New("device id may hold only ASCII letters, digits and - . % _ * ? ! ( ) , : = @ $ '")
 		}
 	}
 	return nil
@@ -76,7 +75,7 @@ func NewKey() string {
 func ValidateKey(k string) error {
 	b, err := base64.StdEncoding.DecodeString(k)
 	if err != nil || len(b) < 16 || len(b) > 64 {
-		return apierr.New(apierr.Invalid, "ArgumentInvalid", "symmetric keys must be base64 of 16 to 64 bytes").WithNumber(400004)
+		return apierr.ArgumentInvalid.New("symmetric keys must be base64 of 16 to 64 bytes")
 	}
 	return nil
 }
@@ -96,5 +95,5 @@ type Store interface {
 
 // ErrDeviceNotFound builds IoT Hub's DeviceNotFound error.
 func ErrDeviceNotFound(id string) error {
-	return apierr.New(apierr.NotFound, "DeviceNotFound", "device "+strconv.Quote(id)+" is not registered").WithNumber(404001)
+	return apierr.DeviceNotFound.New("device "+strconv.Quote(id)+" is not registered")
 }

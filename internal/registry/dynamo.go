@@ -85,7 +85,7 @@ func fromItem(item map[string]types.AttributeValue) (Device, error) {
 }
 
 func storeErr(op string, err error) error {
-	return apierr.Wrap(apierr.Unavailable, "ServiceUnavailable", "device registry is unavailable", fmt.Errorf("registry %s: %w", op, err)).WithRetryAfter(time.Second)
+	return apierr.ServiceUnavailable.Wrap("device registry is unavailable", fmt.Errorf("registry %s: %w", op, err)).WithRetryAfter(time.Second)
 }
 
 // Get reads a device with a strongly consistent read, so a disable is seen at once.
@@ -109,7 +109,7 @@ func (s *DynamoStore) Create(ctx context.Context, d Device) error {
 	})
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
-		return apierr.New(apierr.Conflict, "DeviceAlreadyExists", "device "+strconv.Quote(d.DeviceID)+" already exists").WithNumber(409001)
+		return apierr.DeviceAlreadyExists.New("device "+strconv.Quote(d.DeviceID)+" already exists")
 	}
 	if err != nil {
 		return storeErr("create", err)
@@ -127,7 +127,7 @@ func (s *DynamoStore) Replace(ctx context.Context, d Device, prevVersion int64) 
 	})
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
-		return apierr.New(apierr.PreconditionFailed, "PreconditionFailed", "the device changed or was deleted meanwhile").WithNumber(412002)
+		return apierr.PreconditionFailedETag.New("the device changed or was deleted meanwhile")
 	}
 	if err != nil {
 		return storeErr("replace", err)
@@ -156,7 +156,7 @@ func (s *DynamoStore) Delete(ctx context.Context, id string, version int64) erro
 		if _, gerr := s.Get(ctx, id); apierr.KindOf(gerr) == apierr.NotFound {
 			return gerr
 		}
-		return apierr.New(apierr.PreconditionFailed, "PreconditionFailed", "If-Match does not match the device's etag").WithNumber(412002)
+		return apierr.PreconditionFailedETag.New("If-Match does not match the device's etag")
 	}
 	if err != nil {
 		return storeErr("delete", err)
@@ -170,7 +170,7 @@ func (s *DynamoStore) List(ctx context.Context, limit int, cursor string) ([]Dev
 	if cursor != "" {
 		id, err := base64.RawURLEncoding.DecodeString(cursor)
 		if err != nil {
-			return nil, "", apierr.New(apierr.Invalid, "ArgumentInvalid", "bad continuation token").WithNumber(400004)
+			return nil, "", apierr.ArgumentInvalid.New("bad continuation token")
 		}
 		in.ExclusiveStartKey = key(string(id))
 	}

@@ -130,7 +130,7 @@ func apply(d *Device, spec Spec, now time.Time) error {
 			d.StatusUpdatedTime = now
 		}
 	default:
-		return apierr.New(apierr.Invalid, "ArgumentInvalid", "status must be enabled or disabled").WithNumber(400004)
+		return apierr.ArgumentInvalid.New("status must be enabled or disabled")
 	}
 	if spec.StatusReason != "" {
 		d.StatusReason = spec.StatusReason
@@ -165,7 +165,7 @@ func parseETag(tag string) (int64, error) {
 			return v, nil
 		}
 	}
-	return 0, apierr.New(apierr.PreconditionFailed, "PreconditionFailed", "If-Match does not name a current etag of this device").WithNumber(412002)
+	return 0, apierr.PreconditionFailedETag.New("If-Match does not name a current etag of this device")
 }
 
 func checkETag(d Device, ifMatch string) error {
@@ -174,7 +174,7 @@ func checkETag(d Device, ifMatch string) error {
 		return nil
 	}
 	if m != d.ETag() {
-		return apierr.New(apierr.PreconditionFailed, "PreconditionFailed", "If-Match does not match the device's etag").WithNumber(412002)
+		return apierr.PreconditionFailedETag.New("If-Match does not match the device's etag")
 	}
 	return nil
 }
