@@ -91,7 +91,7 @@ func (p *faultProxy) serve(w http.ResponseWriter, r *http.Request) {
 		raw, _ := json.Marshal(kept)
 		resp, err := p.roundTrip(r, raw)
 		if err != nil || resp.StatusCode != 200 {
-			http.Error(w, "forward failed", 502)
+			http.Error(w, "forward failed", http.StatusBadGateway)
 			return
 		}
 		_ = json.NewDecoder(resp.Body).Decode(&fwd)
@@ -131,7 +131,7 @@ func (p *faultProxy) roundTrip(r *http.Request, body []byte) (*http.Response, er
 func (p *faultProxy) forward(w http.ResponseWriter, r *http.Request, body []byte) {
 	resp, err := p.roundTrip(r, body)
 	if err != nil {
-		http.Error(w, err.Error(), 502)
+		http.Error(w, err.Error(), http.StatusBadGateway)
 		return
 	}
 	defer resp.Body.Close()
