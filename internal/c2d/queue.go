@@ -452,7 +452,7 @@ func (q *Queue) Lookup(ctx context.Context, dev, messageID string) ([]iothub.C2D
 		return nil, err
 	}
 	if len(out) == 0 {
-		return nil, apierr.MessageNotFound.New("no retained message "+strconv.Quote(messageID)+" for device "+strconv.Quote(dev))
+		return nil, apierr.MessageNotFound.New("no retained message " + strconv.Quote(messageID) + " for device " + strconv.Quote(dev))
 	}
 	return out, nil
 }
@@ -516,7 +516,7 @@ func (q *Queue) Requeue(ctx context.Context, dev, messageID string) (iothub.C2DS
 		return iothub.C2DSent{}, err
 	}
 	if dead == nil {
-		return iothub.C2DSent{}, apierr.MessageNotFound.New("no dead-lettered message "+strconv.Quote(messageID)+" for device "+strconv.Quote(dev))
+		return iothub.C2DSent{}, apierr.MessageNotFound.New("no dead-lettered message " + strconv.Quote(messageID) + " for device " + strconv.Quote(dev))
 	}
 	body, err := q.body(ctx, dev, dead.seq)
 	if err != nil {
@@ -544,7 +544,7 @@ func (q *Queue) Requeue(ctx context.Context, dev, messageID string) (iothub.C2DS
 		if _, err := q.settleObserved(ctx, EvPurge, cp, now, nil); err != nil {
 			return iothub.C2DSent{}, err
 		}
-		return iothub.C2DSent{}, apierr.MessageAlreadyRequeued.New("message "+strconv.Quote(messageID)+" was requeued concurrently")
+		return iothub.C2DSent{}, apierr.MessageAlreadyRequeued.New("message " + strconv.Quote(messageID) + " was requeued concurrently")
 	}
 	return sent, nil
 }

@@ -81,7 +81,7 @@ func (s *server) routeC2D(mux *http.ServeMux) {
 func serviceBound(h handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		if !strings.EqualFold(r.PathValue("sb"), "servicebound") {
-			return apierr.RouteNotFound.New("no route for "+r.Method+" "+r.URL.Path)
+			return apierr.RouteNotFound.New("no route for " + r.Method + " " + r.URL.Path)
 		}
 		return h(w, r)
 	}
@@ -218,7 +218,7 @@ func (h c2dServiceHandlers) send(w http.ResponseWriter, r *http.Request) error {
 	if v := strings.TrimSpace(r.Header.Get(hdrExpiry)); v != "" {
 		t, err := parseTime(v)
 		if err != nil {
-			return apierr.ArgumentInvalid.New("iothub-expiry must be an RFC 3339 or HTTP date, not "+strconv.Quote(v))
+			return apierr.ArgumentInvalid.New("iothub-expiry must be an RFC 3339 or HTTP date, not " + strconv.Quote(v))
 		}
 		m.Expiry = t
 	}
@@ -228,7 +228,7 @@ func (h c2dServiceHandlers) send(w http.ResponseWriter, r *http.Request) error {
 		}
 		name := strings.ToLower(k[len(hdrAppPrefix):])
 		if len(vs) != 1 {
-			return apierr.ArgumentInvalid.New("application property "+name+" is sent more than once")
+			return apierr.ArgumentInvalid.New("application property " + name + " is sent more than once")
 		}
 		m.Properties = append(m.Properties, iothub.Property{Name: name, Value: vs[0]})
 	}

@@ -95,5 +95,5 @@ type Store interface {
 
 // ErrDeviceNotFound builds IoT Hub's DeviceNotFound error.
 func ErrDeviceNotFound(id string) error {
-	return apierr.DeviceNotFound.New("device "+strconv.Quote(id)+" is not registered")
+	return apierr.DeviceNotFound.New("device " + strconv.Quote(id) + " is not registered")
 }

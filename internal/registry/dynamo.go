@@ -109,7 +109,7 @@ func (s *DynamoStore) Create(ctx context.Context, d Device) error {
 	})
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
-		return apierr.DeviceAlreadyExists.New("device "+strconv.Quote(d.DeviceID)+" already exists")
+		return apierr.DeviceAlreadyExists.New("device " + strconv.Quote(d.DeviceID) + " already exists")
 	}
 	if err != nil {
 		return storeErr("create", err)
