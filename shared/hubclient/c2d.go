@@ -151,7 +151,7 @@ type C2DDelivery struct {
 	EnqueuedTime    time.Time         `json:"enqueuedTimeUtc"`
 	Expiry          time.Time         `json:"expiryTimeUtc"`
 	Properties      map[string]string `json:"properties"`
-	Body            []byte            `json:"body"`
+	Body            []byte            `json:"body,omitempty"`
 }
 
 // ReceiveC2D receives the device's next due message, or nil when none is (device side).

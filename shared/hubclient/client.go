@@ -105,7 +105,7 @@ func (c *Client) Do(ctx context.Context, method, path string, hdr http.Header, b
 	req.Header.Set("Authorization", tok)
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("hubclient: %s %s: %w", method, path, err)
+		return nil, fmt.Errorf("hubclient: %w", err) // a *url.Error: it names the method and URL
 	}
 	if resp.StatusCode < 300 {
 		return resp, nil
