@@ -153,19 +153,20 @@ func (p *printer) flush() error {
 	return p.tw.Flush()
 }
 
-// maxCell bounds a table cell, so a long body does not unroll a table.
-const maxCell = 60
-
 var cellEscaper = strings.NewReplacer("\t", `\t`, "\n", `\n`, "\r", `\r`)
 
-// tableCell keeps a value on one line and bounded in width.
-func tableCell(s string) string {
-	s = cellEscaper.Replace(s)
-	if utf8.RuneCountInString(s) <= maxCell {
+// tableCell keeps a value on one line.
+func tableCell(s string) string { return cellEscaper.Replace(s) }
+
+// maxBody bounds a message body in a table, so that one long body does not
+// unroll the table; --output json has it whole.
+const maxBody = 60
+
+func shorten(s string) string {
+	if utf8.RuneCountInString(s) <= maxBody {
 		return s
 	}
-	r := []rune(s)
-	return string(r[:maxCell-1]) + "…"
+	return string([]rune(s)[:maxBody-1]) + "…"
 }
 
 // timeCell shows a time in UTC to the second, or nothing for the zero time.
@@ -212,11 +213,11 @@ func newMessageBody(b []byte) messageBody {
 func (m messageBody) cell() string {
 	switch {
 	case m.json != nil:
-		return string(m.json)
+		return shorten(string(m.json))
 	case m.Base64 != nil:
-		return "base64:" + base64.StdEncoding.EncodeToString(m.Base64)
+		return shorten("base64:" + base64.StdEncoding.EncodeToString(m.Base64))
 	}
-	return m.Text
+	return shorten(m.Text)
 }
 
 // appendWithBody appends v's JSON (an object embedding body) with the JSON
