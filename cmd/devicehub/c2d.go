@@ -63,9 +63,7 @@ func (r receivedRow) cells() []string {
 	return []string{r.MessageID, strconv.FormatInt(r.SequenceNumber, 10), strconv.Itoa(r.DeliveryCount), r.Ack,
 		r.Settlement, propsCell(r.Properties), r.cell()}
 }
-func (r receivedRow) appendJSON(dst []byte) ([]byte, error) {
-	return appendWithBody(dst, r, r.messageBody)
-}
+func (r receivedRow) jsonLine() ([]byte, error) { return withBody(r, r.messageBody) }
 
 var ackValues = []string{string(iothub.AckNone), string(iothub.AckPositive), string(iothub.AckNegative), string(iothub.AckFull)}
 

@@ -48,25 +48,22 @@ type row interface {
 // is JSON appears byte for byte (an encoder would re-format it).
 type rawJSONRow interface {
 	row
-	appendJSON(dst []byte) ([]byte, error)
+	jsonLine() ([]byte, error)
 }
 
 // printer prints a command's rows in the chosen format. A table is aligned
 // with text/tabwriter when flushed; a streaming printer (tail, feedback
 // --follow) writes each row at once, padded to the widest cell so far.
 type printer struct {
-	format    outputFormat
-	w         io.Writer
-	streaming bool
-
+	format outputFormat
+	w      io.Writer
 	headed bool
 	tw     *tabwriter.Writer // a table that is not streamed
 	widths []int             // a streamed table's columns so far
-	buf    []byte
 }
 
 func newPrinter(w io.Writer, format outputFormat, streaming bool) *printer {
-	p := &printer{format: format, w: w, streaming: streaming}
+	p := &printer{format: format, w: w}
 	if format == outputTable && !streaming {
 		p.tw = tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	}
@@ -94,37 +91,44 @@ func (p *printer) print(r row) error {
 	}
 	// Streaming: the header goes out with the first row, both padded to
 	// the widest cell so far; later rows can only widen a column.
-	p.buf = p.buf[:0]
+	var out []byte
 	if header != nil {
 		p.widths = make([]int, len(header))
 		p.grow(header)
-		p.grow(cells)
-		p.buf = p.pad(p.buf, header)
-	} else {
-		p.grow(cells)
 	}
-	p.buf = p.pad(p.buf, cells)
-	_, err := p.w.Write(p.buf)
+	p.grow(cells)
+	if header != nil {
+		out = p.pad(out, header)
+	}
+	_, err := p.w.Write(p.pad(out, cells))
 	return err
 }
 
 func (p *printer) printJSON(r row) error {
+	var line []byte
 	var err error
-	p.buf = p.buf[:0]
 	if raw, ok := r.(rawJSONRow); ok {
-		p.buf, err = raw.appendJSON(p.buf)
+		line, err = raw.jsonLine()
 	} else {
-		var b bytes.Buffer
-		enc := json.NewEncoder(&b)
-		enc.SetEscapeHTML(false) // bodies and ids are printed as they are
-		err = enc.Encode(r)
-		p.buf = bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+		line, err = marshal(r)
 	}
 	if err != nil {
 		return fmt.Errorf("print: %w", err)
 	}
-	_, err = p.w.Write(append(p.buf, '\n'))
+	_, err = p.w.Write(append(line, '\n'))
 	return err
+}
+
+// marshal is json.Marshal without HTML escaping: bodies, ids and connection
+// strings print as they are.
+func marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 func (p *printer) grow(cells []string) {
@@ -220,26 +224,19 @@ func (m messageBody) cell() string {
 	return shorten(m.Text)
 }
 
-// appendWithBody appends v's JSON (an object embedding body) with the JSON
-// body spliced in as its last member.
-func appendWithBody(dst []byte, v any, body messageBody) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return dst, err
+// withBody marshals v, an object embedding body, with a JSON body spliced
+// in as its last member.
+func withBody(v any, body messageBody) ([]byte, error) {
+	obj, err := marshal(v)
+	if err != nil || body.json == nil {
+		return obj, err
 	}
-	obj := bytes.TrimSuffix(b.Bytes(), []byte("\n"))
-	if body.json == nil {
-		return append(dst, obj...), nil
+	out := append(obj[:len(obj)-1:len(obj)-1], `,"body":`...)
+	if len(obj) == 2 { // {}
+		out = append(obj[:1:1], `"body":`...)
 	}
-	dst = append(dst, obj[:len(obj)-1]...)
-	if len(obj) > 2 { // not {}
-		dst = append(dst, ',')
-	}
-	dst = append(dst, `"body":`...)
-	dst = append(dst, body.json...)
-	return append(dst, '}'), nil
+	out = append(out, body.json...)
+	return append(out, '}'), nil
 }
 
 // isText reports whether b reads as text: valid UTF-8 without control

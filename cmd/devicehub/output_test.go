@@ -78,7 +78,7 @@ func TestMessageBody(t *testing.T) {
 				ID string `json:"id"`
 				messageBody
 			}{"m", mb}
-			got, err := appendWithBody(nil, v, mb)
+			got, err := withBody(v, mb)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -89,5 +89,9 @@ func TestMessageBody(t *testing.T) {
 				t.Errorf("cell %q, want %q", c, tc.cell)
 			}
 		})
+	}
+	mb := newMessageBody([]byte("[1]"))
+	if got, err := withBody(struct{ messageBody }{mb}, mb); err != nil || string(got) != `{"body":[1]}` {
+		t.Errorf("JSON body alone: %s %v", got, err)
 	}
 }

@@ -27,7 +27,7 @@ func (m tailRow) cells() []string {
 	return []string{timeCell(m.System.EnqueuedTime), m.System.DeviceID, m.System.MessageID, propsCell(m.Properties), m.cell()}
 }
 
-func (m tailRow) appendJSON(dst []byte) ([]byte, error) { return appendWithBody(dst, m, m.messageBody) }
+func (m tailRow) jsonLine() ([]byte, error) { return withBody(m, m.messageBody) }
 
 var errEnough = errors.New("enough")
 
@@ -83,8 +83,8 @@ emulator; with --url or DEVICEHUB_URL it uses your AWS credentials and
 				}
 				return nil
 			})
-			if errors.Is(err, errEnough) {
-				return nil
+			if errors.Is(err, errEnough) || ctx.Err() != nil {
+				return nil // --count reached, or Ctrl-C: how a tail ends
 			}
 			return err
 		},
