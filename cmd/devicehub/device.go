@@ -1,83 +1,169 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
-	"flag"
-	"fmt"
+	"github.com/spf13/cobra"
 
 	"github.com/devicehub/devicehub/internal/registry"
 	"github.com/devicehub/devicehub/shared/iothub"
 )
 
-func runDevice(ctx context.Context, e *cliEnv, args []string) error {
-	if len(args) == 0 {
-		return fmt.Errorf("device: want create|get|list|delete|enable|disable")
+// deviceRow prints a registry device: its IoT Hub JSON, keys included.
+type deviceRow iothub.Device
+
+func (deviceRow) header() []string { return []string{"DEVICE ID", "STATUS", "GENERATION ID", "ETAG"} }
+func (d deviceRow) cells() []string {
+	return []string{d.DeviceID, d.Status, d.GenerationID, d.ETag}
+}
+
+// createdRow prints a new device with the connection string to give it.
+type createdRow struct {
+	iothub.Device
+	ConnectionString string `json:"connectionString"`
+}
+
+func (createdRow) header() []string { return []string{"DEVICE ID", "STATUS", "CONNECTION STRING"} }
+func (d createdRow) cells() []string {
+	return []string{d.DeviceID, d.Status, d.ConnectionString}
+}
+
+func (c *cli) deviceCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "device",
+		Short: "Manage the device registry",
+		Example: `  devicehub device create thermostat-1 --disabled
+  devicehub device list --output table
+  devicehub device enable thermostat-1`,
+		// Runnable, so that an unknown subcommand is an error, not help.
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	c, err := e.Service()
-	if err != nil {
-		return err
+	cmd.AddCommand(c.deviceCreateCmd(), c.deviceGetCmd(), c.deviceListCmd(), c.deviceDeleteCmd(),
+		c.deviceStatusCmd("enable", registry.StatusEnabled), c.deviceStatusCmd("disable", registry.StatusDisabled))
+	return cmd
+}
+
+func (c *cli) deviceCreateCmd() *cobra.Command {
+	var primary, secondary string
+	var disabled bool
+	cmd := &cobra.Command{
+		Use:   "create ID",
+		Short: "Register a device and print its connection string",
+		Long: `Registers a device with SAS authentication. The hub generates its keys unless
+--primary-key/--secondary-key give them. Prints the device with the connection
+string to give it ("connectionString").`,
+		Example: `  devicehub device create thermostat-1
+  devicehub device create thermostat-1 --disabled -o table
+  devicehub device create thermostat-1 -o json | jq -r .connectionString`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			svc, err := c.service()
+			if err != nil {
+				return err
+			}
+			in := iothub.Device{}
+			if disabled {
+				in.Status = registry.StatusDisabled
+			}
+			if primary != "" || secondary != "" {
+				in.Authentication.SymmetricKey = &iothub.SymmetricKey{PrimaryKey: primary, SecondaryKey: secondary}
+			}
+			d, err := svc.CreateDevice(cmd.Context(), args[0], in)
+			if err != nil {
+				return err
+			}
+			return c.printOne(cmd, createdRow{Device: d, ConnectionString: svc.DeviceConnectionString(d).String()})
+		},
 	}
-	sub, args := args[0], args[1:]
-	if sub == "list" {
-		devs, err := c.ListDevices(ctx)
-		if err != nil {
-			return err
-		}
-		for _, d := range devs {
-			fmt.Fprintf(e.Stdout, "%s\t%s\n", d.DeviceID, d.Status)
-		}
-		return nil
+	cmd.Flags().StringVar(&primary, "primary-key", "", "base64 primary key (generated when empty)")
+	cmd.Flags().StringVar(&secondary, "secondary-key", "", "base64 secondary key (generated when empty)")
+	cmd.Flags().BoolVar(&disabled, "disabled", false, "create the device disabled")
+	return cmd
+}
+
+func (c *cli) deviceGetCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:               "get ID",
+		Short:             "Print a device, keys included",
+		Example:           `  devicehub device get thermostat-1 | jq -r .authentication.symmetricKey.primaryKey`,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: c.completeDeviceArg,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			svc, err := c.service()
+			if err != nil {
+				return err
+			}
+			d, err := svc.GetDevice(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return c.printOne(cmd, deviceRow(d))
+		},
 	}
-	fs := flag.NewFlagSet("device "+sub, flag.ContinueOnError)
-	fs.SetOutput(e.Stderr)
-	primary := fs.String("primary-key", "", "base64 primary key (generated when empty)")
-	secondary := fs.String("secondary-key", "", "base64 secondary key (generated when empty)")
-	disabled := fs.Bool("disabled", false, "create the device disabled")
-	if len(args) == 0 {
-		return fmt.Errorf("device %s: want a device id", sub)
+}
+
+func (c *cli) deviceListCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "Print every device, one per line",
+		Example: `  devicehub device list -o table
+  devicehub device list | jq -r 'select(.status == "disabled") | .deviceId'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			svc, err := c.service()
+			if err != nil {
+				return err
+			}
+			devs, err := svc.ListDevices(cmd.Context())
+			if err != nil {
+				return err
+			}
+			p := c.printer(cmd, false)
+			for _, d := range devs {
+				if err := p.print(deviceRow(d)); err != nil {
+					return err
+				}
+			}
+			return p.flush()
+		},
 	}
-	id := args[0]
-	if err := fs.Parse(args[1:]); err != nil {
-		return err
+}
+
+func (c *cli) deviceDeleteCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:               "delete ID",
+		Short:             "Remove a device",
+		Example:           `  devicehub device delete thermostat-1`,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: c.completeDeviceArg,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			svc, err := c.service()
+			if err != nil {
+				return err
+			}
+			return svc.DeleteDevice(cmd.Context(), args[0], "")
+		},
 	}
-	switch sub {
-	case "create":
-		in := iothub.Device{}
-		if *disabled {
-			in.Status = registry.StatusDisabled
-		}
-		if *primary != "" || *secondary != "" {
-			in.Authentication.SymmetricKey = &iothub.SymmetricKey{PrimaryKey: *primary, SecondaryKey: *secondary}
-		}
-		d, err := c.CreateDevice(ctx, id, in)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintln(e.Stdout, c.DeviceConnectionString(d).String())
-		return nil
-	case "get":
-		d, err := c.GetDevice(ctx, id)
-		if err != nil {
-			return err
-		}
-		enc := json.NewEncoder(e.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(d)
-	case "delete":
-		return c.DeleteDevice(ctx, id, "")
-	case "enable", "disable":
-		status := registry.StatusEnabled
-		if sub == "disable" {
-			status = registry.StatusDisabled
-		}
-		d, err := c.UpdateDevice(ctx, id, iothub.Device{Status: status}, "")
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(e.Stdout, "%s\t%s\n", d.DeviceID, d.Status)
-		return nil
-	default:
-		return fmt.Errorf("device: unknown subcommand %q", sub)
+}
+
+// deviceStatusCmd is enable or disable: it sets the device's status and
+// prints the device.
+func (c *cli) deviceStatusCmd(verb, status string) *cobra.Command {
+	return &cobra.Command{
+		Use:               verb + " ID",
+		Short:             "Set a device's status to " + status,
+		Example:           "  devicehub device " + verb + " thermostat-1",
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: c.completeDeviceArg,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			svc, err := c.service()
+			if err != nil {
+				return err
+			}
+			d, err := svc.UpdateDevice(cmd.Context(), args[0], iothub.Device{Status: status}, "")
+			if err != nil {
+				return err
+			}
+			return c.printOne(cmd, deviceRow(d))
+		},
 	}
 }

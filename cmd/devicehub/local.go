@@ -1,33 +1,40 @@
 package main
 
 import (
-	"context"
-	"flag"
-	"os"
+	"github.com/spf13/cobra"
 
 	"github.com/devicehub/devicehub/internal/app"
 	"github.com/devicehub/devicehub/internal/emulator"
 	"github.com/devicehub/devicehub/internal/localhub"
 )
 
-func runLocal(ctx context.Context, e *cliEnv, args []string) error {
-	fs := flag.NewFlagSet("local", flag.ContinueOnError)
-	fs.SetOutput(e.Stderr)
-	port := fs.Int("port", 8080, "hub port on 127.0.0.1 (0 picks a free one)")
-	host := fs.String("host", "localhost", "host name devices put in connection strings")
-	kport := fs.Int("kinesis-port", 0, "Kinesis emulator port (0 picks a free one)")
-	dport := fs.Int("dynamodb-port", 0, "DynamoDB emulator port (0 picks a free one)")
-	if err := fs.Parse(args); err != nil {
-		return err
+func (c *cli) localCmd() *cobra.Command {
+	var o localhub.Options
+	cmd := &cobra.Command{
+		Use:   "local",
+		Short: "Run the whole hub on this machine, emulators included",
+		Long: `Installs and starts the emulators of Kinesis and DynamoDB on loopback, creates
+the stream and tables, serves the hub's API on 127.0.0.1, and writes the state
+file the other commands read. Ctrl-C stops everything it started. This is what
+'make run' runs.`,
+		Example: `  devicehub local
+  devicehub local --port 9000
+  devicehub local --port 0 --state /tmp/hub.json   # a free port; scripts read the URL from the state file`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			root, err := emulator.FindRoot(c.getwd())
+			if err != nil {
+				return err
+			}
+			o.Root, o.StateFile, o.Getenv = root, c.statePath(), c.Getenv
+			o.Out, o.Log = cmd.OutOrStdout(), app.NewLogger(cmd.ErrOrStderr(), c.Getenv)
+			return localhub.Run(cmd.Context(), o)
+		},
 	}
-	wd, _ := os.Getwd()
-	root, err := emulator.FindRoot(wd)
-	if err != nil {
-		return err
-	}
-	return localhub.Run(ctx, localhub.Options{
-		Root: root, Port: *port, HostName: *host, StateFile: e.stateFile,
-		KinesisPort: *kport, DynamoDBPort: *dport,
-		Getenv: e.getenv, Out: e.Stdout, Log: app.NewLogger(e.Stderr, e.getenv),
-	})
+	f := cmd.Flags()
+	f.IntVar(&o.Port, "port", 8080, "hub port on 127.0.0.1 (0 picks a free one)")
+	f.StringVar(&o.HostName, "host", "localhost", "host name devices put in connection strings")
+	f.IntVar(&o.KinesisPort, "kinesis-port", 0, "Kinesis emulator port (0 picks a free one)")
+	f.IntVar(&o.DynamoDBPort, "dynamodb-port", 0, "DynamoDB emulator port (0 picks a free one)")
+	return cmd
 }

@@ -105,8 +105,8 @@ func (c *Client) RequeueC2D(ctx context.Context, deviceID, messageID string) (io
 
 // FeedbackBatch is a batch of feedback records under a lock.
 type FeedbackBatch struct {
-	LockToken string
-	Records   []iothub.FeedbackRecord
+	LockToken string                  `json:"lockToken"`
+	Records   []iothub.FeedbackRecord `json:"records"`
 }
 
 // ReceiveFeedback returns the next feedback batch, or nil when none is waiting.
@@ -128,24 +128,30 @@ func (c *Client) ReceiveFeedback(ctx context.Context) (*FeedbackBatch, error) {
 
 // CompleteFeedback removes a batch's records from the feedback queue.
 func (c *Client) CompleteFeedback(ctx context.Context, lockToken string) error {
-	return c.noContent(ctx, http.MethodDelete, "/messages/serviceBound/feedback/"+lockToken, nil)
+	return c.noContent(ctx, http.MethodDelete, "/messages/serviceBound/feedback/"+url.PathEscape(lockToken), nil)
 }
 
 // AbandonFeedback makes a batch's records due again.
 func (c *Client) AbandonFeedback(ctx context.Context, lockToken string) error {
-	return c.noContent(ctx, http.MethodPost, "/messages/serviceBound/feedback/"+lockToken+"/abandon", nil)
+	return c.noContent(ctx, http.MethodPost, "/messages/serviceBound/feedback/"+url.PathEscape(lockToken)+"/abandon", nil)
 }
 
-// C2DDelivery is a message a device received, under its lock.
+// C2DDelivery is a message a device received, under its lock. Its JSON is
+// camelCase like every other devicehub answer.
 type C2DDelivery struct {
-	LockToken      string
-	MessageID      string
-	CorrelationID  string
-	SequenceNumber int64
-	DeliveryCount  int
-	Ack            string
-	Properties     map[string]string
-	Body           []byte
+	LockToken       string            `json:"lockToken"`
+	MessageID       string            `json:"messageId"`
+	CorrelationID   string            `json:"correlationId,omitempty"`
+	UserID          string            `json:"userId,omitempty"`
+	ContentType     string            `json:"contentType,omitempty"`
+	ContentEncoding string            `json:"contentEncoding,omitempty"`
+	SequenceNumber  int64             `json:"sequenceNumber"`
+	DeliveryCount   int               `json:"deliveryCount"`
+	Ack             string            `json:"ack"`
+	EnqueuedTime    time.Time         `json:"enqueuedTimeUtc"`
+	Expiry          time.Time         `json:"expiryTimeUtc"`
+	Properties      map[string]string `json:"properties"`
+	Body            []byte            `json:"body,omitempty"`
 }
 
 // ReceiveC2D receives the device's next due message, or nil when none is (device side).
@@ -169,10 +175,20 @@ func (c *Client) ReceiveC2D(ctx context.Context) (*C2DDelivery, error) {
 		return nil, fmt.Errorf("hubclient: read message: %w", err)
 	}
 	h := resp.Header
-	d := &C2DDelivery{LockToken: strings.Trim(h.Get("ETag"), `"`), MessageID: h.Get("iothub-messageid"),
-		CorrelationID: h.Get("iothub-correlationid"), Ack: h.Get("iothub-ack"), Body: body, Properties: map[string]string{}}
+	d := &C2DDelivery{
+		LockToken: strings.Trim(h.Get("ETag"), `"`), MessageID: h.Get("iothub-messageid"),
+		CorrelationID: h.Get("iothub-correlationid"), UserID: h.Get("iothub-userid"), Ack: h.Get("iothub-ack"),
+		// The message's own content type and encoding; Content-Type is
+		// application/octet-stream when the sender set none.
+		ContentType: h.Get("ContentType"), ContentEncoding: h.Get("ContentEncoding"),
+		Body: body, Properties: map[string]string{},
+	}
+	// The hub always sends these; a malformed one reads as zero rather than
+	// losing a message that is already locked.
 	d.SequenceNumber, _ = strconv.ParseInt(h.Get("iothub-sequencenumber"), 10, 64)
 	d.DeliveryCount, _ = strconv.Atoi(h.Get("iothub-deliverycount"))
+	d.EnqueuedTime, _ = time.Parse(time.RFC3339Nano, h.Get("iothub-enqueuedtime"))
+	d.Expiry, _ = time.Parse(time.RFC3339Nano, h.Get("iothub-expiry"))
 	for k, vs := range h {
 		if lk := strings.ToLower(k); strings.HasPrefix(lk, "iothub-app-") && len(vs) > 0 {
 			d.Properties[lk[len("iothub-app-"):]] = vs[0]
@@ -202,8 +218,8 @@ func (c *Client) settleC2D(ctx context.Context, method, lockToken, suffix string
 		return err
 	}
 	hdr := http.Header{}
-	hdr.Set("If-Match", `"`+lockToken+`"`)
-	return c.noContent(ctx, method, p+"/messages/devicebound/"+lockToken+suffix, hdr)
+	hdr.Set("If-Match", quoteETag(lockToken))
+	return c.noContent(ctx, method, p+"/messages/devicebound/"+url.PathEscape(lockToken)+suffix, hdr)
 }
 
 func (c *Client) noContent(ctx context.Context, method, path string, hdr http.Header) error {

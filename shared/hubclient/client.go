@@ -16,8 +16,6 @@ import (
 	"strings"
 	"time"
 
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-
 	"github.com/devicehub/devicehub/shared/iothub"
 	"github.com/devicehub/devicehub/shared/sas"
 )
@@ -38,9 +36,9 @@ type Client struct {
 func New(baseURL string, conn sas.ConnectionString) *Client {
 	return &Client{
 		BaseURL: strings.TrimRight(baseURL, "/"), Conn: conn,
-		// The buildable client honours AWS_CA_BUNDLE-style setups on this
-		// kind of machine and proxies from the environment.
-		HTTP:     &http.Client{Transport: awshttp.NewBuildableClient().GetTransport(), Timeout: 60 * time.Second},
+		// A clone of the default transport: proxies from the environment,
+		// system roots, and no shared state with other users of the default.
+		HTTP:     &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone(), Timeout: 60 * time.Second},
 		TokenTTL: time.Hour, Now: time.Now,
 	}
 }
@@ -53,10 +51,27 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	if e.Body.Code != "" {
+	switch {
+	case e.Body.Code != "":
 		return fmt.Sprintf("hub answered %d %s: %s", e.Status, e.Body.Code, e.Body.Message)
+	case e.Body.Message != "": // not the hub's JSON, e.g. a proxy's page: its start
+		msg := e.Body.Message
+		if len(msg) > 200 {
+			msg = strings.ToValidUTF8(msg[:200], "") + "..."
+		}
+		return fmt.Sprintf("hub answered %d: %s", e.Status, msg)
 	}
 	return fmt.Sprintf("hub answered %d", e.Status)
+}
+
+// quoteETag puts an etag in the double quotes If-Match wants, unless it has
+// them already (the registry's JSON carries it bare, its ETag header quoted),
+// as the Azure IoT service SDKs do.
+func quoteETag(etag string) string {
+	if len(etag) >= 2 && strings.HasPrefix(etag, `"`) && strings.HasSuffix(etag, `"`) {
+		return etag
+	}
+	return `"` + etag + `"`
 }
 
 // DevicePath returns "/devices/<id>" with the id encoded as the IoT SDKs do.
@@ -90,7 +105,7 @@ func (c *Client) Do(ctx context.Context, method, path string, hdr http.Header, b
 	req.Header.Set("Authorization", tok)
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("hubclient: %s %s: %w", method, path, err)
+		return nil, fmt.Errorf("hubclient: %w", err) // a *url.Error: it names the method and URL
 	}
 	if resp.StatusCode < 300 {
 		return resp, nil

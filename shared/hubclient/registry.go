@@ -16,14 +16,15 @@ func (c *Client) CreateDevice(ctx context.Context, id string, d iothub.Device) (
 	return out, err
 }
 
-// UpdateDevice replaces id's settings; etag "" means "*" (any version).
+// UpdateDevice replaces id's settings; etag "" means "*" (any version). The
+// etag may be given bare, as the device JSON carries it, or quoted.
 func (c *Client) UpdateDevice(ctx context.Context, id string, d iothub.Device, etag string) (iothub.Device, error) {
 	if etag == "" {
 		etag = "*"
 	}
 	d.DeviceID = id
 	var out iothub.Device
-	_, err := c.doJSON(ctx, http.MethodPut, DevicePath(id), http.Header{"If-Match": {`"` + etag + `"`}}, d, &out)
+	_, err := c.doJSON(ctx, http.MethodPut, DevicePath(id), http.Header{"If-Match": {quoteETag(etag)}}, d, &out)
 	return out, err
 }
 
@@ -38,7 +39,7 @@ func (c *Client) GetDevice(ctx context.Context, id string) (iothub.Device, error
 func (c *Client) DeleteDevice(ctx context.Context, id, etag string) error {
 	var hdr http.Header
 	if etag != "" {
-		hdr = http.Header{"If-Match": {`"` + etag + `"`}}
+		hdr = http.Header{"If-Match": {quoteETag(etag)}}
 	}
 	_, err := c.doJSON(ctx, http.MethodDelete, DevicePath(id), hdr, nil, nil)
 	return err

@@ -246,41 +246,67 @@ func TestMakeRunFlow(t *testing.T) {
 		t.Errorf("the banner does not show the hub URL %s:\n%s", st.URL, stdout.String())
 	}
 
-	// Devices.
+	// Devices; a flag before the id (it used to be taken for the id).
 	conns := map[string]sas.ConnectionString{}
-	for _, id := range []string{"sensor-1", "sensor-2"} {
-		out := strings.TrimSpace(c.run("device", "create", id))
-		cs, err := sas.ParseConnectionString(out)
-		if err != nil {
+	for _, args := range [][]string{{"sensor-1"}, {"sensor-2"}, {"--disabled", "sensor-3"}} {
+		id := args[len(args)-1]
+		var created struct {
+			DeviceID         string `json:"deviceId"`
+			Status           string `json:"status"`
+			ConnectionString string `json:"connectionString"`
+		}
+		out := c.run(append([]string{"device", "create"}, args...)...)
+		if err := json.Unmarshal([]byte(out), &created); err != nil {
 			t.Fatalf("device create %s printed %q: %v", id, out, err)
 		}
-		if cs.DeviceID != id || cs.HostName != st.HostName || cs.SharedAccessKey == "" {
-			t.Errorf("device create %s: connection string %q", id, out)
+		cs, err := sas.ParseConnectionString(created.ConnectionString)
+		if err != nil {
+			t.Fatalf("device create %s: connection string %q: %v", id, created.ConnectionString, err)
+		}
+		if created.DeviceID != id || cs.DeviceID != id || cs.HostName != st.HostName || cs.SharedAccessKey == "" {
+			t.Errorf("device create %s: %+v, connection string %q", id, created, created.ConnectionString)
 		}
 		conns[id] = cs
 	}
-	list := c.run("device", "list")
-	listed := strings.Split(strings.TrimSpace(list), "\n")
+	list := c.run("device", "list", "--output", "table")
+	var listed []string
+	for i, line := range strings.Split(strings.TrimSpace(list), "\n") {
+		f := strings.Fields(line)
+		if i == 0 {
+			if !strings.HasPrefix(line, "DEVICE ID  ") {
+				t.Errorf("device list -o table: header %q", line)
+			}
+			continue
+		}
+		if len(f) < 2 {
+			t.Fatalf("device list -o table: row %q", line)
+		}
+		listed = append(listed, f[0]+" "+f[1])
+	}
 	slices.Sort(listed) // the registry lists in no particular order
-	if !slices.Equal(listed, []string{"sensor-1\tenabled", "sensor-2\tenabled"}) {
+	if !slices.Equal(listed, []string{"sensor-1 enabled", "sensor-2 enabled", "sensor-3 disabled"}) {
 		t.Errorf("device list:\n%s", list)
 	}
 
 	// Telemetry: singles by device id (key from the registry), a batch and a
 	// binary body from stdin by connection string.
-	if out := c.run("send", "--device", "sensor-1", "--prop", "Unit=celsius", "--prop", "alert=true",
+	sent := func(out string, messages int, batch bool) {
+		t.Helper()
+		var s struct {
+			Messages int  `json:"messages"`
+			Batch    bool `json:"batch"`
+		}
+		if err := json.Unmarshal([]byte(out), &s); err != nil || s.Messages != messages || s.Batch != batch {
+			t.Errorf("send printed %q (%v), want %d message(s), batch %v", out, err, messages, batch)
+		}
+	}
+	sent(c.run("send", "--device", "sensor-1", "--prop", "Unit=celsius", "--prop", "alert=true",
 		"--message-id", "m1", "--correlation-id", "c1", "--content-type", "application/json", "--content-encoding", "utf-8",
-		`{"temp": 21.5, "where": "Küche"}`); strings.TrimSpace(out) != "sent 1 message(s)" {
-		t.Errorf("send: %q", out)
-	}
-	if out := c.run("send", "--device-connection-string", conns["sensor-2"].String(), "--batch", "--prop", "Kind=batch",
-		"--message-id", "b", "hello, wörld", `{"n":2}`, "[3]"); strings.TrimSpace(out) != "sent a batch of 3 message(s)" {
-		t.Errorf("send --batch: %q", out)
-	}
+		`{"temp": 21.5, "where": "Küche"}`), 1, false)
+	sent(c.run("send", "--device-connection-string", conns["sensor-2"].String(), "--batch", "--prop", "Kind=batch",
+		"--message-id", "b", "hello, wörld", `{"n":2}`, "[3]"), 3, true)
 	binary := []byte{0x00, 0x01, 0xfe, 0xff, 0x80}
-	if out := c.runStdin(binary, "send", "--device", "sensor-1", "--message-id", "m2", "-"); strings.TrimSpace(out) != "sent 1 message(s)" {
-		t.Errorf("send -: %q", out)
-	}
+	sent(c.runStdin(binary, "send", "--device", "sensor-1", "--message-id", "m2", "-"), 1, false)
 
 	out := c.run("tail", "--from-start", "--count", "5")
 	var lines []tailed
