@@ -30,16 +30,25 @@ func NewKey(key []byte) *Key {
 	return &Key{raw: append([]byte(nil), key...)}
 }
 
-// sign sets out to HMAC-SHA256(key, rawResource + "\n" + rawExpiry), the
-// string IoT Hub signs.
+// sign sets out to the MAC of the string IoT Hub signs.
 func (k *Key) sign(out *[sha256.Size]byte, rawResource, rawExpiry string) {
 	m, _ := k.macs.Get().(*keyedMAC)
 	if m == nil {
-		m = &keyedMAC{h: hmac.New(sha256.New, k.raw)}
+		m = newKeyedMAC(k.raw)
 	}
-	m.h.Reset()
+	m.sign(out, rawResource, rawExpiry)
+	m.h.Reset() // back to the keyed state for the next use
+	k.macs.Put(m)
+}
+
+func newKeyedMAC(key []byte) *keyedMAC {
+	return &keyedMAC{h: hmac.New(sha256.New, key)}
+}
+
+// sign sets out to HMAC-SHA256(key, rawResource + "\n" + rawExpiry), the
+// string IoT Hub signs. m must be in its keyed state: new, or Reset.
+func (m *keyedMAC) sign(out *[sha256.Size]byte, rawResource, rawExpiry string) {
 	m.msg = append(append(append(m.msg[:0], rawResource...), '\n'), rawExpiry...)
 	m.h.Write(m.msg)
 	*out = [sha256.Size]byte(m.h.Sum(m.sum[:0]))
-	k.macs.Put(m)
 }

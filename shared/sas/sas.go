@@ -60,7 +60,7 @@ func New(resource, key, keyName string, expiry time.Time) (string, error) {
 	sr := EncodeURIComponentStrict(resource)
 	se := strconv.FormatInt(expiry.Unix(), 10)
 	var mac [sha256.Size]byte
-	NewKey(k).sign(&mac, sr, se)
+	newKeyedMAC(k).sign(&mac, sr, se) // one use: no Key, no pool
 	sig := EncodeURIComponentStrict(base64.StdEncoding.EncodeToString(mac[:]))
 	tok := Scheme + " sr=" + sr + "&sig=" + sig
 	if keyName != "" {
