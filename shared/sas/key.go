@@ -1,6 +1,7 @@
 package sas
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"hash"
@@ -27,7 +28,7 @@ type keyedMAC struct {
 
 // NewKey prepares key (raw bytes, already base64-decoded). It keeps a copy.
 func NewKey(key []byte) *Key {
-	return &Key{raw: append([]byte(nil), key...)}
+	return &Key{raw: bytes.Clone(key)}
 }
 
 // sign sets out to the MAC of the string IoT Hub signs.
