@@ -1,7 +1,15 @@
-// Package awsenv builds AWS SDK configuration that honours the standard
-// endpoint variables (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_KINESIS,
-// AWS_ENDPOINT_URL_DYNAMODB, ...), regions and credentials, so the same code
-// talks to AWS, LocalStack or the local emulators.
+// Package awsenv is the one place that builds AWS SDK configuration and
+// clients, for the four programs that need them: the Lambda functions
+// (internal/app), local mode (internal/localhub), the CLI (cmd/devicehub) and
+// the tests (test/testenv). Load follows the SDK's default chain, so regions,
+// credentials and the standard AWS_ENDPOINT_URL* variables work as in any AWS
+// tool (AWS itself, LocalStack); Static is the emulators' configuration, with
+// dummy credentials and no shared config, so local mode and tests can never
+// reach a real account; Kinesis and DynamoDB point a client at an explicit
+// endpoint when one is given. Without it each caller would repeat the same
+// choices and could drift, e.g. a test that picks up real credentials.
+//
+// Secrets adapts Secrets Manager to the owner-key lookup of internal/config.
 package awsenv
 
 import (

@@ -4,7 +4,6 @@
 package emulator
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -87,23 +86,25 @@ func Start(ctx context.Context, o Options) (*Running, error) {
 		DynamoDB: "http://127.0.0.1:" + strconv.Itoa(o.DynamoDBPort),
 	}
 	specs := []struct {
+		name   string
 		args   []string
 		url    string
 		target string
 	}{
-		{[]string{"-r", preload, filepath.Join(mods, "kinesalite", "cli.js"), "--port", strconv.Itoa(o.KinesisPort), "--createStreamMs", "50", "--deleteStreamMs", "50", "--shardLimit", "100"},
+		{"kinesalite", []string{"-r", preload, filepath.Join(mods, "kinesalite", "cli.js"), "--port", strconv.Itoa(o.KinesisPort), "--createStreamMs", "50", "--deleteStreamMs", "50", "--shardLimit", "100"},
 			r.Kinesis, "Kinesis_20131202.ListStreams"},
-		{[]string{"-r", preload, filepath.Join(mods, "dynalite", "cli.js"), "--host", "127.0.0.1", "--port", strconv.Itoa(o.DynamoDBPort), "--createTableMs", "50", "--deleteTableMs", "50", "--updateTableMs", "50"},
+		{"dynalite", []string{"-r", preload, filepath.Join(mods, "dynalite", "cli.js"), "--host", "127.0.0.1", "--port", strconv.Itoa(o.DynamoDBPort), "--createTableMs", "50", "--deleteTableMs", "50", "--updateTableMs", "50"},
 			r.DynamoDB, "DynamoDB_20120810.ListTables"},
 	}
 	for _, s := range specs {
+		// Not CommandContext: the emulators outlive Start's ctx, until Stop.
 		cmd := exec.Command("node", s.args...)
 		cmd.Stdout, cmd.Stderr = o.Log, o.Log
 		// Own process group, so Stop ends the emulator and nothing else.
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		if err := cmd.Start(); err != nil {
 			r.Stop()
-			return nil, fmt.Errorf("emulator: start %s: %w", s.args[2], err)
+			return nil, fmt.Errorf("emulator: start %s: %w", s.name, err)
 		}
 		r.procs = append(r.procs, cmd)
 	}
@@ -116,7 +117,8 @@ func Start(ctx context.Context, o Options) (*Running, error) {
 	return r, nil
 }
 
-// Stop ends the emulators this Running started, by PID.
+// Stop ends the emulators this Running started: each runs in its own process
+// group, which Stop signals by id, so nothing else is touched.
 func (r *Running) Stop() {
 	for _, p := range r.procs {
 		if p.Process != nil {
@@ -129,14 +131,17 @@ func (r *Running) Stop() {
 
 // WaitReady polls an emulator with a signed-looking list call until it answers 200.
 func WaitReady(ctx context.Context, url, target string, timeout time.Duration) error {
+	ct := "application/x-amz-json-1.1" // Kinesis
+	if strings.HasPrefix(target, "DynamoDB") {
+		ct = "application/x-amz-json-1.0"
+	}
 	deadline := time.Now().Add(timeout)
 	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader([]byte("{}")))
-		req.Header.Set("X-Amz-Target", target)
-		ct := "application/x-amz-json-1.1" // Kinesis
-		if strings.HasPrefix(target, "DynamoDB") {
-			ct = "application/x-amz-json-1.0"
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader("{}"))
+		if err != nil {
+			return fmt.Errorf("emulator: %w", err)
 		}
+		req.Header.Set("X-Amz-Target", target)
 		req.Header.Set("Content-Type", ct)
 		req.Header.Set("X-Amz-Date", "20200101T000000Z")
 		req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=devicehub/20200101/us-east-1/x/aws4_request, SignedHeaders=host, Signature=0")
@@ -146,9 +151,10 @@ func WaitReady(ctx context.Context, url, target string, timeout time.Duration) e
 			if resp.StatusCode == http.StatusOK {
 				return nil
 			}
+			err = errors.New(resp.Status)
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("emulator at %s not ready after %s: %v", url, timeout, err)
+			return fmt.Errorf("emulator at %s not ready after %s: %w", url, timeout, err)
 		}
 		select {
 		case <-ctx.Done():

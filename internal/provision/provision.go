@@ -1,7 +1,11 @@
-// Package provision creates the hub's stream and tables from internal/schema,
-// the same definitions the CDK stack uses, on the local emulators (or any
-// endpoint). It is idempotent. It never calls UpdateTimeToLive: the emulator
-// lacks it and correctness never depends on TTL deletion.
+// Package provision creates the hub's Kinesis stream and DynamoDB tables for
+// local mode (internal/localhub) and the tests, from the definitions in
+// internal/schema that the CDK stack also builds from; infra/hub's tests check
+// that TableInput and the stack agree. On AWS the stack creates them instead.
+//
+// Every call is idempotent: what exists already is waited for, not changed.
+// It never calls UpdateTimeToLive (dynalite lacks it), and the hub never
+// depends on TTL deletion for correctness.
 package provision
 
 import (
@@ -19,27 +23,28 @@ import (
 	"github.com/devicehub/devicehub/internal/schema"
 )
 
+// waitFor bounds how long a new stream or table may take to become ACTIVE.
+const waitFor = 30 * time.Second
+
 // CreateStream creates the stream with shards shards unless it exists, and
 // waits until it is ACTIVE.
 func CreateStream(ctx context.Context, k *kinesis.Client, name string, shards int32) error {
 	_, err := k.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: &name, ShardCount: &shards})
 	var inUse *kintypes.ResourceInUseException
 	if err != nil && !errors.As(err, &inUse) {
-		return fmt.Errorf("bootstrap: create stream %s: %w", name, err)
+		return fmt.Errorf("provision: create stream %s: %w", name, err)
 	}
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		out, err := k.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: &name})
-		if err == nil && out.StreamDescriptionSummary.StreamStatus == kintypes.StreamStatusActive {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("bootstrap: stream %s not active: %v", name, err)
-		}
-		time.Sleep(50 * time.Millisecond)
+	w := kinesis.NewStreamExistsWaiter(k, func(o *kinesis.StreamExistsWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 50*time.Millisecond, 200*time.Millisecond
+	})
+	if err := w.Wait(ctx, &kinesis.DescribeStreamInput{StreamName: &name}, waitFor); err != nil {
+		return fmt.Errorf("provision: stream %s: %w", name, err)
 	}
+	return nil
 }
 
-// TableInput is the CreateTable request for t under the physical name.
+// TableInput is the CreateTable request for t under the physical name: keys,
+// indexes (projecting all attributes) and on-demand billing, as in the stack.
 func TableInput(t schema.Table, name string) *dynamodb.CreateTableInput {
 	attrs := map[string]schema.AttrType{}
 	ks := func(pk schema.Key, sk *schema.Key) []ddbtypes.KeySchemaElement {
@@ -70,8 +75,12 @@ func TableInput(t schema.Table, name string) *dynamodb.CreateTableInput {
 }
 
 // CreateTables creates each table (names maps table ID to physical name;
-// missing entries use the default name) and waits until all are ACTIVE.
+// missing entries use the default name) unless it exists, and waits until
+// each is ACTIVE.
 func CreateTables(ctx context.Context, db *dynamodb.Client, tables []schema.Table, names map[string]string) error {
+	w := dynamodb.NewTableExistsWaiter(db, func(o *dynamodb.TableExistsWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 50*time.Millisecond, 200*time.Millisecond
+	})
 	for _, t := range tables {
 		name := names[t.ID]
 		if name == "" {
@@ -80,14 +89,10 @@ func CreateTables(ctx context.Context, db *dynamodb.Client, tables []schema.Tabl
 		_, err := db.CreateTable(ctx, TableInput(t, name))
 		var inUse *ddbtypes.ResourceInUseException
 		if err != nil && !errors.As(err, &inUse) {
-			return fmt.Errorf("bootstrap: create table %s: %w", name, err)
+			return fmt.Errorf("provision: create table %s: %w", name, err)
 		}
-		w := dynamodb.NewTableExistsWaiter(db, func(o *dynamodb.TableExistsWaiterOptions) {
-			o.MinDelay = 50 * time.Millisecond
-			o.MaxDelay = 200 * time.Millisecond
-		})
-		if err := w.Wait(ctx, &dynamodb.DescribeTableInput{TableName: &name}, 30*time.Second); err != nil {
-			return fmt.Errorf("bootstrap: table %s: %w", name, err)
+		if err := w.Wait(ctx, &dynamodb.DescribeTableInput{TableName: &name}, waitFor); err != nil {
+			return fmt.Errorf("provision: table %s: %w", name, err)
 		}
 	}
 	return nil

@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"strings"
 	"sync"
 	"time"
@@ -32,10 +33,10 @@ type Getter interface {
 // deleted device is refused at the latest CacheTTL after the change (at once
 // in the process that made the change).
 type Authenticator struct {
-	host      string
+	host      string // lower case
 	devices   Getter
 	policy    string
-	policyKey []byte
+	policyKey *sas.Key
 	now       func() time.Time
 	ttl       time.Duration
 	max       int
@@ -44,12 +45,12 @@ type Authenticator struct {
 	cache map[string]cached
 }
 
+// cached is a device as authentication needs it, with its keys prepared.
 type cached struct {
-	id        Identity
-	enabled   bool
-	primary   []byte
-	secondary []byte
-	loaded    time.Time
+	id                 Identity
+	enabled            bool
+	primary, secondary *sas.Key
+	loaded             time.Time
 }
 
 // AuthConfig configures an Authenticator.
@@ -76,13 +77,32 @@ func NewAuthenticator(c AuthConfig) (*Authenticator, error) {
 		c.Now = time.Now
 	}
 	return &Authenticator{
-		host: strings.ToLower(c.HubHost), devices: c.Devices, policy: c.Policy, policyKey: key,
+		host: strings.ToLower(c.HubHost), devices: c.Devices, policy: c.Policy, policyKey: sas.NewKey(key),
 		now: c.Now, ttl: c.CacheTTL, max: c.CacheSize, cache: make(map[string]cached),
 	}, nil
 }
 
 func unauthorized(msg string) error {
 	return apierr.IotHubUnauthorizedAccess.New(msg)
+}
+
+// verify checks tok against keys in turn (a device's primary then secondary
+// key) and words the refusal; mismatch is the words when no key signed it.
+func verify(tok sas.Token, now time.Time, mismatch string, keys ...*sas.Key) error {
+	var err error
+	for _, k := range keys {
+		if err = tok.Verify(k, now); !errors.Is(err, sas.ErrSignature) {
+			break
+		}
+	}
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, sas.ErrExpired):
+		return unauthorized("token expired")
+	default:
+		return unauthorized(mismatch)
+	}
 }
 
 // Device authenticates the Authorization header for deviceID.
@@ -99,13 +119,8 @@ func (a *Authenticator) Device(ctx context.Context, header, deviceID string) (Id
 	if err != nil {
 		return Identity{}, err
 	}
-	if err := tok.Verify(c.primary, now); err == sas.ErrSignature {
-		err = tok.Verify(c.secondary, now)
-		if err != nil {
-			return Identity{}, unauthorized("signature does not match a device key")
-		}
-	} else if err != nil {
-		return Identity{}, unauthorized("token expired")
+	if err := verify(tok, now, "signature does not match a device key", c.primary, c.secondary); err != nil {
+		return Identity{}, err
 	}
 	if !c.enabled {
 		return Identity{}, unauthorized("device is disabled")
@@ -113,13 +128,16 @@ func (a *Authenticator) Device(ctx context.Context, header, deviceID string) (Id
 	return c.id, nil
 }
 
+// deviceResource reports whether res is "{host}/devices/{deviceID}", with an
+// optional trailing slash, ignoring case as IoT Hub does.
 func (a *Authenticator) deviceResource(res, deviceID string) bool {
-	want := len(a.host) + len("/devices/") + len(deviceID)
+	const devices = "/devices/"
 	res = strings.TrimSuffix(res, "/")
-	return len(res) == want &&
-		strings.EqualFold(res[:len(a.host)], a.host) &&
-		strings.EqualFold(res[len(a.host):len(a.host)+9], "/devices/") &&
-		strings.EqualFold(res[len(a.host)+9:], deviceID)
+	h, d := len(a.host), len(a.host)+len(devices)
+	return len(res) == d+len(deviceID) &&
+		strings.EqualFold(res[:h], a.host) &&
+		strings.EqualFold(res[h:d], devices) &&
+		strings.EqualFold(res[d:], deviceID)
 }
 
 // Service authenticates an owner-policy token (skn = policy name) scoped to
@@ -136,14 +154,7 @@ func (a *Authenticator) Service(_ context.Context, header string) error {
 	if res != a.host && !strings.HasPrefix(res, a.host+"/") {
 		return unauthorized("token resource does not name this hub")
 	}
-	switch tok.Verify(a.policyKey, a.now()) {
-	case nil:
-		return nil
-	case sas.ErrExpired:
-		return unauthorized("token expired")
-	default:
-		return unauthorized("signature does not match the policy key")
-	}
+	return verify(tok, a.now(), "signature does not match the policy key", a.policyKey)
 }
 
 // Invalidate drops a device from the cache.
@@ -153,14 +164,11 @@ func (a *Authenticator) Invalidate(deviceID string) {
 	a.mu.Unlock()
 }
 
+// lookup returns the device from the cache while it is fresh, else from the
+// registry.
 func (a *Authenticator) lookup(ctx context.Context, id string, now time.Time) (cached, error) {
-	if a.ttl > 0 {
-		a.mu.Lock()
-		c, ok := a.cache[id]
-		a.mu.Unlock()
-		if ok && now.Sub(c.loaded) < a.ttl {
-			return c, nil
-		}
+	if c, ok := a.fresh(id, now); ok {
+		return c, nil
 	}
 	d, err := a.devices.Get(ctx, id)
 	if err != nil {
@@ -176,26 +184,43 @@ func (a *Authenticator) lookup(ctx context.Context, id string, now time.Time) (c
 	}
 	c := cached{
 		id:      Identity{DeviceID: d.DeviceID, GenerationID: d.GenerationID, AuthMethod: AuthMethodSAS},
-		enabled: d.Status == StatusEnabled, primary: p, secondary: s, loaded: now,
+		enabled: d.Status == StatusEnabled, primary: sas.NewKey(p), secondary: sas.NewKey(s), loaded: now,
 	}
-	if a.ttl > 0 {
-		a.mu.Lock()
-		if len(a.cache) >= a.max {
-			// Evict expired entries first; if none, drop an arbitrary one.
-			for k, v := range a.cache {
-				if now.Sub(v.loaded) >= a.ttl {
-					delete(a.cache, k)
-				}
-			}
-			for k := range a.cache {
-				if len(a.cache) < a.max {
-					break
-				}
+	a.remember(id, c, now)
+	return c, nil
+}
+
+// fresh returns the cached device if it was loaded less than the TTL ago.
+func (a *Authenticator) fresh(id string, now time.Time) (cached, bool) {
+	if a.ttl <= 0 {
+		return cached{}, false
+	}
+	a.mu.Lock()
+	c, ok := a.cache[id]
+	a.mu.Unlock()
+	return c, ok && now.Sub(c.loaded) < a.ttl
+}
+
+// remember caches c, evicting to stay within the bound.
+func (a *Authenticator) remember(id string, c cached, now time.Time) {
+	if a.ttl <= 0 {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.cache) >= a.max {
+		// Evict expired entries first; if none, drop an arbitrary one.
+		for k, v := range a.cache {
+			if now.Sub(v.loaded) >= a.ttl {
 				delete(a.cache, k)
 			}
 		}
-		a.cache[id] = c
-		a.mu.Unlock()
+		for k := range a.cache {
+			if len(a.cache) < a.max {
+				break
+			}
+			delete(a.cache, k)
+		}
 	}
-	return c, nil
+	a.cache[id] = c
 }

@@ -18,16 +18,18 @@ const (
 	StatusDisabled = "disabled"
 )
 
-// Device is one identity in IoT Hub's registry shape.
+// Device is one identity in IoT Hub's registry shape. The dynamodbav tags are
+// the Devices table's item layout (DynamoStore): stored items are read back
+// with them, so a tag never changes.
 type Device struct {
-	DeviceID          string
-	GenerationID      string
-	Version           int64 // drives the etag; bumped on every write
-	Status            string
-	StatusReason      string
-	StatusUpdatedTime time.Time
-	PrimaryKey        string // base64
-	SecondaryKey      string // base64
+	DeviceID          string    `dynamodbav:"deviceId"` // schema.DeviceID, the partition key
+	GenerationID      string    `dynamodbav:"generationId"`
+	Version           int64     `dynamodbav:"version"` // drives the etag; bumped on every write
+	Status            string    `dynamodbav:"status"`
+	StatusReason      string    `dynamodbav:"statusReason,omitempty"`
+	StatusUpdatedTime time.Time `dynamodbav:"statusUpdatedTime"` // RFC 3339, stored in UTC
+	PrimaryKey        string    `dynamodbav:"primaryKey"`        // base64
+	SecondaryKey      string    `dynamodbav:"secondaryKey"`      // base64
 }
 
 // ETag is the device's entity tag (unquoted), as IoT Hub's base64 form.

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -24,64 +26,45 @@ type DynamoDB interface {
 	Scan(ctx context.Context, in *dynamodb.ScanInput, opts ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
 }
 
-// DynamoStore keeps one item per device, keyed by device id.
+// DynamoStore keeps one item per device, keyed by device id; Device's
+// dynamodbav tags are the item's layout.
 type DynamoStore struct {
 	DB    DynamoDB
 	Table string
 }
 
-const (
-	attrGeneration   = "generationId"
-	attrVersion      = "version"
-	attrStatus       = "status"
-	attrStatusReason = "statusReason"
-	attrStatusTime   = "statusUpdatedTime"
-	attrPrimary      = "primaryKey"
-	attrSecondary    = "secondaryKey"
-)
+// attrVersion is Device.Version's attribute, which the conditional writes test.
+const attrVersion = "version"
 
 func key(id string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{schema.DeviceID: &types.AttributeValueMemberS{Value: id}}
 }
 
-func toItem(d Device) map[string]types.AttributeValue {
-	item := map[string]types.AttributeValue{
-		schema.DeviceID: &types.AttributeValueMemberS{Value: d.DeviceID},
-		attrGeneration:  &types.AttributeValueMemberS{Value: d.GenerationID},
-		attrVersion:     &types.AttributeValueMemberN{Value: strconv.FormatInt(d.Version, 10)},
-		attrStatus:      &types.AttributeValueMemberS{Value: d.Status},
-		attrStatusTime:  &types.AttributeValueMemberS{Value: d.StatusUpdatedTime.UTC().Format(time.RFC3339Nano)},
-		attrPrimary:     &types.AttributeValueMemberS{Value: d.PrimaryKey},
-		attrSecondary:   &types.AttributeValueMemberS{Value: d.SecondaryKey},
+func toItem(d Device) (map[string]types.AttributeValue, error) {
+	// Items have always held the time in UTC; keep them comparable as text.
+	d.StatusUpdatedTime = d.StatusUpdatedTime.UTC()
+	item, err := attributevalue.MarshalMap(d)
+	if err != nil {
+		return nil, fmt.Errorf("registry: encode device %q: %w", d.DeviceID, err)
 	}
-	if d.StatusReason != "" {
-		item[attrStatusReason] = &types.AttributeValueMemberS{Value: d.StatusReason}
-	}
-	return item
+	return item, nil
 }
 
 func fromItem(item map[string]types.AttributeValue) (Device, error) {
-	s := func(k string) string {
-		if v, ok := item[k].(*types.AttributeValueMemberS); ok {
-			return v.Value
-		}
-		return ""
-	}
-	d := Device{
-		DeviceID: s(schema.DeviceID), GenerationID: s(attrGeneration), Status: s(attrStatus),
-		StatusReason: s(attrStatusReason), PrimaryKey: s(attrPrimary), SecondaryKey: s(attrSecondary),
-	}
-	if v, ok := item[attrVersion].(*types.AttributeValueMemberN); ok {
-		n, err := strconv.ParseInt(v.Value, 10, 64)
-		if err != nil {
-			return Device{}, fmt.Errorf("registry: bad version %q: %w", v.Value, err)
-		}
-		d.Version = n
-	}
-	if t, err := time.Parse(time.RFC3339Nano, s(attrStatusTime)); err == nil {
-		d.StatusUpdatedTime = t
+	var d Device
+	if err := attributevalue.UnmarshalMap(item, &d); err != nil {
+		return Device{}, fmt.Errorf("registry: decode device item: %w", err)
 	}
 	return d, nil
+}
+
+// condition builds a write's condition expression.
+func condition(c expression.ConditionBuilder) (expression.Expression, error) {
+	expr, err := expression.NewBuilder().WithCondition(c).Build()
+	if err != nil {
+		return expression.Expression{}, fmt.Errorf("registry: build condition: %w", err)
+	}
+	return expr, nil
 }
 
 func storeErr(op string, err error) error {
@@ -102,10 +85,18 @@ func (s *DynamoStore) Get(ctx context.Context, id string) (Device, error) {
 
 // Create writes d only when no device has its id.
 func (s *DynamoStore) Create(ctx context.Context, d Device) error {
-	_, err := s.DB.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: &s.Table, Item: toItem(d),
-		ConditionExpression:      aws.String("attribute_not_exists(#id)"),
-		ExpressionAttributeNames: map[string]string{"#id": schema.DeviceID},
+	item, err := toItem(d)
+	if err != nil {
+		return err
+	}
+	cond, err := condition(expression.AttributeNotExists(expression.Name(schema.DeviceID)))
+	if err != nil {
+		return err
+	}
+	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: &s.Table, Item: item,
+		ConditionExpression:      cond.Condition(),
+		ExpressionAttributeNames: cond.Names(),
 	})
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
@@ -119,11 +110,19 @@ func (s *DynamoStore) Create(ctx context.Context, d Device) error {
 
 // Replace writes d when the stored version is prevVersion.
 func (s *DynamoStore) Replace(ctx context.Context, d Device, prevVersion int64) error {
-	_, err := s.DB.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: &s.Table, Item: toItem(d),
-		ConditionExpression:       aws.String("#v = :v"),
-		ExpressionAttributeNames:  map[string]string{"#v": attrVersion},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: strconv.FormatInt(prevVersion, 10)}},
+	item, err := toItem(d)
+	if err != nil {
+		return err
+	}
+	cond, err := condition(expression.Name(attrVersion).Equal(expression.Value(prevVersion)))
+	if err != nil {
+		return err
+	}
+	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: &s.Table, Item: item,
+		ConditionExpression:       cond.Condition(),
+		ExpressionAttributeNames:  cond.Names(),
+		ExpressionAttributeValues: cond.Values(),
 	})
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
@@ -137,17 +136,20 @@ func (s *DynamoStore) Replace(ctx context.Context, d Device, prevVersion int64) 
 
 // Delete removes the device, guarded by version when version >= 0.
 func (s *DynamoStore) Delete(ctx context.Context, id string, version int64) error {
-	in := &dynamodb.DeleteItemInput{
-		TableName: &s.Table, Key: key(id),
-		ConditionExpression:      aws.String("attribute_exists(#id)"),
-		ExpressionAttributeNames: map[string]string{"#id": schema.DeviceID},
-	}
+	c := expression.AttributeExists(expression.Name(schema.DeviceID))
 	if version >= 0 {
-		in.ConditionExpression = aws.String("attribute_exists(#id) AND #v = :v")
-		in.ExpressionAttributeNames["#v"] = attrVersion
-		in.ExpressionAttributeValues = map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: strconv.FormatInt(version, 10)}}
+		c = c.And(expression.Name(attrVersion).Equal(expression.Value(version)))
 	}
-	_, err := s.DB.DeleteItem(ctx, in)
+	cond, err := condition(c)
+	if err != nil {
+		return err
+	}
+	_, err = s.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName: &s.Table, Key: key(id),
+		ConditionExpression:       cond.Condition(),
+		ExpressionAttributeNames:  cond.Names(),
+		ExpressionAttributeValues: cond.Values(),
+	})
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
 		if version < 0 {

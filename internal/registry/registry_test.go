@@ -73,19 +73,21 @@ func TestAuthenticator(t *testing.T) {
 	devCases := []struct {
 		name, header, device string
 		ok                   bool
+		msg                  string // the refusal's message, when it matters
 	}{
-		{"primary key", tok("hub.example/devices/d1", d1.PrimaryKey, "", time.Hour), "d1", true},
-		{"secondary key", tok("hub.example/devices/d1", d1.SecondaryKey, "", time.Hour), "d1", true},
-		{"host case-insensitive", tok("HUB.example/devices/d1", d1.PrimaryKey, "", time.Hour), "d1", true},
-		{"expired", tok("hub.example/devices/d1", d1.PrimaryKey, "", -time.Second), "d1", false},
-		{"wrong key", tok("hub.example/devices/d1", off.PrimaryKey, "", time.Hour), "d1", false},
-		{"another device's token", tok("hub.example/devices/d1", d1.PrimaryKey, "", time.Hour), "off", false},
-		{"other hub", tok("other.example/devices/d1", d1.PrimaryKey, "", time.Hour), "d1", false},
-		{"hub-scoped device key", tok("hub.example", d1.PrimaryKey, "", time.Hour), "d1", false},
-		{"disabled", tok("hub.example/devices/off", off.PrimaryKey, "", time.Hour), "off", false},
-		{"unknown device", tok("hub.example/devices/nope", d1.PrimaryKey, "", time.Hour), "nope", false},
-		{"malformed", "SharedAccessSignature sr=x", "d1", false},
-		{"missing", "", "d1", false},
+		{"primary key", tok("hub.example/devices/d1", d1.PrimaryKey, "", time.Hour), "d1", true, ""},
+		{"secondary key", tok("hub.example/devices/d1", d1.SecondaryKey, "", time.Hour), "d1", true, ""},
+		{"host case-insensitive", tok("HUB.example/devices/d1", d1.PrimaryKey, "", time.Hour), "d1", true, ""},
+		{"expired", tok("hub.example/devices/d1", d1.PrimaryKey, "", -time.Second), "d1", false, "token expired"},
+		{"expired, secondary key", tok("hub.example/devices/d1", d1.SecondaryKey, "", -time.Second), "d1", false, "token expired"},
+		{"wrong key", tok("hub.example/devices/d1", off.PrimaryKey, "", time.Hour), "d1", false, "signature does not match a device key"},
+		{"another device's token", tok("hub.example/devices/d1", d1.PrimaryKey, "", time.Hour), "off", false, ""},
+		{"other hub", tok("other.example/devices/d1", d1.PrimaryKey, "", time.Hour), "d1", false, ""},
+		{"hub-scoped device key", tok("hub.example", d1.PrimaryKey, "", time.Hour), "d1", false, ""},
+		{"disabled", tok("hub.example/devices/off", off.PrimaryKey, "", time.Hour), "off", false, ""},
+		{"unknown device", tok("hub.example/devices/nope", d1.PrimaryKey, "", time.Hour), "nope", false, ""},
+		{"malformed", "SharedAccessSignature sr=x", "d1", false, ""},
+		{"missing", "", "d1", false, ""},
 	}
 	for _, tc := range devCases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -98,6 +100,9 @@ func TestAuthenticator(t *testing.T) {
 			}
 			if apierr.KindOf(err) != apierr.Unauthorized {
 				t.Fatalf("err = %v, want Unauthorized", err)
+			}
+			if e, _ := apierr.As(err); tc.msg != "" && e.Message != tc.msg {
+				t.Fatalf("message %q, want %q", e.Message, tc.msg)
 			}
 		})
 	}

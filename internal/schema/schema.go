@@ -54,7 +54,8 @@ type Index struct {
 	SortKey      *Key
 }
 
-// Table describes one DynamoDB table for both CDK and the local bootstrap.
+// Table describes one DynamoDB table for both the CDK stack and
+// internal/provision (local mode and tests).
 type Table struct {
 	ID           string // construct id and logical name, e.g. "Devices"
 	DefaultName  string // physical name in local mode

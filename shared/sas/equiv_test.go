@@ -5,12 +5,15 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
-// sign is a hand-written HMAC; it must agree with crypto/hmac for every key
-// length, including keys longer than SHA-256's block, which HMAC hashes first.
+// Key.sign must agree with a one-shot crypto/hmac for every key length,
+// including keys longer than SHA-256's block, which HMAC hashes first, and
+// must keep agreeing when its pooled, keyed state is reused.
 func TestSignMatchesCryptoHMAC(t *testing.T) {
 	cases := []struct {
 		name     string
@@ -24,12 +27,15 @@ func TestSignMatchesCryptoHMAC(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			m := hmac.New(sha256.New, tc.key)
-			m.Write([]byte(tc.res + "\n" + tc.exp))
-			var got [sha256.Size]byte
-			sign(&got, tc.key, tc.res, tc.exp)
-			if !hmac.Equal(got[:], m.Sum(nil)) {
-				t.Fatalf("sign = %x, want %x", got, m.Sum(nil))
+			key := NewKey(tc.key)
+			for _, msg := range []struct{ res, exp string }{{tc.res, tc.exp}, {tc.res + "/again", "3"}, {tc.res, tc.exp}} {
+				m := hmac.New(sha256.New, tc.key)
+				m.Write([]byte(msg.res + "\n" + msg.exp))
+				var got [sha256.Size]byte
+				key.sign(&got, msg.res, msg.exp)
+				if !hmac.Equal(got[:], m.Sum(nil)) {
+					t.Fatalf("sign(%q, %q) = %x, want %x", msg.res, msg.exp, got, m.Sum(nil))
+				}
 			}
 		})
 	}
@@ -71,4 +77,27 @@ func TestDecodeSignatureMatchesStdlib(t *testing.T) {
 			t.Errorf("decodeSignature(%q) = %x, %v; want %x, %v", sig, got, ok, want, wantOK)
 		}
 	}
+}
+
+// A Key is shared by concurrent requests; run with -race.
+func TestKeyConcurrentUse(t *testing.T) {
+	raw := []byte(strings.Repeat("c", 32))
+	key := NewKey(raw)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 200 {
+				res, exp := "hub/devices/d"+strconv.Itoa(g), strconv.Itoa(i)
+				m := hmac.New(sha256.New, raw)
+				m.Write([]byte(res + "\n" + exp))
+				var got [sha256.Size]byte
+				key.sign(&got, res, exp)
+				if !hmac.Equal(got[:], m.Sum(nil)) {
+					t.Errorf("goroutine %d, message %d: wrong MAC", g, i)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

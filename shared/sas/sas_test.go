@@ -24,7 +24,8 @@ func TestNewMatchesAzureVector(t *testing.T) {
 func TestParseVerify(t *testing.T) {
 	key := "+XLy+MVZ+aTeOnVzN2kLeB16O+kSxmz6g3rS6fAf6rw="
 	raw, _ := base64.StdEncoding.DecodeString(key)
-	other, _ := base64.StdEncoding.DecodeString("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
+	otherRaw, _ := base64.StdEncoding.DecodeString("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
+	right, other := NewKey(raw), NewKey(otherRaw)
 	now := time.Unix(1_700_000_000, 0)
 	good, _ := New("hub.local/devices/d1", key, "", now.Add(time.Hour))
 	withName, _ := New("hub.local", key, "iothubowner", now.Add(time.Hour))
@@ -33,17 +34,17 @@ func TestParseVerify(t *testing.T) {
 	cases := []struct {
 		name     string
 		header   string
-		key      []byte
+		key      *Key
 		parseErr bool
 		verify   error
 		resource string
 		keyName  string
 	}{
-		{name: "device token", header: good, key: raw, resource: "hub.local/devices/d1"},
-		{name: "policy token", header: withName, key: raw, resource: "hub.local", keyName: "iothubowner"},
-		{name: "expired", header: expired, key: raw, verify: ErrExpired, resource: "hub.local/devices/d1"},
+		{name: "device token", header: good, key: right, resource: "hub.local/devices/d1"},
+		{name: "policy token", header: withName, key: right, resource: "hub.local", keyName: "iothubowner"},
+		{name: "expired", header: expired, key: right, verify: ErrExpired, resource: "hub.local/devices/d1"},
 		{name: "wrong key", header: good, key: other, verify: ErrSignature, resource: "hub.local/devices/d1"},
-		{name: "resource changed", header: tampered, key: raw, verify: ErrSignature, resource: "hub.local/devices/d2"},
+		{name: "resource changed", header: tampered, key: right, verify: ErrSignature, resource: "hub.local/devices/d2"},
 		{name: "no scheme", header: "Bearer abc", parseErr: true},
 		{name: "missing sig", header: "SharedAccessSignature sr=a&se=1", parseErr: true},
 		{name: "bad se", header: "SharedAccessSignature sr=a&sig=AAAA&se=x", parseErr: true},

@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -147,7 +146,7 @@ func New(t testing.TB, o Options) *Env {
 	if o.KinesisEndpoint != "" {
 		hubKinesis = awsenv.Kinesis(cfgAWS, o.KinesisEndpoint)
 	}
-	log := slog.New(slog.NewJSONHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := slog.New(slog.NewJSONHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	env.Hub, err = app.Build(ctx, cfg, app.Clients{DynamoDB: env.DynamoDB, Kinesis: hubKinesis}, app.All, log, o.Now)
 	if err != nil {
 		t.Fatal(err)
@@ -165,6 +164,7 @@ func New(t testing.TB, o Options) *Env {
 
 // OwnerToken returns a valid owner-policy Authorization header.
 func (e *Env) OwnerToken(t testing.TB) string {
+	t.Helper()
 	tok, err := e.OwnerConn.Token(e.Now(), time.Hour)
 	if err != nil {
 		t.Fatal(err)
@@ -184,6 +184,7 @@ func (e *Env) CreateDevice(t testing.TB, id string) sas.ConnectionString {
 
 // DeviceToken returns a valid device Authorization header.
 func (e *Env) DeviceToken(t testing.TB, c sas.ConnectionString) string {
+	t.Helper()
 	tok, err := c.Token(e.Now(), time.Hour)
 	if err != nil {
 		t.Fatal(err)
@@ -195,11 +196,4 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-type testWriter struct{ t testing.TB }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }
