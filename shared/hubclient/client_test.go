@@ -102,7 +102,7 @@ func checkAuth(t *testing.T, r request, resource, keyName, key string) {
 		t.Fatalf("Authorization %q: %v", h, err)
 	}
 	raw, _ := base64.StdEncoding.DecodeString(key)
-	if err := tok.Verify(raw, testNow); err != nil {
+	if err := tok.Verify(sas.NewKey(raw), testNow); err != nil {
 		t.Errorf("token does not verify with the key: %v", err)
 	}
 	if tok.Resource != resource || tok.KeyName != keyName || !tok.Expiry.Equal(testNow.Add(time.Hour)) {
