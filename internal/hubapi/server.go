@@ -16,7 +16,7 @@ import (
 // DeviceAuth authenticates device and owner-policy tokens.
 type DeviceAuth interface {
 	Device(ctx context.Context, header, deviceID string) (registry.Identity, error)
-	Service(ctx context.Context, header string) error
+	Service(ctx context.Context, header, resource string) error
 }
 
 // Registry manages device identities.
@@ -86,7 +86,7 @@ type deviceHandlerFunc func(w http.ResponseWriter, r *http.Request, id registry.
 
 func (s *server) service(h handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if err := s.Auth.Service(r.Context(), r.Header.Get("Authorization")); err != nil {
+		if err := s.Auth.Service(r.Context(), r.Header.Get("Authorization"), r.URL.Path); err != nil {
 			s.writeError(w, r, err)
 			return
 		}

@@ -45,13 +45,21 @@ type Authenticator struct {
 	cache map[string]cached
 }
 
-// cached is a device as authentication needs it, with its keys prepared.
+// cached is a device as authentication needs it, with its keys prepared, or
+// the fact that no such device is registered (missing).
 type cached struct {
 	id                 Identity
 	enabled            bool
+	missing            bool
 	primary, secondary *sas.Key
 	loaded             time.Time
 }
+
+// maxMissingTTL bounds how long "not registered" is remembered: long enough
+// that a device retrying with an unknown id (or a probe repeating one) costs
+// no registry read per request, short enough that a device created in another
+// process is accepted within seconds.
+const maxMissingTTL = 5 * time.Second
 
 // AuthConfig configures an Authenticator.
 type AuthConfig struct {
@@ -82,8 +90,11 @@ func NewAuthenticator(c AuthConfig) (*Authenticator, error) {
 	}, nil
 }
 
-func unauthorized(msg string) error {
-	return apierr.IotHubUnauthorizedAccess.New(msg)
+// unauthorized is the one answer to every failed credential: the caller
+// learns nothing about which check failed (so device ids cannot be
+// enumerated), while reason goes with the error as its cause, into the log.
+func unauthorized(reason string) error {
+	return apierr.IotHubUnauthorizedAccess.Wrap("the credentials are not valid for this resource", errors.New(reason))
 }
 
 // verify checks tok against keys in turn (a device's primary then secondary
@@ -140,9 +151,14 @@ func (a *Authenticator) deviceResource(res, deviceID string) bool {
 		strings.EqualFold(res[d:], deviceID)
 }
 
-// Service authenticates an owner-policy token (skn = policy name) scoped to
-// the hub (sr = host, or a path under it).
-func (a *Authenticator) Service(_ context.Context, header string) error {
+// Service authenticates an owner-policy token (skn = policy name) for the
+// service resource path (the request path, e.g. /devices/B or
+// /messages/servicebound/feedback). As in IoT Hub, a token's sr is a
+// resource-URI prefix: sr = host grants the whole hub, sr = host/devices/A
+// grants only what lies under /devices/A. The host compares without case;
+// the path compares exactly and only at segment boundaries, so
+// host/devices/A grants neither /devices/AB nor /devices.
+func (a *Authenticator) Service(_ context.Context, header, resource string) error {
 	tok, err := sas.Parse(header)
 	if err != nil {
 		return unauthorized("missing or malformed SharedAccessSignature")
@@ -150,11 +166,27 @@ func (a *Authenticator) Service(_ context.Context, header string) error {
 	if tok.KeyName != a.policy {
 		return unauthorized("token is not signed by policy " + a.policy)
 	}
-	res := strings.ToLower(tok.Resource)
-	if res != a.host && !strings.HasPrefix(res, a.host+"/") {
-		return unauthorized("token resource does not name this hub")
+	if !a.grants(tok.Resource, resource) {
+		return unauthorized("token scope " + tok.Resource + " does not cover " + resource)
 	}
 	return verify(tok, a.now(), "signature does not match the policy key", a.policyKey)
+}
+
+// grants reports whether the token scope sr (host[/path]) covers the request
+// path: the scope's path, without a trailing slash, must equal the request
+// path or be followed in it by a "/".
+func (a *Authenticator) grants(sr, path string) bool {
+	if len(sr) < len(a.host) || !strings.EqualFold(sr[:len(a.host)], a.host) {
+		return false
+	}
+	scope := strings.TrimSuffix(sr[len(a.host):], "/")
+	if scope == "" {
+		return true
+	}
+	if scope[0] != '/' || !strings.HasPrefix(path, scope) {
+		return false
+	}
+	return len(path) == len(scope) || path[len(scope)] == '/'
 }
 
 // Invalidate drops a device from the cache.
@@ -167,13 +199,28 @@ func (a *Authenticator) Invalidate(deviceID string) {
 // lookup returns the device from the cache while it is fresh, else from the
 // registry.
 func (a *Authenticator) lookup(ctx context.Context, id string, now time.Time) (cached, error) {
-	if c, ok := a.fresh(id, now); ok {
-		return c, nil
+	c, ok := a.fresh(id, now)
+	if !ok {
+		var err error
+		if c, err = a.load(ctx, id, now); err != nil {
+			return cached{}, err
+		}
 	}
+	if c.missing {
+		return cached{}, unauthorized("device " + id + " is not registered")
+	}
+	return c, nil
+}
+
+// load reads the device from the registry and caches what it found, a
+// missing device included.
+func (a *Authenticator) load(ctx context.Context, id string, now time.Time) (cached, error) {
 	d, err := a.devices.Get(ctx, id)
 	if err != nil {
 		if apierr.KindOf(err) == apierr.NotFound {
-			return cached{}, unauthorized("device is not registered")
+			c := cached{missing: true, loaded: now}
+			a.remember(id, c, now)
+			return c, nil
 		}
 		return cached{}, err
 	}
@@ -198,7 +245,15 @@ func (a *Authenticator) fresh(id string, now time.Time) (cached, bool) {
 	a.mu.Lock()
 	c, ok := a.cache[id]
 	a.mu.Unlock()
-	return c, ok && now.Sub(c.loaded) < a.ttl
+	return c, ok && now.Sub(c.loaded) < a.ttlOf(c)
+}
+
+// ttlOf is how long c may be served from the cache.
+func (a *Authenticator) ttlOf(c cached) time.Duration {
+	if c.missing {
+		return min(a.ttl, maxMissingTTL)
+	}
+	return a.ttl
 }
 
 // remember caches c, evicting to stay within the bound.
@@ -211,7 +266,7 @@ func (a *Authenticator) remember(id string, c cached, now time.Time) {
 	if len(a.cache) >= a.max {
 		// Evict expired entries first; if none, drop an arbitrary one.
 		for k, v := range a.cache {
-			if now.Sub(v.loaded) >= a.ttl {
+			if now.Sub(v.loaded) >= a.ttlOf(v) {
 				delete(a.cache, k)
 			}
 		}

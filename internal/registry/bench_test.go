@@ -49,7 +49,7 @@ func BenchmarkAuthenticator(b *testing.B) {
 		hdr := token("bench.devicehub.test", owner, "iothubowner")
 		b.ReportAllocs()
 		for b.Loop() {
-			if err := a.Service(ctx, hdr); err != nil {
+			if err := a.Service(ctx, hdr, "/devices"); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -73,7 +73,7 @@ func TestAuthenticator(t *testing.T) {
 	devCases := []struct {
 		name, header, device string
 		ok                   bool
-		msg                  string // the refusal's message, when it matters
+		reason               string // the refusal's logged cause, when it matters
 	}{
 		{"primary key", tok("hub.example/devices/d1", d1.PrimaryKey, "", time.Hour), "d1", true, ""},
 		{"secondary key", tok("hub.example/devices/d1", d1.SecondaryKey, "", time.Hour), "d1", true, ""},
@@ -101,26 +101,42 @@ func TestAuthenticator(t *testing.T) {
 			if apierr.KindOf(err) != apierr.Unauthorized {
 				t.Fatalf("err = %v, want Unauthorized", err)
 			}
-			if e, _ := apierr.As(err); tc.msg != "" && e.Message != tc.msg {
-				t.Fatalf("message %q, want %q", e.Message, tc.msg)
+			// Every refusal says the same to the caller; only the log knows why.
+			e, _ := apierr.As(err)
+			if e.Message != "the credentials are not valid for this resource" || e.Number != 401002 {
+				t.Fatalf("caller sees %q (%d), want the one unauthorized answer", e.Message, e.Number)
+			}
+			if tc.reason != "" && (e.Err == nil || e.Err.Error() != tc.reason) {
+				t.Fatalf("logged reason %v, want %q", e.Err, tc.reason)
 			}
 		})
 	}
 	svcCases := []struct {
-		name, header string
-		ok           bool
+		name, header, resource string
+		ok                     bool
 	}{
-		{"owner", tok("hub.example", owner, "iothubowner", time.Hour), true},
-		{"owner scoped path", tok("hub.example/devices", owner, "iothubowner", time.Hour), true},
-		{"no skn", tok("hub.example", owner, "", time.Hour), false},
-		{"other policy", tok("hub.example", owner, "service", time.Hour), false},
-		{"device key as owner", tok("hub.example", d1.PrimaryKey, "iothubowner", time.Hour), false},
-		{"expired", tok("hub.example", owner, "iothubowner", -time.Second), false},
-		{"other hub", tok("hub.example.evil", owner, "iothubowner", time.Hour), false},
+		{"owner", tok("hub.example", owner, "iothubowner", time.Hour), "/devices", true},
+		{"owner, trailing slash", tok("hub.example/", owner, "iothubowner", time.Hour), "/devices/d1", true},
+		{"owner, host case", tok("HUB.EXAMPLE", owner, "iothubowner", time.Hour), "/devices/d1", true},
+		{"scoped to devices", tok("hub.example/devices", owner, "iothubowner", time.Hour), "/devices/d1/messages/devicebound", true},
+		{"scoped to d1, d1", tok("hub.example/devices/d1", owner, "iothubowner", time.Hour), "/devices/d1", true},
+		{"scoped to d1, under d1", tok("hub.example/devices/d1/", owner, "iothubowner", time.Hour), "/devices/d1/commands", true},
+		{"scoped to d1, d2", tok("hub.example/devices/d1", owner, "iothubowner", time.Hour), "/devices/d2", false},
+		{"scoped to d1, d10", tok("hub.example/devices/d1", owner, "iothubowner", time.Hour), "/devices/d10", false},
+		{"scoped to d1, list", tok("hub.example/devices/d1", owner, "iothubowner", time.Hour), "/devices", false},
+		{"scoped to d1, feedback", tok("hub.example/devices/d1", owner, "iothubowner", time.Hour), "/messages/servicebound/feedback", false},
+		{"scoped to D1, d1", tok("hub.example/devices/D1", owner, "iothubowner", time.Hour), "/devices/d1", false},
+		{"junk scope", tok("hub.example/anything/at/all", owner, "iothubowner", time.Hour), "/devices", false},
+		{"host prefix", tok("hub.examplex", owner, "iothubowner", time.Hour), "/devices", false},
+		{"no skn", tok("hub.example", owner, "", time.Hour), "/devices", false},
+		{"other policy", tok("hub.example", owner, "service", time.Hour), "/devices", false},
+		{"device key as owner", tok("hub.example", d1.PrimaryKey, "iothubowner", time.Hour), "/devices", false},
+		{"expired", tok("hub.example", owner, "iothubowner", -time.Second), "/devices", false},
+		{"other hub", tok("hub.example.evil", owner, "iothubowner", time.Hour), "/devices", false},
 	}
 	for _, tc := range svcCases {
 		t.Run("service "+tc.name, func(t *testing.T) {
-			err := a.Service(context.Background(), tc.header)
+			err := a.Service(context.Background(), tc.header, tc.resource)
 			if (err == nil) != tc.ok {
 				t.Fatalf("err = %v", err)
 			}
@@ -165,5 +181,43 @@ func TestAuthenticatorCacheBoundsStaleness(t *testing.T) {
 	}
 	if n := len(a.cache); n > 2 {
 		t.Fatalf("cache holds %d entries, bound is 2", n)
+	}
+}
+
+// An unknown id is remembered briefly: repeated probes of it cost no registry
+// read, and a device created meanwhile is accepted once that short window
+// (or, in the creating process, Invalidate) ends it.
+func TestAuthenticatorRemembersUnknownDevicesBriefly(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	store := &memDevices{m: map[string]Device{}}
+	a, _ := NewAuthenticator(AuthConfig{HubHost: "h", Devices: store, PolicyKey: NewKey(), Policy: "iothubowner",
+		Now: func() time.Time { return now }, CacheTTL: 30 * time.Second})
+	key := NewKey()
+	hdr, _ := sas.New("h/devices/ghost", key, "", now.Add(time.Hour))
+	for range 100 {
+		if _, err := a.Device(context.Background(), hdr, "ghost"); apierr.KindOf(err) != apierr.Unauthorized {
+			t.Fatalf("unknown device: %v", err)
+		}
+	}
+	if store.reads != 1 {
+		t.Fatalf("100 probes of one unknown id read the registry %d times, want 1", store.reads)
+	}
+	store.m["ghost"] = Device{DeviceID: "ghost", GenerationID: "g", Status: StatusEnabled, PrimaryKey: key, SecondaryKey: NewKey()}
+	if _, err := a.Device(context.Background(), hdr, "ghost"); err == nil {
+		t.Fatal("within the window the device is still unknown to this process")
+	}
+	now = now.Add(maxMissingTTL)
+	if _, err := a.Device(context.Background(), hdr, "ghost"); err != nil {
+		t.Fatalf("after %v a created device must be accepted: %v", maxMissingTTL, err)
+	}
+	delete(store.m, "ghost")
+	a.Invalidate("ghost")
+	if _, err := a.Device(context.Background(), hdr, "ghost"); apierr.KindOf(err) != apierr.Unauthorized {
+		t.Fatalf("deleted device: %v", err)
+	}
+	store.m["ghost"] = Device{DeviceID: "ghost", GenerationID: "g2", Status: StatusEnabled, PrimaryKey: key, SecondaryKey: NewKey()}
+	a.Invalidate("ghost")
+	if _, err := a.Device(context.Background(), hdr, "ghost"); err != nil {
+		t.Fatalf("Invalidate must end a remembered absence at once: %v", err)
 	}
 }
