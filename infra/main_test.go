@@ -1,6 +1,7 @@
 package main
 
 import (
+	"reflect"
 	"testing"
 	"time"
 
@@ -34,7 +35,7 @@ func TestStackPropsFromContext(t *testing.T) {
 func TestStackPropsDefaults(t *testing.T) {
 	none := func(string) string { return "" }
 	name, p, err := stackProps(none, none)
-	if err != nil || name != "DeviceHub" || p.Env != nil || p.Hub != (hub.Props{}) {
+	if err != nil || name != "DeviceHub" || p.Env != nil || !reflect.ValueOf(p.Hub).IsZero() {
 		t.Errorf("%s %+v %v", name, p, err)
 	}
 }
