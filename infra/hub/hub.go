@@ -91,8 +91,8 @@ type Props struct {
 	DisableDashboard bool
 
 	// RESTDetailedMetrics turns on the REST stage's per-method CloudWatch
-	// metrics, billed as custom metrics (seven per method: up to ~$24 a
-	// month for the hub's routes). The alarms and the dashboard use the
+	// metrics, billed as custom metrics (five per method, 80 for the hub's
+	// 16 routes: about $24 a month). The alarms and the dashboard use the
 	// API-wide metrics, which are free.
 	RESTDetailedMetrics bool
 
