@@ -77,16 +77,15 @@ func stackProps(get, getenv func(string) string) (string, *hub.StackProps, error
 	}
 	// A throwaway stack (removalPolicy=destroy) is unprotected unless the
 	// context says otherwise: protection would stop its destruction.
-	protect := h.RemovalPolicy != awscdk.RemovalPolicy_DESTROY
+	if h.RemovalPolicy == awscdk.RemovalPolicy_DESTROY {
+		h.DisableDeletionProtection = true
+		p.TerminationProtection = jsii.Bool(false)
+	}
 	bools := map[string]func(bool){
 		"deletionProtection":    func(on bool) { h.DisableDeletionProtection = !on },
 		"terminationProtection": func(on bool) { p.TerminationProtection = &on },
 		"dashboard":             func(on bool) { h.DisableDashboard = !on },
 		"restDetailedMetrics":   func(on bool) { h.RESTDetailedMetrics = on },
-	}
-	if !protect {
-		bools["deletionProtection"](false)
-		bools["terminationProtection"](false)
 	}
 	for key, set := range bools {
 		if v := get(key); v != "" {

@@ -41,7 +41,7 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) (awscdk.
 	sp := props.StackProps
 	if sp.TerminationProtection == nil {
 		// The stack holds the registry and the queues: deleting it takes a
-		// deliberate step (cdk.json context terminationProtection=false).
+		// deliberate step (the app's context terminationProtection=false).
 		sp.TerminationProtection = jsii.Bool(true)
 	}
 	if sp.Description == nil {
