@@ -4,6 +4,8 @@ GO    ?= go
 PORT  ?= 8080
 TOOLS := .tools
 FUNCTIONS := ingress service sweeper
+# The functions' architecture, as GOARCH (arm64 or amd64): `make lambdas`
+# builds for it and infra.mk hands it to the stack (CDK context lambdaArch).
 LAMBDA_ARCH ?= arm64
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION = 20
 export CDK_DISABLE_CLI_TELEMETRY = 1
@@ -29,8 +31,9 @@ test: tools
 build:
 	$(GO) build -o bin/devicehub ./cmd/devicehub
 
-## lambdas: each function's bootstrap for provided.al2023 (LAMBDA_ARCH=arm64 by default)
+## lambdas: each function's bootstrap for provided.al2023 (LAMBDA_ARCH=arm64 by default, or amd64)
 lambdas:
+	@case "$(LAMBDA_ARCH)" in arm64|amd64) ;; *) echo "LAMBDA_ARCH=$(LAMBDA_ARCH): want arm64 or amd64" >&2; exit 1;; esac
 	@for f in $(FUNCTIONS); do \
 	  GOOS=linux GOARCH=$(LAMBDA_ARCH) CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' \
 	    -o build/$$f/bootstrap ./functions/$$f || exit 1; \

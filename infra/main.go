@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -57,9 +58,13 @@ func stackProps(get, getenv func(string) string) (string, *hub.StackProps, error
 	}
 	h := &p.Hub
 	h.API = hub.APIKind(get("api"))
+	h.Arch = get("lambdaArch")
 	h.HubHost = get("hubHost")
 	h.LogLevel = get("logLevel")
 	h.AlarmTopicARN = get("alarmTopicArn")
+	if e := get("alarmEmail"); e != "" {
+		h.AlarmEmails = strings.Split(e, ",")
+	}
 	switch get("removalPolicy") {
 	case "", "retain":
 	case "destroy":
@@ -70,16 +75,57 @@ func stackProps(get, getenv func(string) string) (string, *hub.StackProps, error
 	if d := get("domainName"); d != "" {
 		h.Domain = &hub.Domain{Name: d, CertificateARN: get("certificateArn")}
 	}
-	var err error
-	ints := map[string]*int{"streamShards": &h.StreamShards, "c2dMaxDelivery": &h.C2DMaxDelivery, "c2dMaxQueue": &h.C2DMaxQueue, "memoryMB": &h.MemoryMB}
-	for key, dst := range ints {
+	// A throwaway stack (removalPolicy=destroy) is unprotected unless the
+	// context says otherwise: protection would stop its destruction.
+	if h.RemovalPolicy == awscdk.RemovalPolicy_DESTROY {
+		h.DisableDeletionProtection = true
+		p.TerminationProtection = jsii.Bool(false)
+	}
+	bools := map[string]func(bool){
+		"deletionProtection":    func(on bool) { h.DisableDeletionProtection = !on },
+		"terminationProtection": func(on bool) { p.TerminationProtection = &on },
+		"dashboard":             func(on bool) { h.DisableDashboard = !on },
+		"restDetailedMetrics":   func(on bool) { h.RESTDetailedMetrics = on },
+	}
+	for key, set := range bools {
 		if v := get(key); v != "" {
+			on, err := strconv.ParseBool(v)
+			if err != nil {
+				return "", nil, fmt.Errorf("context %s: %w", key, err)
+			}
+			set(on)
+		}
+	}
+	var err error
+	ints := map[string]*int{
+		"streamShards": &h.StreamShards, "c2dMaxDelivery": &h.C2DMaxDelivery, "c2dMaxQueue": &h.C2DMaxQueue, "memoryMB": &h.MemoryMB,
+		"throttleBurst":      &h.ThrottleBurst,
+		"ingressConcurrency": &h.Concurrency.Ingress, "serviceConcurrency": &h.Concurrency.Service, "sweeperConcurrency": &h.Concurrency.Sweeper,
+	}
+	for key, dst := range ints {
+		v := get(key)
+		switch {
+		case v == "":
+		case v == "none" && strings.HasSuffix(key, "Concurrency"):
+			*dst = hub.Unreserved
+		default:
 			if *dst, err = strconv.Atoi(v); err != nil {
 				return "", nil, fmt.Errorf("context %s: %w", key, err)
 			}
 		}
 	}
-	durations := map[string]*time.Duration{"streamRetention": &h.StreamRetention, "c2dDefaultTTL": &h.C2DDefaultTTL, "feedbackTTL": &h.FeedbackTTL, "sweepRate": &h.SweepRate}
+	floats := map[string]*float64{"throttleRate": &h.ThrottleRate, "alarmErrorRate": &h.Alarms.ErrorRate}
+	for key, dst := range floats {
+		if v := get(key); v != "" {
+			if *dst, err = strconv.ParseFloat(v, 64); err != nil {
+				return "", nil, fmt.Errorf("context %s: %w", key, err)
+			}
+		}
+	}
+	durations := map[string]*time.Duration{
+		"streamRetention": &h.StreamRetention, "c2dDefaultTTL": &h.C2DDefaultTTL, "feedbackTTL": &h.FeedbackTTL, "sweepRate": &h.SweepRate,
+		"alarmDeviceP99": &h.Alarms.DeviceP99, "alarmServiceP99": &h.Alarms.ServiceP99,
+	}
 	for key, dst := range durations {
 		if v := get(key); v != "" {
 			if *dst, err = time.ParseDuration(v); err != nil {

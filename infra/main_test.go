@@ -1,6 +1,10 @@
 package main
 
 import (
+	"os"
+	"os/exec"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,16 +35,108 @@ func TestStackPropsFromContext(t *testing.T) {
 	}
 }
 
+func TestStackPropsFleetContext(t *testing.T) {
+	ctx := map[string]string{
+		"lambdaArch": "amd64", "dashboard": "false", "restDetailedMetrics": "true", "deletionProtection": "false",
+		"terminationProtection": "false", "throttleRate": "250.5", "throttleBurst": "100", "ingressConcurrency": "50",
+		"serviceConcurrency": "none", "alarmEmail": "a@example.com,b@example.com", "alarmErrorRate": "2.5", "alarmDeviceP99": "800ms",
+	}
+	_, p, err := stackProps(func(k string) string { return ctx[k] }, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := p.Hub
+	want := hub.Props{
+		Arch: "amd64", DisableDashboard: true, RESTDetailedMetrics: true, DisableDeletionProtection: true,
+		ThrottleRate: 250.5, ThrottleBurst: 100, Concurrency: hub.Concurrency{Ingress: 50, Service: hub.Unreserved},
+		AlarmEmails: []string{"a@example.com", "b@example.com"}, Alarms: hub.AlarmThresholds{ErrorRate: 2.5, DeviceP99: 800 * time.Millisecond},
+	}
+	if !reflect.DeepEqual(h, want) || p.TerminationProtection == nil || *p.TerminationProtection {
+		t.Errorf("got %+v (termination protection %v), want %+v", h, p.TerminationProtection, want)
+	}
+}
+
+// TestThrowawayStackUnprotected: removalPolicy=destroy also turns off the
+// protections that would stop the destruction, unless the context keeps them.
+func TestThrowawayStackUnprotected(t *testing.T) {
+	for _, tc := range []struct {
+		ctx     map[string]string
+		protect bool
+	}{
+		{map[string]string{}, true},
+		{map[string]string{"removalPolicy": "destroy"}, false},
+		{map[string]string{"removalPolicy": "destroy", "terminationProtection": "true"}, true},
+	} {
+		_, p, err := stackProps(func(k string) string { return tc.ctx[k] }, func(string) string { return "" })
+		if err != nil {
+			t.Fatal(err)
+		}
+		termination := p.TerminationProtection == nil || *p.TerminationProtection // nil: hub.NewStack's default, on
+		if termination != tc.protect || p.Hub.DisableDeletionProtection == (tc.ctx["removalPolicy"] != "destroy") {
+			t.Errorf("%v: termination protection %v, deletion protection off %v", tc.ctx, p.TerminationProtection, p.Hub.DisableDeletionProtection)
+		}
+	}
+}
+
+// TestLambdaArchDrivesBuildAndTemplate: the one LAMBDA_ARCH setting is what
+// `make lambdas` builds and what the stack declares (context lambdaArch);
+// LocalStack targets refuse to run without an auth token.
+func TestLambdaArchDrivesBuildAndTemplate(t *testing.T) {
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("no make")
+	}
+	run := func(env []string, args ...string) (string, error) {
+		cmd := exec.Command("make", append([]string{"-n", "-C", ".."}, args...)...)
+		for _, kv := range os.Environ() {
+			if !strings.HasPrefix(kv, "LAMBDA_ARCH=") && !strings.HasPrefix(kv, "LOCALSTACK_AUTH_TOKEN=") {
+				cmd.Env = append(cmd.Env, kv)
+			}
+		}
+		cmd.Env = append(cmd.Env, env...)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	for _, tc := range []struct {
+		args []string
+		env  []string
+		arch string
+	}{
+		{[]string{"synth"}, nil, "arm64"},
+		{[]string{"synth", "LAMBDA_ARCH=amd64"}, nil, "amd64"},
+		{[]string{"deploy"}, []string{"LAMBDA_ARCH=amd64"}, "amd64"},
+		{[]string{"localstack-deploy", "LAMBDA_ARCH=arm64"}, []string{"LOCALSTACK_AUTH_TOKEN=test"}, "arm64"},
+	} {
+		out, err := run(tc.env, tc.args...)
+		if err != nil {
+			t.Fatalf("make -n %v: %v\n%s", tc.args, err, out)
+		}
+		if !strings.Contains(out, "GOARCH="+tc.arch+" ") || !strings.Contains(out, "-c lambdaArch="+tc.arch+" ") ||
+			strings.Count(out, "-c lambdaArch=") != strings.Count(out, "-c lambdaArch="+tc.arch) {
+			t.Errorf("make -n %v %v: want GOARCH=%s and -c lambdaArch=%[3]s throughout:\n%s", tc.args, tc.env, tc.arch, out)
+		}
+		if tc.args[0] == "localstack-deploy" && !strings.Contains(out, "-c dashboard=false") {
+			t.Errorf("localstack-deploy keeps the dashboard:\n%s", out)
+		}
+	}
+	out, err := run(nil, "localstack-deploy")
+	if err == nil || !strings.Contains(out, "LOCALSTACK_AUTH_TOKEN is not set") {
+		t.Errorf("localstack-deploy without LOCALSTACK_AUTH_TOKEN: %v\n%s", err, out)
+	}
+}
+
 func TestStackPropsDefaults(t *testing.T) {
 	none := func(string) string { return "" }
 	name, p, err := stackProps(none, none)
-	if err != nil || name != "DeviceHub" || p.Env != nil || p.Hub != (hub.Props{}) {
+	if err != nil || name != "DeviceHub" || p.Env != nil || !reflect.ValueOf(p.Hub).IsZero() {
 		t.Errorf("%s %+v %v", name, p, err)
 	}
 }
 
 func TestStackPropsRejects(t *testing.T) {
-	for key, value := range map[string]string{"removalPolicy": "snapshot", "streamShards": "many", "feedbackTTL": "1 hour"} {
+	for key, value := range map[string]string{
+		"removalPolicy": "snapshot", "streamShards": "many", "feedbackTTL": "1 hour", "dashboard": "maybe",
+		"throttleRate": "fast", "memoryMB": "none", "alarmDeviceP99": "1",
+	} {
 		get := func(k string) string {
 			if k == key {
 				return value

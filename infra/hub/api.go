@@ -101,6 +101,11 @@ func (h *Hub) httpAPI() *string {
 			destination: awsapigatewayv2.NewLogGroupLogDestination(h.AccessLogs),
 			format:      awsapigateway.AccessLogFormat_Custom(jsii.String(httpAccessLogFormat())),
 		},
+		// The stage's default route settings: each route its own bucket.
+		Throttle: &awsapigatewayv2.ThrottleSettings{
+			RateLimit:  jsii.Number(p.ThrottleRate),
+			BurstLimit: jsii.Number(p.ThrottleBurst),
+		},
 	}
 	if p.Domain != nil {
 		dn := awsapigatewayv2.NewDomainName(h.Construct, jsii.String("Domain"), &awsapigatewayv2.DomainNameProps{
@@ -125,9 +130,10 @@ func (h *Hub) httpAPI() *string {
 		})
 	}
 	cdknag.NagSuppressions_AddResourceSuppressions(api, &authSuppressions, jsii.Bool(true))
-	h.api5xx = api.MetricServerError(nil)
-	h.apiCount = api.MetricCount(nil)
-	h.apiLatency = api.MetricLatency(nil)
+	h.apiMetrics = apiMetrics{
+		count: api.MetricCount(nil), clientErrors: api.MetricClientError(nil),
+		serverErrors: api.MetricServerError(nil), latency: api.MetricLatency(nil),
+	}
 	return api.ApiId()
 }
 
@@ -151,8 +157,13 @@ func (h *Hub) restAPI() *string {
 				RequestTime: jsii.Bool(true), ResourcePath: jsii.Bool(true), ResponseLength: jsii.Bool(true),
 				Status: jsii.Bool(true), User: jsii.Bool(true),
 			}),
-			LoggingLevel:   awsapigateway.MethodLoggingLevel_ERROR,
-			MetricsEnabled: jsii.Bool(true),
+			LoggingLevel: awsapigateway.MethodLoggingLevel_ERROR,
+			// Per-method metrics are custom metrics, billed; the API-wide
+			// ones the alarms use are free.
+			MetricsEnabled: jsii.Bool(p.RESTDetailedMetrics),
+			// The default method throttling: each method its own bucket.
+			ThrottlingRateLimit:  jsii.Number(p.ThrottleRate),
+			ThrottlingBurstLimit: jsii.Number(p.ThrottleBurst),
 		},
 		DisableExecuteApiEndpoint: jsii.Bool(p.Domain != nil),
 	}
@@ -189,9 +200,10 @@ func (h *Hub) restAPI() *string {
 		{Id: jsii.String("AwsSolutions-IAM4"), Reason: jsii.String("The account-level API Gateway logging role uses AWS's own AmazonAPIGatewayPushToCloudWatchLogs policy, the documented policy for it: API Gateway names the log groups it writes."),
 			AppliesTo: &[]interface{}{jsii.String("Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs")}},
 	}, jsii.Bool(true))
-	h.api5xx = api.MetricServerError(nil)
-	h.apiCount = api.MetricCount(nil)
-	h.apiLatency = api.MetricLatency(nil)
+	h.apiMetrics = apiMetrics{
+		count: api.MetricCount(nil), clientErrors: api.MetricClientError(nil),
+		serverErrors: api.MetricServerError(nil), latency: api.MetricLatency(nil),
+	}
 	return api.RestApiId()
 }
 

@@ -59,8 +59,9 @@ func (h *Hub) data() {
 			PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
 				PointInTimeRecoveryEnabled: jsii.Bool(true),
 			},
-			Encryption:    awsdynamodb.TableEncryption_AWS_MANAGED,
-			RemovalPolicy: p.RemovalPolicy,
+			Encryption:         awsdynamodb.TableEncryption_AWS_MANAGED,
+			RemovalPolicy:      p.RemovalPolicy,
+			DeletionProtection: jsii.Bool(!p.DisableDeletionProtection),
 		}
 		if t.SortKey != nil {
 			tp.SortKey = attribute(*t.SortKey)

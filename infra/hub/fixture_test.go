@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
@@ -29,13 +30,20 @@ type fixture struct {
 	stack       awscdk.Stack
 	hub         *hub.Hub
 	template    map[string]any
+	tmpl        assertions.Template
 	annotations assertions.Annotations
 }
 
 // synth builds a stack from props the way the CDK app does (cdk.json's
 // feature flags, the AwsSolutions pack) and synthesizes it. CDK reports
 // failures by panicking; synth turns them into test failures.
-func synth(t *testing.T, props hub.Props) (f *fixture) {
+func synth(t *testing.T, props hub.Props) *fixture {
+	t.Helper()
+	return synthStack(t, hub.StackProps{Hub: props})
+}
+
+// synthStack is synth with stack-level props too; the environment is fixed.
+func synthStack(t *testing.T, sp hub.StackProps) (f *fixture) {
 	t.Helper()
 	defer func() {
 		if r := recover(); r != nil {
@@ -45,17 +53,32 @@ func synth(t *testing.T, props hub.Props) (f *fixture) {
 	ctx := cdkContext(t)
 	app := awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(t.TempDir())})
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
-	props.AssetDir = assets(t)
-	stack, h, err := hub.NewStack(app, "Test", &hub.StackProps{
-		StackProps: awscdk.StackProps{Env: &awscdk.Environment{Region: jsii.String("eu-west-1"), Account: jsii.String("123456789012")}},
-		Hub:        props,
-	})
+	sp.Hub.AssetDir = assets(t)
+	sp.Env = &awscdk.Environment{Region: jsii.String("eu-west-1"), Account: jsii.String("123456789012")}
+	stack, h, err := hub.NewStack(app, "Test", &sp)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tmpl := assertions.Template_FromStack(stack, nil)
-	f = &fixture{stack: stack, hub: h, template: *tmpl.ToJSON(), annotations: assertions.Annotations_FromStack(stack)}
+	f = &fixture{stack: stack, hub: h, template: *tmpl.ToJSON(), tmpl: tmpl, annotations: assertions.Annotations_FromStack(stack)}
 	return f
+}
+
+// must runs CDK assertions, which panic when they fail, reporting a
+// failure as a test error.
+func must(t *testing.T, what string, assertions func()) {
+	t.Helper()
+	defer func() {
+		if r := recover(); r != nil {
+			t.Errorf("%s: %v", what, r)
+		}
+	}()
+	assertions()
+}
+
+// logicalID is the logical id of a construct's CloudFormation resource.
+func (f *fixture) logicalID(c constructs.IConstruct) string {
+	return *f.stack.GetLogicalId(c.Node().DefaultChild().(awscdk.CfnElement))
 }
 
 // cdkContext is the context block of the repository's cdk.json, so tests

@@ -2,6 +2,7 @@ package hub
 
 import (
 	"path/filepath"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
@@ -36,7 +37,6 @@ var descriptions = map[string]string{
 func (h *Hub) functions() {
 	p := h.Props
 	h.Functions = map[string]awslambda.Function{}
-	env := h.environment()
 	for _, name := range Functions() {
 		id := title(name)
 		role := awsiam.NewRole(h.Construct, jsii.String(id+"Role"), &awsiam.RoleProps{
@@ -50,10 +50,11 @@ func (h *Hub) functions() {
 		// The role writes to this log group only (no managed
 		// AWSLambdaBasicExecutionRole, which allows every log group).
 		role.AddToPrincipalPolicy(allow([]string{"logs:CreateLogStream", "logs:PutLogEvents"}, logs.LogGroupArn()))
-		fn := awslambda.NewFunction(h.Construct, jsii.String(id), &awslambda.FunctionProps{
+		env := h.environment(name)
+		fp := &awslambda.FunctionProps{
 			Description:  jsii.String(descriptions[name]),
 			Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
-			Architecture: awslambda.Architecture_ARM_64(),
+			Architecture: architectures[p.Arch],
 			Handler:      jsii.String("bootstrap"),
 			Code:         awslambda.Code_FromAsset(jsii.String(filepath.Join(p.AssetDir, name)), nil),
 			MemorySize:   jsii.Number(p.MemoryMB),
@@ -61,18 +62,41 @@ func (h *Hub) functions() {
 			Environment:  &env,
 			Role:         role,
 			LogGroup:     logs,
-		})
-		h.Functions[name] = fn
+		}
+		if n := p.Concurrency.of(name); n != Unreserved {
+			fp.ReservedConcurrentExecutions = jsii.Number(n)
+		}
+		h.Functions[name] = awslambda.NewFunction(h.Construct, jsii.String(id), fp)
 	}
+	// EventBridge invokes the sweeper asynchronously. Lambda would retry a
+	// failed sweep twice and hold a throttled one (a sweep still running)
+	// for up to six hours; the next scheduled run does the same work, so
+	// neither: no retry, and an event older than one period is dropped.
+	h.Functions[Sweeper].ConfigureAsyncInvoke(&awslambda.EventInvokeConfigOptions{
+		RetryAttempts: jsii.Number(0),
+		MaxEventAge:   awscdk.Duration_Seconds(jsii.Number(min(p.SweepRate.Seconds(), maxEventAge.Seconds()))),
+	})
 	h.grants()
 }
 
-// environment is every function's configuration: all three get all names,
-// so none falls back to a local-mode default; IAM decides what each may use.
-func (h *Hub) environment() map[string]*string {
+// maxEventAge is the longest age Lambda accepts for an async event.
+const maxEventAge = 6 * time.Hour
+
+// of is the reserved concurrency of the named function.
+func (c Concurrency) of(name string) int {
+	return map[string]int{Ingress: c.Ingress, Service: c.Service, Sweeper: c.Sweeper}[name]
+}
+
+// environment is a function's configuration. Every function gets every
+// table and stream name, so none falls back to a local-mode default (IAM
+// decides what each may use); only the service function, which
+// authenticates owner-policy tokens, is told where the owner key is.
+func (h *Hub) environment(name string) map[string]*string {
 	env := map[string]*string{
-		schema.Telemetry.EnvVar:  h.Stream.StreamName(),
-		schema.EnvOwnerSecretARN: h.OwnerSecret.SecretArn(),
+		schema.Telemetry.EnvVar: h.Stream.StreamName(),
+	}
+	if name == Service {
+		env[schema.EnvOwnerSecretARN] = h.OwnerSecret.SecretArn()
 	}
 	for _, t := range schema.Tables() {
 		env[t.EnvVar] = h.Tables[t.ID].TableName()
@@ -96,9 +120,9 @@ func (h *Hub) grants() {
 	in.AddToPrincipalPolicy(allow([]string{"kms:GenerateDataKey"}, h.StreamKey.KeyArn()))
 	// The authenticator reads device keys; it never writes the registry.
 	in.AddToPrincipalPolicy(allow([]string{"dynamodb:GetItem"}, devices.TableArn()))
+	// A device's queue is its own partition: no index, and no owner key
+	// (the device routes verify device keys only).
 	in.AddToPrincipalPolicy(allow(rw, c2d.TableArn()))
-	in.AddToPrincipalPolicy(allow(indexRead, indexARNs(c2d, schema.C2D)...))
-	in.AddToPrincipalPolicy(secret)
 
 	svc := h.Functions[Service].Role()
 	svc.AddToPrincipalPolicy(allow([]string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Scan"}, devices.TableArn()))
@@ -108,21 +132,24 @@ func (h *Hub) grants() {
 	}
 	svc.AddToPrincipalPolicy(secret)
 
+	// The sweeper finds due devices in the sweep index and settles their
+	// queues; it reads no feedback and authenticates nobody.
 	sw := h.Functions[Sweeper].Role()
-	sw.AddToPrincipalPolicy(allow(rw, c2d.TableArn(), feedback.TableArn()))
-	if ix := append(indexARNs(c2d, schema.C2D), indexARNs(feedback, schema.Feedback)...); len(ix) > 0 {
-		sw.AddToPrincipalPolicy(allow(indexRead, ix...))
-	}
-	// No secret: the sweeper authenticates nobody.
+	sw.AddToPrincipalPolicy(allow(rw, c2d.TableArn()))
+	sw.AddToPrincipalPolicy(allow(indexRead, indexARN(c2d, schema.C2DSweepIndex)))
 }
 
 // indexARNs are the ARNs of t's indexes, one per index named in schema.
 func indexARNs(table awsdynamodb.Table, t schema.Table) []*string {
 	var out []*string
 	for _, ix := range t.Indexes {
-		out = append(out, awscdk.Fn_Join(jsii.String(""), &[]*string{table.TableArn(), jsii.String("/index/" + ix.Name)}))
+		out = append(out, indexARN(table, ix.Name))
 	}
 	return out
+}
+
+func indexARN(table awsdynamodb.Table, name string) *string {
+	return awscdk.Fn_Join(jsii.String(""), &[]*string{table.TableArn(), jsii.String("/index/" + name)})
 }
 
 func allow(actions []string, resources ...*string) awsiam.PolicyStatement {

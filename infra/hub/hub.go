@@ -59,7 +59,7 @@ type Props struct {
 	API APIKind // default HTTPAPI
 
 	StreamShards    int           // Kinesis shard count; 0 means on-demand capacity (default)
-	StreamRetention time.Duration // Kinesis retention, 24h (default) to 8760h
+	StreamRetention time.Duration // Kinesis retention, 24h (default) to 8760h: how long a stopped consumer may catch up
 
 	C2DDefaultTTL  time.Duration // default expiry of a cloud-to-device message; 1m..48h, default 1h
 	C2DMaxDelivery int           // deliveries before dead-lettering; 1..100, default 10
@@ -67,17 +67,75 @@ type Props struct {
 	FeedbackTTL    time.Duration // how long delivery feedback is retained; 1m..48h, default 1h
 	SweepRate      time.Duration // how often the sweeper runs, whole minutes, default 1m
 
+	Arch         string                // GOARCH the bootstraps were built for (make's LAMBDA_ARCH): arm64 (default) or amd64
 	MemoryMB     int                   // function memory, default 256
 	LogRetention awslogs.RetentionDays // function and access logs, default one month
 	LogLevel     string                // debug, info (default), warn, error
 
-	Domain        *Domain       // optional custom domain
-	HubHost       string        // overrides the host name devices sign for (e.g. behind a proxy); default the domain or the API's host
-	AlarmTopic    awssns.ITopic // optional: alarms notify it
-	AlarmTopicARN string        // or the topic's ARN, imported when AlarmTopic is nil
+	// Flood limits. Each API route gets its own token bucket of
+	// ThrottleRate requests per second and ThrottleBurst at once (API
+	// Gateway's default route throttling); Concurrency caps and reserves
+	// each function's share of the account's Lambda concurrency.
+	ThrottleRate  float64     // default 1000
+	ThrottleBurst int         // default 500
+	Concurrency   Concurrency // default ingress 100, service 20, sweeper 1
+
+	Domain        *Domain         // optional custom domain
+	HubHost       string          // overrides the host name devices sign for (e.g. behind a proxy); default the domain or the API's host
+	AlarmTopic    awssns.ITopic   // alarms notify it (alarm and OK); one is created when neither it nor AlarmTopicARN is set
+	AlarmTopicARN string          // or the topic's ARN, imported when AlarmTopic is nil
+	AlarmEmails   []string        // addresses subscribed to the alarm topic (each confirms the subscription by mail)
+	Alarms        AlarmThresholds // when alarms fire
+	// DisableDashboard leaves out the CloudWatch dashboard (LocalStack has
+	// no CloudFormation provider for one).
+	DisableDashboard bool
+
+	// RESTDetailedMetrics turns on the REST stage's per-method CloudWatch
+	// metrics, billed as custom metrics (five per method, 80 for the hub's
+	// 16 routes: about $24 a month). The alarms and the dashboard use the
+	// API-wide metrics, which are free.
+	RESTDetailedMetrics bool
 
 	AssetDir      string               // where the bootstraps are, default "build" (relative to the cdk app's working directory)
 	RemovalPolicy awscdk.RemovalPolicy // for tables, stream, key, secret and logs; default RETAIN
+	// DisableDeletionProtection creates the tables without deletion
+	// protection, for development stacks; RemovalPolicy DESTROY needs it.
+	DisableDeletionProtection bool
+}
+
+// Concurrency is each function's reserved concurrency: a share of the
+// account's Lambda concurrency that no other function can take, and a cap
+// on the function itself, so a flood of device traffic can neither starve
+// the service routes and the sweeper nor exhaust the account. 0 means the
+// default; Unreserved means no reservation (the account's shared pool).
+type Concurrency struct {
+	Ingress int // device routes, default 100
+	Service int // service routes, default 20
+	Sweeper int // default 1: sweeps never overlap
+}
+
+// Unreserved, as a Concurrency field, leaves that function in the account's
+// unreserved pool: for accounts whose concurrency quota cannot hold the
+// reservations (AWS keeps 100 unreserved).
+const Unreserved = -1
+
+// AlarmThresholds say when the alarms fire (README "Alarms" has the list).
+// Zero fields take the defaults.
+type AlarmThresholds struct {
+	// ErrorRate is the share of failures, in percent, that raises the
+	// API 5xx, function error, function throttle and Kinesis write
+	// throttle alarms; default 1.
+	ErrorRate float64
+	// DeviceP99 and ServiceP99 are the p99 durations of the ingress
+	// (device routes) and service (service routes) functions above which,
+	// for 15 minutes, the latency alarms fire; default 1s and 3s.
+	DeviceP99, ServiceP99 time.Duration
+}
+
+// Architectures by GOARCH, the names `make lambdas` builds for.
+var architectures = map[string]awslambda.Architecture{
+	"arm64": awslambda.Architecture_ARM_64(),
+	"amd64": awslambda.Architecture_X86_64(),
 }
 
 // Hub is the constructed topology; its fields let an embedding app grant
@@ -98,10 +156,16 @@ type Hub struct {
 	// Props.Domain is set (nil otherwise).
 	DomainTarget *string
 	AccessLogs   awslogs.LogGroup
+	AlarmTopic   awssns.ITopic // the topic every alarm notifies (Props.AlarmTopic or the one created)
 	Alarms       []awscloudwatch.Alarm
-	Dashboard    awscloudwatch.Dashboard
+	Dashboard    awscloudwatch.Dashboard // nil with Props.DisableDashboard
 
-	api5xx, apiCount, apiLatency awscloudwatch.Metric
+	apiMetrics apiMetrics
+}
+
+// apiMetrics are the API-wide metrics of whichever API flavour was built.
+type apiMetrics struct {
+	count, clientErrors, serverErrors, latency awscloudwatch.Metric
 }
 
 // New builds the hub under scope. It validates props before creating
@@ -119,9 +183,6 @@ func New(scope constructs.Construct, id string, props *Props) (*Hub, error) {
 		c := *d
 		c.Certificate = awscertificatemanager.Certificate_FromCertificateArn(h.Construct, jsii.String("Certificate"), jsii.String(d.CertificateARN))
 		h.Props.Domain = &c
-	}
-	if p.AlarmTopic == nil && p.AlarmTopicARN != "" {
-		h.Props.AlarmTopic = awssns.Topic_FromTopicArn(h.Construct, jsii.String("AlarmTopic"), jsii.String(p.AlarmTopicARN))
 	}
 	h.data()
 	h.functions()
@@ -164,8 +225,16 @@ func (p *Props) defaults() error {
 	if p.SweepRate == 0 {
 		p.SweepRate = time.Minute
 	}
-	if p.SweepRate < time.Minute || p.SweepRate%time.Minute != 0 {
-		return fmt.Errorf("hub: SweepRate %s must be whole minutes, at least 1m", p.SweepRate)
+	// The heartbeat alarm watches two sweep periods, and CloudWatch
+	// evaluates at most a day.
+	if p.SweepRate < time.Minute || p.SweepRate > 12*time.Hour || p.SweepRate%time.Minute != 0 {
+		return fmt.Errorf("hub: SweepRate %s must be whole minutes in 1m..12h", p.SweepRate)
+	}
+	if p.Arch == "" {
+		p.Arch = "arm64"
+	}
+	if _, ok := architectures[p.Arch]; !ok {
+		return fmt.Errorf("hub: Arch %q must be arm64 or amd64", p.Arch)
 	}
 	if p.MemoryMB == 0 {
 		p.MemoryMB = 256
@@ -184,6 +253,46 @@ func (p *Props) defaults() error {
 	default:
 		return fmt.Errorf("hub: LogLevel %q must be debug, info, warn or error", p.LogLevel)
 	}
+	if p.ThrottleRate == 0 {
+		p.ThrottleRate = 1000
+	}
+	if p.ThrottleBurst == 0 {
+		p.ThrottleBurst = 500
+	}
+	if p.ThrottleRate < 0 || p.ThrottleBurst < 0 {
+		return fmt.Errorf("hub: ThrottleRate and ThrottleBurst must not be negative")
+	}
+	c := &p.Concurrency
+	for _, f := range []struct {
+		name string
+		n    *int
+		def  int
+	}{{Ingress, &c.Ingress, 100}, {Service, &c.Service, 20}, {Sweeper, &c.Sweeper, 1}} {
+		if *f.n == 0 {
+			*f.n = f.def
+		}
+		if *f.n < Unreserved {
+			return fmt.Errorf("hub: %s concurrency %d must be positive or Unreserved", f.name, *f.n)
+		}
+	}
+	a := &p.Alarms
+	if a.ErrorRate == 0 {
+		a.ErrorRate = 1
+	}
+	if a.ErrorRate < 0 || a.ErrorRate > 100 {
+		return fmt.Errorf("hub: Alarms.ErrorRate %v must be a percentage", a.ErrorRate)
+	}
+	if a.DeviceP99 == 0 {
+		a.DeviceP99 = time.Second
+	}
+	if a.ServiceP99 == 0 {
+		a.ServiceP99 = 3 * time.Second
+	}
+	for name, d := range map[string]time.Duration{Ingress: a.DeviceP99, Service: a.ServiceP99} {
+		if d < time.Millisecond || d.Seconds() >= timeouts[name] {
+			return fmt.Errorf("hub: %s p99 alarm threshold %s must be between 1ms and the function's %vs timeout", name, d, timeouts[name])
+		}
+	}
 	if p.Domain != nil && (p.Domain.Name == "" || p.Domain.Certificate == nil && p.Domain.CertificateARN == "") {
 		return fmt.Errorf("hub: Domain needs a Name and a Certificate or CertificateARN")
 	}
@@ -192,6 +301,11 @@ func (p *Props) defaults() error {
 	}
 	if p.RemovalPolicy == "" {
 		p.RemovalPolicy = awscdk.RemovalPolicy_RETAIN
+	}
+	if p.RemovalPolicy == awscdk.RemovalPolicy_DESTROY && !p.DisableDeletionProtection {
+		// CloudFormation cannot delete a protected table: the stack's
+		// deletion would fail half way.
+		return fmt.Errorf("hub: RemovalPolicy DESTROY needs DisableDeletionProtection")
 	}
 	// The functions refuse to start on a bad setting; refuse it at synth
 	// instead, by the functions' own rules (placeholders stand in for the

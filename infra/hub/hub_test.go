@@ -4,6 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -41,7 +44,7 @@ func TestHTTPStack(t *testing.T) {
 			}
 		}
 	})
-	t.Run("alarms", func(t *testing.T) { checkAlarms(t, f, "5xx", nil) })
+	t.Run("alarms", func(t *testing.T) { checkAlarms(t, f, "5xx", createdTopic(t, f)) })
 }
 
 func TestRESTStack(t *testing.T) {
@@ -71,13 +74,14 @@ func TestRESTStack(t *testing.T) {
 			if got, want := canon(dig(s, "AccessLogSetting", "DestinationArn")), canon(map[string]any{"Ref": f.ref(t, f.hub.AccessLogs.LogGroupName())}); !strings.Contains(got, ":log-group:\","+want) {
 				t.Errorf("access log destination %s, want the ARN of %s", got, want)
 			}
+			// Detailed (per-method) metrics are billed: off by default.
 			ms := list(s["MethodSettings"])
-			if len(ms) == 0 || dig(ms[0], "LoggingLevel") != "ERROR" || dig(ms[0], "MetricsEnabled") != true {
+			if len(ms) == 0 || dig(ms[0], "LoggingLevel") != "ERROR" || dig(ms[0], "MetricsEnabled") != false {
 				t.Errorf("method settings %s", canon(s["MethodSettings"]))
 			}
 		}
 	})
-	t.Run("alarms", func(t *testing.T) { checkAlarms(t, f, "5XXError", nil) })
+	t.Run("alarms", func(t *testing.T) { checkAlarms(t, f, "5XXError", createdTopic(t, f)) })
 }
 
 // TestCustomProps synthesizes every optional prop, in both flavours.
@@ -90,7 +94,8 @@ func TestCustomProps(t *testing.T) {
 				C2DDefaultTTL: 2 * time.Hour, C2DMaxDelivery: 5, C2DMaxQueue: 1000, FeedbackTTL: 30 * time.Minute,
 				SweepRate: 5 * time.Minute, MemoryMB: 512, LogRetention: awslogs.RetentionDays_ONE_WEEK, LogLevel: "debug",
 				Domain:        &hub.Domain{Name: "hub.example.com", CertificateARN: "arn:aws:acm:eu-west-1:123456789012:certificate/abc"},
-				AlarmTopicARN: topic, RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+				AlarmTopicARN: topic, RemovalPolicy: awscdk.RemovalPolicy_DESTROY, DisableDeletionProtection: true,
+				RESTDetailedMetrics: true,
 			})
 			checkNag(t, f)
 			env := map[string]string{
@@ -136,7 +141,17 @@ func TestCustomProps(t *testing.T) {
 			if _, ok := dig(f.template, "Outputs", hub.OutputDomainTarget).(map[string]any); !ok {
 				t.Errorf("no %s output", hub.OutputDomainTarget)
 			}
-			checkAlarms(t, f, map[hub.APIKind]string{hub.HTTPAPI: "5xx", hub.RESTAPI: "5XXError"}[api], []string{topic})
+			checkAlarms(t, f, map[hub.APIKind]string{hub.HTTPAPI: "5xx", hub.RESTAPI: "5XXError"}[api], topic)
+			if n := len(f.resources("AWS::SNS::Topic")); n != 0 {
+				t.Errorf("%d topics created beside the given one", n)
+			}
+			if api == hub.RESTAPI {
+				for _, s := range f.resources("AWS::ApiGateway::Stage") {
+					if ms := list(s["MethodSettings"]); dig(ms[0], "MetricsEnabled") != true {
+						t.Errorf("RESTDetailedMetrics: method settings %s", canon(s["MethodSettings"]))
+					}
+				}
+			}
 		})
 	}
 }
@@ -153,6 +168,17 @@ func TestPropsValidation(t *testing.T) {
 		"memory":         {MemoryMB: 64},
 		"log level":      {LogLevel: "verbose"},
 		"domain":         {Domain: &hub.Domain{Name: "hub.example.com"}},
+		"long sweeps":    {SweepRate: 13 * time.Hour},
+		"arch":           {Arch: "x86_64"},
+		"throttle":       {ThrottleRate: -1},
+		"burst":          {ThrottleBurst: -5},
+		"concurrency":    {Concurrency: hub.Concurrency{Service: -2}},
+		"error rate":     {Alarms: hub.AlarmThresholds{ErrorRate: 150}},
+		"device p99":     {Alarms: hub.AlarmThresholds{DeviceP99: 10 * time.Second}},
+		"service p99":    {Alarms: hub.AlarmThresholds{ServiceP99: time.Microsecond}},
+		// CloudFormation cannot delete protected tables: the stack's
+		// deletion would fail half way.
+		"destroy protected tables": {RemovalPolicy: awscdk.RemovalPolicy_DESTROY},
 	}
 	for name, p := range bad {
 		t.Run(name, func(t *testing.T) {
@@ -183,20 +209,8 @@ func checkCommon(t *testing.T, f *fixture) {
 // (Suppressions without a reason are themselves refused by cdk-nag.)
 func checkNag(t *testing.T, f *fixture) {
 	any := jsii.String("*")
-	for kind, msgs := range map[string]int{
-		"error":   len(*f.annotations.FindError(any, nagMessage())),
-		"warning": len(*f.annotations.FindWarning(any, nagMessage())),
-	} {
-		if msgs != 0 {
-			found := f.annotations.FindError(any, nagMessage())
-			if kind == "warning" {
-				found = f.annotations.FindWarning(any, nagMessage())
-			}
-			for _, m := range *found {
-				t.Errorf("cdk-nag %s at %s: %v", kind, *m.Id, m.Entry.Data)
-			}
-		}
-	}
+	must(t, "cdk-nag errors", func() { f.annotations.HasNoError(any, nagMessage()) })
+	must(t, "cdk-nag warnings", func() { f.annotations.HasNoWarning(any, nagMessage()) })
 }
 
 func checkTables(t *testing.T, f *fixture) {
@@ -270,6 +284,9 @@ func checkTables(t *testing.T, f *fixture) {
 		if r := f.resource(t, id); r["DeletionPolicy"] != "Retain" {
 			t.Errorf("%s deletion policy %v, want Retain by default", tb.ID, r["DeletionPolicy"])
 		}
+		if got["DeletionProtectionEnabled"] != true {
+			t.Errorf("%s: deletion protection %v, want on by default", tb.ID, got["DeletionProtectionEnabled"])
+		}
 	}
 }
 
@@ -304,22 +321,29 @@ func checkFunctions(t *testing.T, f *fixture) {
 	}
 }
 
+// checkEnvironment: every function gets every table and stream name and
+// every setting; only the service function, the one that verifies
+// owner-policy tokens, learns where the owner key is.
 func checkEnvironment(t *testing.T, f *fixture) {
-	want := []string{
-		schema.EnvHubHost, schema.Telemetry.EnvVar, schema.EnvOwnerSecretARN,
+	common := []string{
+		schema.EnvHubHost, schema.Telemetry.EnvVar,
 		schema.EnvC2DDefaultTTL, schema.EnvC2DMaxDelivery, schema.EnvC2DMaxQueue, schema.EnvFeedbackTTL, schema.EnvLogLevel,
 	}
 	for _, tb := range schema.Tables() {
-		want = append(want, tb.EnvVar)
+		common = append(common, tb.EnvVar)
 	}
 	refs := map[string]string{
-		schema.Telemetry.EnvVar:  f.ref(t, f.hub.Stream.StreamName()),
-		schema.EnvOwnerSecretARN: f.ref(t, f.hub.OwnerSecret.SecretArn()),
+		schema.Telemetry.EnvVar: f.ref(t, f.hub.Stream.StreamName()),
 	}
 	for _, tb := range schema.Tables() {
 		refs[tb.EnvVar] = f.ref(t, f.hub.Tables[tb.ID].TableName())
 	}
 	for _, name := range hub.Functions() {
+		want, refs := common, maps.Clone(refs)
+		if name == hub.Service {
+			want = append(slices.Clone(common), schema.EnvOwnerSecretARN)
+			refs[schema.EnvOwnerSecretARN] = f.ref(t, f.hub.OwnerSecret.SecretArn())
+		}
 		vars := dig(f.resources("AWS::Lambda::Function")[f.ref(t, f.hub.Functions[name].FunctionName())], "Environment", "Variables").(map[string]any)
 		var got []string
 		for k := range vars {
@@ -359,10 +383,13 @@ func checkIAM(t *testing.T, f *fixture) {
 	for _, tb := range schema.Tables() {
 		tables[tb.ID] = arn(f.hub.Tables[tb.ID].TableName())
 	}
+	index := func(tb schema.Table, name string) any {
+		return map[string]any{"Fn::Join": []any{"", []any{tables[tb.ID], "/index/" + name}}}
+	}
 	indexes := func(tb schema.Table) []any {
 		var out []any
 		for _, ix := range tb.Indexes {
-			out = append(out, map[string]any{"Fn::Join": []any{"", []any{tables[tb.ID], "/index/" + ix.Name}}})
+			out = append(out, index(tb, ix.Name))
 		}
 		return out
 	}
@@ -384,8 +411,6 @@ func checkIAM(t *testing.T, f *fixture) {
 			{[]string{"kms:GenerateDataKey"}, []any{arn(f.hub.StreamKey.KeyId())}},
 			{[]string{"dynamodb:GetItem"}, []any{tables[schema.Devices.ID]}},
 			{rw, []any{tables[schema.C2D.ID]}},
-			{[]string{"dynamodb:Query"}, indexes(schema.C2D)},
-			{[]string{"secretsmanager:GetSecretValue"}, []any{secret}},
 		},
 		hub.Service: {
 			logs(hub.Service),
@@ -396,8 +421,8 @@ func checkIAM(t *testing.T, f *fixture) {
 		},
 		hub.Sweeper: {
 			logs(hub.Sweeper),
-			{rw, c2dAndFeedback},
-			{[]string{"dynamodb:Query"}, append(indexes(schema.C2D), indexes(schema.Feedback)...)},
+			{rw, []any{tables[schema.C2D.ID]}},
+			{[]string{"dynamodb:Query"}, []any{index(schema.C2D, schema.C2DSweepIndex)}},
 		},
 	}
 	policies := f.resources("AWS::IAM::Policy")
@@ -527,7 +552,12 @@ func checkPermissions(t *testing.T, f *fixture) {
 }
 
 func checkOutputs(t *testing.T, f *fixture) {
-	for _, name := range []string{hub.OutputHubHost, hub.OutputAPIURL, hub.OutputOwnerSecretARN, hub.OutputOwnerSecretName, hub.OutputStreamName, hub.OutputStreamARN, hub.OutputDashboard} {
+	names := []string{hub.OutputHubHost, hub.OutputAPIURL, hub.OutputOwnerSecretARN, hub.OutputOwnerSecretName, hub.OutputStreamName,
+		hub.OutputStreamARN, hub.OutputStreamKeyARN, hub.OutputAlarmTopicARN, hub.OutputDashboard}
+	for _, tb := range schema.Tables() {
+		names = append(names, hub.OutputTableName(tb))
+	}
+	for _, name := range names {
 		if dig(f.template, "Outputs", name, "Value") == nil {
 			t.Errorf("no output %s", name)
 		}
@@ -537,46 +567,167 @@ func checkOutputs(t *testing.T, f *fixture) {
 	}
 }
 
-// checkAlarms: errors and throttles per function, Kinesis write throttling
-// and API 5xx, each notifying actions (when a topic is set).
-func checkAlarms(t *testing.T, f *fixture, api5xx string, actions []string) {
-	var got []string
-	for id, a := range f.resources("AWS::CloudWatch::Alarm") {
-		m := a["Namespace"].(string) + " " + a["MetricName"].(string)
-		for _, d := range list(a["Dimensions"]) {
-			if dig(d, "Name") == "FunctionName" {
-				m += " " + dig(d, "Value", "Ref").(string)
+// checkAlarms: the alarm set, each alarm notifying topic when it fires
+// and when it clears, rates rather than counts, the heartbeat breaching on
+// missing data; and the dashboard.
+func checkAlarms(t *testing.T, f *fixture, api5xx string, topic any) {
+	byID := alarmsByID(f)
+	want := []string{"Api5xxRate", "DeviceLatencyP99", "ServiceLatencyP99", "SweeperHeartbeat", "StreamWriteThrottleRate"}
+	for _, name := range hub.Functions() {
+		want = append(want, title(name)+"ErrorRate", title(name)+"ThrottleRate")
+	}
+	for _, tb := range schema.Tables() {
+		want = append(want, tb.ID+"Throttles")
+		for _, ix := range tb.Indexes {
+			want = append(want, tb.ID+title(ix.Name)+"Throttles")
+		}
+	}
+	if d := diffSets(want, slices.Collect(maps.Keys(byID))); d != "" {
+		t.Errorf("alarms differ:%s", d)
+	}
+	if n := len(f.resources("AWS::CloudWatch::Alarm")); n != len(want) {
+		t.Errorf("%d alarms, want %d", n, len(want))
+	}
+	fn := func(name string) string { return f.ref(t, f.hub.Functions[name].FunctionName()) }
+	for id, a := range byID {
+		if canon(a["AlarmActions"]) != canon([]any{topic}) || canon(a["OKActions"]) != canon([]any{topic}) {
+			t.Errorf("%s: actions %s, OK actions %s, want %s", id, canon(a["AlarmActions"]), canon(a["OKActions"]), canon(topic))
+		}
+		metrics := alarmMetrics(a)
+		switch {
+		case id == "SweeperHeartbeat":
+			if a["ComparisonOperator"] != "LessThanThreshold" || a["Threshold"] != 1.0 || a["TreatMissingData"] != "breaching" ||
+				!strings.Contains(expression(a), "inv - FILL(err, 0)") {
+				t.Errorf("%s: %s", id, canon(a))
+			}
+			// At least 5 minutes and two sweep periods.
+			window := max(5*time.Minute, 2*f.hub.Props.SweepRate).Seconds()
+			for _, q := range list(a["Metrics"]) {
+				if p := dig(q, "MetricStat", "Period"); p != nil && p != window {
+					t.Errorf("%s: period %v, want %v", id, p, window)
+				}
+			}
+			wantMetrics := []string{"AWS/Lambda Invocations FunctionName=" + fn(hub.Sweeper), "AWS/Lambda Errors FunctionName=" + fn(hub.Sweeper)}
+			if d := diffSets(wantMetrics, metrics); d != "" {
+				t.Errorf("%s metrics:%s", id, d)
+			}
+			continue
+		case strings.HasSuffix(id, "LatencyP99"):
+			name, ms := hub.Ingress, 1000.0
+			if id == "ServiceLatencyP99" {
+				name, ms = hub.Service, 3000.0
+			}
+			if a["ExtendedStatistic"] != "p99" || a["Threshold"] != ms || a["EvaluationPeriods"] != 3.0 || a["DatapointsToAlarm"] != 3.0 ||
+				canon(metrics) != canon([]string{"AWS/Lambda Duration FunctionName=" + fn(name)}) {
+				t.Errorf("%s: %s", id, canon(a))
+			}
+		case strings.HasSuffix(id, "Rate"):
+			// A failure share in percent, 0 without traffic.
+			if a["Threshold"] != 1.0 || !strings.Contains(expression(a), "100 * FILL(failed, 0) /") {
+				t.Errorf("%s: not a 1%% rate: %s", id, canon(a))
+			}
+		case strings.HasSuffix(id, "Throttles"):
+			if a["Threshold"] != 1.0 || a["EvaluationPeriods"] != 5.0 || a["DatapointsToAlarm"] != 3.0 || expression(a) != "FILL(r, 0) + FILL(w, 0)" {
+				t.Errorf("%s: %s", id, canon(a))
 			}
 		}
-		got = append(got, m)
-		if a["Threshold"] != 1.0 || a["ComparisonOperator"] != "GreaterThanOrEqualToThreshold" || a["TreatMissingData"] != "notBreaching" {
+		if a["ComparisonOperator"] != "GreaterThanOrEqualToThreshold" || a["TreatMissingData"] != "notBreaching" {
 			t.Errorf("%s: %s", id, canon(a))
 		}
-		if canon(a["AlarmActions"]) != canon(stringsOrNil(actions)) {
-			t.Errorf("%s actions %s, want %v", id, canon(a["AlarmActions"]), actions)
+	}
+	wantMetrics := map[string][]string{
+		"Api5xxRate":              {"AWS/ApiGateway " + api5xx, "AWS/ApiGateway Count"},
+		"StreamWriteThrottleRate": {"AWS/Kinesis WriteProvisionedThroughputExceeded", "AWS/Kinesis IncomingRecords"},
+	}
+	for _, name := range hub.Functions() {
+		wantMetrics[title(name)+"ErrorRate"] = []string{"AWS/Lambda Errors FunctionName=" + fn(name), "AWS/Lambda Invocations FunctionName=" + fn(name)}
+		wantMetrics[title(name)+"ThrottleRate"] = []string{"AWS/Lambda Throttles FunctionName=" + fn(name), "AWS/Lambda Invocations FunctionName=" + fn(name)}
+	}
+	for _, tb := range schema.Tables() {
+		table := "TableName=" + f.ref(t, f.hub.Tables[tb.ID].TableName())
+		wantMetrics[tb.ID+"Throttles"] = []string{"AWS/DynamoDB ReadThrottleEvents " + table, "AWS/DynamoDB WriteThrottleEvents " + table}
+		for _, ix := range tb.Indexes {
+			dims := "GlobalSecondaryIndexName=" + ix.Name + " " + table
+			wantMetrics[tb.ID+title(ix.Name)+"Throttles"] = []string{"AWS/DynamoDB ReadThrottleEvents " + dims, "AWS/DynamoDB WriteThrottleEvents " + dims}
 		}
 	}
-	want := []string{"AWS/Kinesis PutRecords.ThrottledRecords", "AWS/ApiGateway " + api5xx}
-	for _, name := range hub.Functions() {
-		fn := f.ref(t, f.hub.Functions[name].FunctionName())
-		want = append(want, "AWS/Lambda Errors "+fn, "AWS/Lambda Throttles "+fn)
-	}
-	sort.Strings(want)
-	if d := diffSets(want, got); d != "" {
-		t.Errorf("alarms differ:%s", d)
+	for id, want := range wantMetrics {
+		var got []string
+		for _, m := range alarmMetrics(byID[id]) {
+			// API and stream dimensions are the resources' ids: drop them.
+			if strings.HasPrefix(m, "AWS/ApiGateway") || strings.HasPrefix(m, "AWS/Kinesis") {
+				m = strings.Join(strings.Fields(m)[:2], " ")
+			}
+			got = append(got, m)
+		}
+		if d := diffSets(want, got); d != "" {
+			t.Errorf("%s metrics:%s", id, d)
+		}
 	}
 	if n := len(f.resources("AWS::CloudWatch::Dashboard")); n != 1 {
 		t.Errorf("%d dashboards", n)
 	}
 }
 
-func stringsOrNil(s []string) any {
-	if s == nil {
-		return nil
-	}
-	out := make([]any, len(s))
-	for i, v := range s {
-		out[i] = v
+// alarmsByID maps each of the hub's alarms by construct id to its properties.
+func alarmsByID(f *fixture) map[string]map[string]any {
+	all := f.resources("AWS::CloudWatch::Alarm")
+	out := map[string]map[string]any{}
+	for _, a := range f.hub.Alarms {
+		out[*a.Node().Id()] = all[f.logicalID(a)]
 	}
 	return out
 }
+
+// alarmMetrics lists an alarm's metrics, single or in metric math, as
+// "namespace name dim=value..." with dimensions sorted; a Ref value is the
+// referenced logical id.
+func alarmMetrics(a map[string]any) []string {
+	one := func(m any) string {
+		out := []string{dig(m, "Namespace").(string), dig(m, "MetricName").(string)}
+		var dims []string
+		for _, d := range list(dig(m, "Dimensions")) {
+			if d == nil {
+				continue
+			}
+			v := dig(d, "Value")
+			if ref, ok := dig(v, "Ref").(string); ok {
+				v = ref
+			}
+			dims = append(dims, fmt.Sprintf("%s=%v", dig(d, "Name"), v))
+		}
+		sort.Strings(dims)
+		return strings.Join(append(out, dims...), " ")
+	}
+	if a["MetricName"] != nil {
+		return []string{one(a)}
+	}
+	var out []string
+	for _, q := range list(a["Metrics"]) {
+		if m := dig(q, "MetricStat", "Metric"); m != nil {
+			out = append(out, one(m))
+		}
+	}
+	return out
+}
+
+// expression is a metric-math alarm's expression.
+func expression(a map[string]any) string {
+	for _, q := range list(a["Metrics"]) {
+		if e, ok := dig(q, "Expression").(string); ok {
+			return e
+		}
+	}
+	return ""
+}
+
+// createdTopic is the Ref of the alarm topic the hub created.
+func createdTopic(t *testing.T, f *fixture) any {
+	topics := f.resources("AWS::SNS::Topic")
+	if len(topics) != 1 {
+		t.Fatalf("%d topics, want the one created for alarms", len(topics))
+	}
+	return map[string]any{"Ref": f.ref(t, f.hub.AlarmTopic.TopicArn())}
+}
+
+func title(s string) string { return strings.ToUpper(s[:1]) + s[1:] }

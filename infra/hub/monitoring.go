@@ -1,16 +1,27 @@
 package hub
 
 import (
+	"fmt"
+	"strconv"
+	"time"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/interfaces/interfacesawscloudwatch"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/devicehub/devicehub/internal/schema"
 )
 
 // sweepSchedule runs the sweeper every Props.SweepRate. A missed run is not
-// retried: the next one does the same work.
+// retried: the next one does the same work (the sweeper's async invoke
+// configuration, in functions, says the same to Lambda).
 func (h *Hub) sweepSchedule() {
 	awsevents.NewRule(h.Construct, jsii.String("SweepSchedule"), &awsevents.RuleProps{
 		Description: jsii.String("devicehub: run the C2D sweeper"),
@@ -21,63 +32,244 @@ func (h *Hub) sweepSchedule() {
 	})
 }
 
-var fiveMinutes = awscdk.Duration_Minutes(jsii.Number(5))
+var (
+	oneMinute   = awscdk.Duration_Minutes(jsii.Number(1))
+	fiveMinutes = awscdk.Duration_Minutes(jsii.Number(5))
+)
 
-// monitoring creates the alarms (function errors and throttles, Kinesis
-// write throttling, API 5xx) and a dashboard of the same signals.
+// alarmSpec is one alarm: when metric crosses threshold (op) in datapoints
+// of the last periods periods.
+type alarmSpec struct {
+	id, reason          string
+	metric              awscloudwatch.IMetric
+	op                  awscloudwatch.ComparisonOperator
+	threshold           float64
+	periods, datapoints int
+	missing             awscloudwatch.TreatMissingData
+}
+
+// monitoring creates the alarm topic (unless one is given), the alarms,
+// each notifying the topic when it fires and when it clears, and the
+// dashboard. README "Alarms" gives each alarm's reason.
 func (h *Hub) monitoring() {
-	sum := &awscloudwatch.MetricOptions{Statistic: jsii.String("Sum"), Period: fiveMinutes}
-	alarm := func(id, what string, m awscloudwatch.IMetric) {
-		a := awscloudwatch.NewAlarm(h.Construct, jsii.String(id), &awscloudwatch.AlarmProps{
-			AlarmDescription:   jsii.String("devicehub: " + what),
-			Metric:             m,
-			Threshold:          jsii.Number(1),
-			EvaluationPeriods:  jsii.Number(1),
-			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-			// No traffic is not a failure.
-			TreatMissingData: awscloudwatch.TreatMissingData_NOT_BREACHING,
-		})
-		if h.Props.AlarmTopic != nil {
-			a.AddAlarmAction(awscloudwatchactions.NewSnsAction(h.Props.AlarmTopic))
+	h.alarmTopic()
+	p := h.Props
+	sum := func(period awscdk.Duration) *awscloudwatch.MetricOptions {
+		return &awscloudwatch.MetricOptions{Statistic: jsii.String("Sum"), Period: period}
+	}
+	// Quiet hours publish no data: not a failure, except for the heartbeat.
+	atLeast := func(id, reason string, m awscloudwatch.IMetric, threshold float64, periods, datapoints int) alarmSpec {
+		return alarmSpec{id: id, reason: reason, metric: m, op: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+			threshold: threshold, periods: periods, datapoints: datapoints, missing: awscloudwatch.TreatMissingData_NOT_BREACHING}
+	}
+	pct := fmt.Sprintf("%g%%", p.Alarms.ErrorRate)
+	api := h.apiMetrics
+	specs := []alarmSpec{
+		atLeast("Api5xxRate", "API 5xx responses ≥ "+pct+" of requests over 5 minutes",
+			failureRate("5xx %", api.serverErrors.With(sum(fiveMinutes)), api.count.With(sum(fiveMinutes)), true), p.Alarms.ErrorRate, 1, 1),
+	}
+	for _, name := range Functions() {
+		fn := h.Functions[name]
+		inv := fn.MetricInvocations(sum(fiveMinutes))
+		specs = append(specs,
+			atLeast(title(name)+"ErrorRate", name+" function errors ≥ "+pct+" of invocations over 5 minutes",
+				failureRate(name+" errors %", fn.MetricErrors(sum(fiveMinutes)), inv, true), p.Alarms.ErrorRate, 1, 1),
+			// Invocations leave out throttled requests.
+			atLeast(title(name)+"ThrottleRate", name+" function throttles ≥ "+pct+" of invocation attempts over 5 minutes",
+				failureRate(name+" throttles %", fn.MetricThrottles(sum(fiveMinutes)), inv, false), p.Alarms.ErrorRate, 1, 1),
+		)
+	}
+	// Each route group is served by one function, so the function's
+	// duration is the group's latency less API Gateway's own few
+	// milliseconds; per-route API metrics would be billed custom metrics.
+	for name, group := range map[string]struct {
+		id  string
+		p99 time.Duration
+	}{Ingress: {"DeviceLatencyP99", p.Alarms.DeviceP99}, Service: {"ServiceLatencyP99", p.Alarms.ServiceP99}} {
+		d := h.Functions[name].MetricDuration(&awscloudwatch.MetricOptions{Statistic: jsii.String("p99"), Period: fiveMinutes})
+		specs = append(specs, atLeast(group.id, fmt.Sprintf("%s routes' p99 latency (%s function duration) ≥ %s for 15 minutes", routeGroup(name), name, group.p99),
+			d, float64(group.p99.Milliseconds()), 3, 3))
+	}
+	specs = append(specs, h.heartbeat(),
+		atLeast("StreamWriteThrottleRate", "telemetry stream write throttling (WriteProvisionedThroughputExceeded) ≥ "+pct+" of records over 5 minutes",
+			failureRate("throttled records %", h.Stream.MetricWriteProvisionedThroughputExceeded(sum(fiveMinutes)),
+				h.Stream.MetricIncomingRecords(sum(fiveMinutes)), false), p.Alarms.ErrorRate, 1, 1))
+	// DynamoDB gives no request count per table to divide by; throttling
+	// that the SDK's retries did not absorb persists: at least one
+	// throttled request a minute in 3 of 5 minutes.
+	for _, t := range schema.Tables() {
+		table := h.Tables[t.ID]
+		dims := map[string]*string{"TableName": table.TableName()}
+		specs = append(specs, atLeast(t.ID+"Throttles", t.ID+" table read or write throttling in 3 of 5 minutes",
+			throttleEvents(t.ID+" throttled", "", dims), 1, 5, 3))
+		for _, ix := range t.Indexes {
+			dims := map[string]*string{"TableName": table.TableName(), "GlobalSecondaryIndexName": jsii.String(ix.Name)}
+			specs = append(specs, atLeast(t.ID+title(ix.Name)+"Throttles", t.ID+" index "+ix.Name+" read or write throttling in 3 of 5 minutes",
+				throttleEvents(t.ID+" "+ix.Name+" throttled", "", dims), 1, 5, 3))
 		}
+	}
+	action := awscloudwatchactions.NewSnsAction(h.AlarmTopic)
+	for _, s := range specs {
+		a := awscloudwatch.NewAlarm(h.Construct, jsii.String(s.id), &awscloudwatch.AlarmProps{
+			AlarmDescription:   jsii.String("devicehub: " + s.reason),
+			Metric:             s.metric,
+			Threshold:          jsii.Number(s.threshold),
+			ComparisonOperator: s.op,
+			EvaluationPeriods:  jsii.Number(s.periods),
+			DatapointsToAlarm:  jsii.Number(s.datapoints),
+			TreatMissingData:   s.missing,
+		})
+		a.AddAlarmAction(action)
+		a.AddOkAction(action)
 		h.Alarms = append(h.Alarms, a)
+	}
+	if !p.DisableDashboard {
+		h.dashboard()
+	}
+}
+
+// heartbeat fires when no sweep succeeded in a window of at least five
+// minutes and two sweep periods. No data at all (the schedule or the
+// function is gone) is the failure it exists for.
+func (h *Hub) heartbeat() alarmSpec {
+	d := max(5*time.Minute, 2*h.Props.SweepRate)
+	window := awscdk.Duration_Minutes(jsii.Number(d.Minutes()))
+	fn := h.Functions[Sweeper]
+	opts := &awscloudwatch.MetricOptions{Statistic: jsii.String("Sum"), Period: window}
+	ok := awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+		Expression: jsii.String("inv - FILL(err, 0)"),
+		Label:      jsii.String("successful sweeps"),
+		Period:     window,
+		UsingMetrics: &map[string]awscloudwatch.IMetric{
+			"inv": fn.MetricInvocations(opts),
+			"err": fn.MetricErrors(opts),
+		},
+	})
+	return alarmSpec{id: "SweeperHeartbeat", reason: fmt.Sprintf("no successful sweep in %g minutes: C2D messages are not expiring", d.Minutes()),
+		metric: ok, op: awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD, threshold: 1, periods: 1, datapoints: 1,
+		missing: awscloudwatch.TreatMissingData_BREACHING}
+}
+
+// failureRate is failed as a percentage of total (or of failed + total when
+// total leaves the failures out), per period; 0 without traffic.
+func failureRate(label string, failed, total awscloudwatch.IMetric, totalIncludesFailed bool) awscloudwatch.IMetric {
+	whole := "FILL(total, 0)"
+	if !totalIncludesFailed {
+		whole = "(FILL(failed, 0) + FILL(total, 0))"
+	}
+	return awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+		Expression:   jsii.String(fmt.Sprintf("IF(%[1]s > 0, 100 * FILL(failed, 0) / %[1]s, 0)", whole)),
+		Label:        jsii.String(label),
+		Period:       fiveMinutes,
+		UsingMetrics: &map[string]awscloudwatch.IMetric{"failed": failed, "total": total},
+	})
+}
+
+// throttleEvents is a table's or index's read plus write throttle events a
+// minute. DynamoDB publishes them only while throttling. The metrics' ids
+// end in suffix: a graph of several must not repeat one.
+func throttleEvents(label, suffix string, dims map[string]*string) awscloudwatch.IMetric {
+	metric := func(name string) awscloudwatch.IMetric {
+		return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+			Namespace: jsii.String("AWS/DynamoDB"), MetricName: jsii.String(name), DimensionsMap: &dims,
+			Statistic: jsii.String("Sum"), Period: oneMinute,
+		})
+	}
+	return awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+		Expression:   jsii.String(fmt.Sprintf("FILL(r%[1]s, 0) + FILL(w%[1]s, 0)", suffix)),
+		Label:        jsii.String(label),
+		Period:       oneMinute,
+		UsingMetrics: &map[string]awscloudwatch.IMetric{"r" + suffix: metric("ReadThrottleEvents"), "w" + suffix: metric("WriteThrottleEvents")},
+	})
+}
+
+func routeGroup(function string) string {
+	if function == Ingress {
+		return "device"
+	}
+	return "service"
+}
+
+// alarmTopic sets h.AlarmTopic: the given topic, or a new one, and
+// subscribes Props.AlarmEmails to it.
+func (h *Hub) alarmTopic() {
+	p := h.Props
+	switch {
+	case p.AlarmTopic != nil:
+		h.AlarmTopic = p.AlarmTopic
+	case p.AlarmTopicARN != "":
+		h.AlarmTopic = awssns.Topic_FromTopicArn(h.Construct, jsii.String("AlarmTopic"), jsii.String(p.AlarmTopicARN))
+	default:
+		t := awssns.NewTopic(h.Construct, jsii.String("AlarmTopic"), &awssns.TopicProps{
+			DisplayName: jsii.String("devicehub alarms"),
+			EnforceSSL:  jsii.Bool(true),
+		})
+		cdknag.NagSuppressions_AddResourceSuppressions(t, &[]*cdknag.NagPackSuppression{{
+			Id: jsii.String("AwsSolutions-SNS2"),
+			Reason: jsii.String("Alarm notifications carry alarm names and metric values, no device data. Server-side encryption would need a " +
+				"customer-managed key whose policy admits CloudWatch (alarms cannot publish with the aws/sns key); a deployment that wants it " +
+				"passes its own encrypted topic as AlarmTopic."),
+		}}, jsii.Bool(false))
+		h.AlarmTopic = t
+	}
+	for _, email := range p.AlarmEmails {
+		h.AlarmTopic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(email), nil))
+	}
+}
+
+// dashboard shows the alarms' state and the signals behind them.
+func (h *Hub) dashboard() {
+	sum := &awscloudwatch.MetricOptions{Statistic: jsii.String("Sum"), Period: fiveMinutes}
+	p99 := func(label string) *awscloudwatch.MetricOptions {
+		return &awscloudwatch.MetricOptions{Label: jsii.String(label), Statistic: jsii.String("p99"), Period: fiveMinutes}
+	}
+	graph := func(title string, ms ...awscloudwatch.IMetric) awscloudwatch.IWidget {
+		return awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
+			Title: jsii.String(title), Left: &ms, Width: jsii.Number(6),
+		})
 	}
 	var invocations, errs, throttles, durations []awscloudwatch.IMetric
 	for _, name := range Functions() {
 		fn := h.Functions[name]
-		alarm(title(name)+"Errors", name+" function errors", fn.MetricErrors(sum))
-		alarm(title(name)+"Throttles", name+" function throttles", fn.MetricThrottles(sum))
-		label := &awscloudwatch.MetricOptions{Label: jsii.String(name), Period: fiveMinutes}
+		label := &awscloudwatch.MetricOptions{Label: jsii.String(name), Statistic: jsii.String("Sum"), Period: fiveMinutes}
 		invocations = append(invocations, fn.MetricInvocations(label))
 		errs = append(errs, fn.MetricErrors(label))
 		throttles = append(throttles, fn.MetricThrottles(label))
-		durations = append(durations, fn.MetricDuration(&awscloudwatch.MetricOptions{Label: jsii.String(name + " p99"), Statistic: jsii.String("p99"), Period: fiveMinutes}))
+		durations = append(durations, fn.MetricDuration(p99(name)))
 	}
-	kinesisThrottled := h.Stream.MetricPutRecordsThrottledRecords(sum)
-	alarm("StreamWriteThrottles", "telemetry stream write throttling (PutRecords throttled records)", kinesisThrottled)
-	alarm("Api5xx", "API 5xx responses", h.api5xx.With(sum))
-
-	graph := func(title string, ms ...awscloudwatch.IMetric) awscloudwatch.IWidget {
-		return awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
-			Title: jsii.String(title), Left: &ms, Width: jsii.Number(8),
-		})
+	var dynamo []awscloudwatch.IMetric
+	for _, t := range schema.Tables() {
+		table := h.Tables[t.ID].TableName()
+		dynamo = append(dynamo, throttleEvents(t.ID, strconv.Itoa(len(dynamo)), map[string]*string{"TableName": table}))
+		for _, ix := range t.Indexes {
+			dims := map[string]*string{"TableName": table, "GlobalSecondaryIndexName": jsii.String(ix.Name)}
+			dynamo = append(dynamo, throttleEvents(t.ID+" "+ix.Name, strconv.Itoa(len(dynamo)), dims))
+		}
+	}
+	api := h.apiMetrics
+	alarms := make([]interfacesawscloudwatch.IAlarmRef, len(h.Alarms))
+	for i, a := range h.Alarms {
+		alarms[i] = a
 	}
 	h.Dashboard = awscloudwatch.NewDashboard(h.Construct, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{
 		Widgets: &[]*[]awscloudwatch.IWidget{
+			{awscloudwatch.NewAlarmStatusWidget(&awscloudwatch.AlarmStatusWidgetProps{Title: jsii.String("Alarms"), Alarms: &alarms, Width: jsii.Number(24)})},
 			{
-				graph("API requests", h.apiCount.With(sum)),
-				graph("API 5xx", h.api5xx.With(sum)),
-				graph("API latency p99", h.apiLatency.With(&awscloudwatch.MetricOptions{Statistic: jsii.String("p99"), Period: fiveMinutes})),
+				graph("API requests", api.count.With(sum)),
+				graph("API 4xx", api.clientErrors.With(sum)),
+				graph("API 5xx", api.serverErrors.With(sum)),
+				graph("API latency p99", api.latency.With(p99("p99"))),
 			},
 			{
 				graph("Function invocations", invocations...),
 				graph("Function errors", errs...),
 				graph("Function throttles", throttles...),
+				graph("Function duration p99", durations...),
 			},
 			{
-				graph("Function duration p99", durations...),
-				graph("Telemetry records in", h.Stream.MetricPutRecordsSuccessfulRecords(sum)),
-				graph("Telemetry throttled records", kinesisThrottled),
+				graph("Telemetry records in", h.Stream.MetricIncomingRecords(sum)),
+				graph("Telemetry throttled records", h.Stream.MetricWriteProvisionedThroughputExceeded(sum)),
+				graph("DynamoDB throttled requests a minute", dynamo...),
 			},
 		},
 	})

@@ -4,6 +4,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/devicehub/devicehub/internal/schema"
 )
 
 // Stack output names: the values a client needs after a deploy.
@@ -14,9 +16,15 @@ const (
 	OutputOwnerSecretName = "OwnerSecretName" // same secret, by name
 	OutputStreamName      = "StreamName"      // telemetry stream
 	OutputStreamARN       = "StreamArn"
-	OutputDomainTarget    = "DomainTarget" // DNS target of the custom domain, when one is set
-	OutputDashboard       = "DashboardName"
+	OutputStreamKeyARN    = "StreamKeyArn" // KMS key of the stream: consumers need kms:Decrypt on it
+	OutputAlarmTopicARN   = "AlarmTopicArn"
+	OutputDomainTarget    = "DomainTarget"  // DNS target of the custom domain, when one is set
+	OutputDashboard       = "DashboardName" // when the dashboard is on
 )
+
+// OutputTableName is the output holding a table's physical name, e.g.
+// "DevicesTableName" for schema.Devices.
+func OutputTableName(t schema.Table) string { return t.ID + "TableName" }
 
 // StackProps are a stack's settings and its hub's.
 type StackProps struct {
@@ -31,6 +39,11 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) (awscdk.
 		props = &StackProps{}
 	}
 	sp := props.StackProps
+	if sp.TerminationProtection == nil {
+		// The stack holds the registry and the queues: deleting it takes a
+		// deliberate step (the app's context terminationProtection=false).
+		sp.TerminationProtection = jsii.Bool(true)
+	}
 	if sp.Description == nil {
 		sp.Description = jsii.String("devicehub: serverless device messaging hub (IoT Hub's device and service HTTPS APIs)")
 	}
@@ -48,7 +61,14 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) (awscdk.
 	out(OutputOwnerSecretName, h.OwnerSecret.SecretName(), "Name of the owner policy secret")
 	out(OutputStreamName, h.Stream.StreamName(), "Telemetry Kinesis stream")
 	out(OutputStreamARN, h.Stream.StreamArn(), "Telemetry Kinesis stream ARN")
-	out(OutputDashboard, h.Dashboard.DashboardName(), "CloudWatch dashboard")
+	out(OutputStreamKeyARN, h.StreamKey.KeyArn(), "KMS key of the telemetry stream: grant consumers kms:Decrypt on it")
+	for _, t := range schema.Tables() {
+		out(OutputTableName(t), h.Tables[t.ID].TableName(), t.ID+" DynamoDB table")
+	}
+	out(OutputAlarmTopicARN, h.AlarmTopic.TopicArn(), "SNS topic every alarm notifies: subscribe whoever is on call")
+	if h.Dashboard != nil {
+		out(OutputDashboard, h.Dashboard.DashboardName(), "CloudWatch dashboard")
+	}
 	if h.DomainTarget != nil {
 		out(OutputDomainTarget, h.DomainTarget, "Point a CNAME (or alias) for the custom domain here")
 	}
