@@ -21,9 +21,10 @@ $(TOOLS)/node_modules/.package-lock.json: $(TOOLS)/package-lock.json
 run: tools
 	$(GO) run ./cmd/devicehub local --port $(PORT)
 
-## test: vet, unit, integration (emulators) and end-to-end (Azure IoT SDK) tests
+## test: vet, staticcheck (pinned in go.mod's tool block), gofmt, unit, integration (emulators) and end-to-end (Azure IoT SDK) tests
 test: tools
 	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
 	@unformatted=$$(gofmt -l $$($(GO) list -f '{{.Dir}}' ./...)); test -z "$$unformatted" || { echo "gofmt: these need formatting:"; echo "$$unformatted"; exit 1; }
 	$(GO) test -count=1 -timeout 20m ./...
 
@@ -45,6 +46,7 @@ bench:
 
 vet:
 	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
