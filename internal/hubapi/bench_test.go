@@ -42,7 +42,7 @@ type oneDevice struct{ d registry.Device }
 
 func (g oneDevice) Get(_ context.Context, id string) (registry.Device, error) {
 	if id != g.d.DeviceID {
-		return registry.Device{}, apierr.DeviceNotFound.New("no device "+id)
+		return registry.Device{}, apierr.DeviceNotFound.New("no device " + id)
 	}
 	return g.d, nil
 }

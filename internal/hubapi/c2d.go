@@ -35,12 +35,6 @@ type C2DService interface {
 	Requeue(ctx context.Context, deviceID, messageID string) (iothub.C2DSent, error)
 }
 
-// C2DQueue is what Deps.C2D holds: a value implementing C2DDevice gets the
-// device routes, one implementing C2DService the service routes (a
-// *c2d.Queue implements both), so the device-facing and the service-facing
-// functions each serve only their half.
-type C2DQueue any
-
 // Feedback is the delivery feedback queue (service routes).
 type Feedback interface {
 	Receive(ctx context.Context) (*c2d.FeedbackBatch, error)
@@ -50,19 +44,14 @@ type Feedback interface {
 
 // routeC2D registers the cloud-to-device and feedback routes.
 func (s *server) routeC2D(mux *http.ServeMux) {
-	dev, isDev := s.C2D.(C2DDevice)
-	svc, isSvc := s.C2D.(C2DService)
-	if s.C2D != nil && !isDev && !isSvc {
-		s.Logger.Warn("hubapi: Deps.C2D implements neither C2DDevice nor C2DService; no C2D routes")
-	}
-	if isDev {
-		h := c2dDeviceHandlers{s: s, q: dev}
+	if s.C2DDevice != nil {
+		h := c2dDeviceHandlers{s: s, q: s.C2DDevice}
 		s.handle(mux, "GET /devices/{id}/messages/devicebound", s.device(h.receive))
 		s.handle(mux, "DELETE /devices/{id}/messages/devicebound/{lock}", s.device(h.settle))
 		s.handle(mux, "POST /devices/{id}/messages/devicebound/{lock}/abandon", s.device(h.abandon))
 	}
-	if isSvc {
-		h := c2dServiceHandlers{s: s, q: svc}
+	if s.C2DService != nil {
+		h := c2dServiceHandlers{s: s, q: s.C2DService}
 		s.handle(mux, "POST /devices/{id}/messages/devicebound", s.service(h.send))
 		s.handle(mux, "DELETE /devices/{id}/commands", s.service(h.purge))
 		s.handle(mux, "GET /devices/{id}/c2d/messages/{messageId}", s.service(h.lookup))
@@ -81,7 +70,7 @@ func (s *server) routeC2D(mux *http.ServeMux) {
 func serviceBound(h handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		if !strings.EqualFold(r.PathValue("sb"), "servicebound") {
-			return apierr.RouteNotFound.New("no route for "+r.Method+" "+r.URL.Path)
+			return apierr.RouteNotFound.New("no route for " + r.Method + " " + r.URL.Path)
 		}
 		return h(w, r)
 	}
@@ -218,7 +207,7 @@ func (h c2dServiceHandlers) send(w http.ResponseWriter, r *http.Request) error {
 	if v := strings.TrimSpace(r.Header.Get(hdrExpiry)); v != "" {
 		t, err := parseTime(v)
 		if err != nil {
-			return apierr.ArgumentInvalid.New("iothub-expiry must be an RFC 3339 or HTTP date, not "+strconv.Quote(v))
+			return apierr.ArgumentInvalid.New("iothub-expiry must be an RFC 3339 or HTTP date, not " + strconv.Quote(v))
 		}
 		m.Expiry = t
 	}
@@ -228,7 +217,7 @@ func (h c2dServiceHandlers) send(w http.ResponseWriter, r *http.Request) error {
 		}
 		name := strings.ToLower(k[len(hdrAppPrefix):])
 		if len(vs) != 1 {
-			return apierr.ArgumentInvalid.New("application property "+name+" is sent more than once")
+			return apierr.ArgumentInvalid.New("application property " + name + " is sent more than once")
 		}
 		m.Properties = append(m.Properties, iothub.Property{Name: name, Value: vs[0]})
 	}

@@ -94,7 +94,7 @@ func containsFoldASCII(s, sub string) bool {
 }
 
 func tooLarge(what string) error {
-	return apierr.MessageTooLarge.New(what+" exceeds 256 KB")
+	return apierr.MessageTooLarge.New(what + " exceeds 256 KB")
 }
 
 func readBody(w http.ResponseWriter, r *http.Request, limit int64, what string) ([]byte, error) {
@@ -179,7 +179,7 @@ func readSingle(w http.ResponseWriter, r *http.Request) ([]d2c.Message, error) {
 			continue
 		}
 		if len(vs) != 1 {
-			return nil, apierr.ArgumentInvalid.New("application property "+name+" is sent more than once")
+			return nil, apierr.ArgumentInvalid.New("application property " + name + " is sent more than once")
 		}
 		m.Properties = append(m.Properties, iothub.Property{Name: name, Value: vs[0]})
 	}
@@ -231,7 +231,7 @@ func parseBatch(raw []byte) ([]d2c.Message, error) {
 	var err error
 	var items []batchItem
 	if err := json.Unmarshal(raw, &items); err != nil {
-		return nil, apierr.ArgumentInvalid.New("batch is not a JSON array of messages: "+err.Error())
+		return nil, apierr.ArgumentInvalid.New("batch is not a JSON array of messages: " + err.Error())
 	}
 	if len(items) == 0 {
 		return nil, apierr.ArgumentInvalid.New("batch holds no message")
@@ -240,7 +240,7 @@ func parseBatch(raw []byte) ([]d2c.Message, error) {
 	for i, it := range items {
 		m := &msgs[i]
 		if m.Body, err = batchBody(it); err != nil {
-			return nil, apierr.ArgumentInvalid.New("batch message "+strconv.Itoa(i)+": "+err.Error())
+			return nil, apierr.ArgumentInvalid.New("batch message " + strconv.Itoa(i) + ": " + err.Error())
 		}
 		for k, v := range it.Properties {
 			if p, ok := batchProperty(m, k, v); ok {

@@ -46,7 +46,7 @@ func (s *server) putDevice(w http.ResponseWriter, r *http.Request) error {
 	}
 	if len(body) > 0 {
 		if err := json.Unmarshal(body, &in); err != nil {
-			return apierr.ArgumentInvalid.New("body is not a device JSON object: "+err.Error())
+			return apierr.ArgumentInvalid.New("body is not a device JSON object: " + err.Error())
 		}
 	}
 	if in.DeviceID != "" && in.DeviceID != id {
