@@ -3,8 +3,6 @@ package hubapi
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -184,16 +182,9 @@ type c2dServiceHandlers struct {
 // -userid, -ack, -expiry (RFC 3339 or HTTP date), -contenttype,
 // -contentencoding and iothub-app-<name>; the body is the message.
 func (h c2dServiceHandlers) send(w http.ResponseWriter, r *http.Request) error {
-	if r.ContentLength > c2d.MaxBodySize {
-		return c2dTooLarge()
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, c2d.MaxBodySize))
+	body, err := readBody(w, r, c2d.MaxBodySize, "a cloud-to-device message body is at most 64 KB")
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return c2dTooLarge()
-		}
-		return apierr.ArgumentInvalid.Wrap("cannot read the request body", err)
+		return err
 	}
 	ack, err := c2d.ParseAck(r.Header.Get(hdrAck))
 	if err != nil {
@@ -228,10 +219,6 @@ func (h c2dServiceHandlers) send(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.Header().Set(hdrMessageID, sent.MessageID)
 	return writeJSON(w, http.StatusOK, sent)
-}
-
-func c2dTooLarge() error {
-	return apierr.MessageTooLarge.New("a cloud-to-device message body is at most 64 KB")
 }
 
 func parseTime(v string) (time.Time, error) {
