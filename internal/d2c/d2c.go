@@ -1,6 +1,8 @@
 // Package d2c takes device-to-cloud messages from authenticated devices,
 // validates them against IoT Hub's limits, stamps the system properties the
-// hub owns, and writes them to Kinesis in per-device order.
+// hub owns, encodes each as the record envelope shared/telemetry decodes
+// (envelope.go), and writes them to a Stream in per-device order.
+// internal/kinesisput is the Stream the hub runs on.
 package d2c
 
 import (
@@ -149,20 +151,20 @@ func (in *Ingestor) Ingest(ctx context.Context, id registry.Identity, msgs []Mes
 	}
 	for i := range msgs {
 		sys.MessageID, sys.CorrelationID, sys.UserID = msgs[i].MessageID, msgs[i].CorrelationID, msgs[i].UserID
-		size += telemetry.Size(&sys, msgs[i].Properties, msgs[i].Body)
+		size += envelopeSize(&sys, msgs[i].Properties, msgs[i].Body)
 	}
 	// One buffer for every record of the request: one allocation, not one per message.
 	buf := make([]byte, 0, size)
 	records := make([][]byte, len(msgs))
 	// The stamped properties are the same for every message: encode them once.
 	var scratch [512]byte
-	enc := telemetry.NewEncoder(scratch[:0], &sys)
+	enc := newEnvelopeEncoder(scratch[:0], &sys)
 	for i := range msgs {
 		m := &msgs[i]
 		sys.MessageID, sys.CorrelationID, sys.UserID = m.MessageID, m.CorrelationID, m.UserID
 		sys.ContentType, sys.ContentEncoding = m.ContentType, m.ContentEncoding
 		start := len(buf)
-		buf = enc.Append(buf, &sys, m.Properties, m.Body)
+		buf = enc.append(buf, &sys, m.Properties, m.Body)
 		records[i] = buf[start:len(buf):len(buf)]
 	}
 	return in.put(ctx, id.DeviceID, records)
