@@ -177,7 +177,7 @@ func ackDigit(a iothub.Ack) int {
 
 // parseLockToken returns the sequence number and ack a token names.
 func parseLockToken(tok string) (int64, iothub.Ack, error) {
-	tok = unquote(tok)
+	tok = iothub.UnquoteETag(tok)
 	bad := invalid("malformed lock token " + strconv.Quote(tok))
 	if len(tok) != 36 || tok[8] != '-' || tok[13] != '-' || tok[18] != '-' || tok[23] != '-' {
 		return 0, "", bad
@@ -196,14 +196,6 @@ func parseLockToken(tok string) (int64, iothub.Ack, error) {
 		return 0, "", bad
 	}
 	return seq, acks[d], nil
-}
-
-func unquote(s string) string {
-	s = strings.TrimSpace(s)
-	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
-		return s[1 : len(s)-1]
-	}
-	return s
 }
 
 // ValidateMessage applies the send rules that do not need the clock.
