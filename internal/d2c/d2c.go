@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/devicehub/devicehub/internal/apierr"
+	"github.com/devicehub/devicehub/internal/msgrules"
 	"github.com/devicehub/devicehub/internal/registry"
 	"github.com/devicehub/devicehub/shared/iothub"
 	"github.com/devicehub/devicehub/shared/telemetry"
@@ -70,24 +71,20 @@ type Ingestor struct {
 	Backoff time.Duration
 }
 
+// rules are IoT Hub's device-to-cloud limits on ids and properties. The
+// properties' size counts against the message size, not a limit of its own.
+var rules = msgrules.Rules{MaxIDLength: MaxIDLength, Names: msgrules.Token, Values: msgrules.Token}
+
 // ValidateMessage applies IoT Hub's per-message rules.
 func ValidateMessage(m *Message) error {
-	if len(m.MessageID) > MaxIDLength {
-		return invalid("message id exceeds 128 characters")
+	if err := rules.CheckID("message id", m.MessageID); err != nil {
+		return err
 	}
-	if len(m.CorrelationID) > MaxIDLength {
-		return invalid("correlation id exceeds 128 characters")
+	if err := rules.CheckID("correlation id", m.CorrelationID); err != nil {
+		return err
 	}
-	for _, p := range m.Properties {
-		if p.Name == "" {
-			return invalid("application property name is empty")
-		}
-		if !validToken(p.Name) {
-			return invalid("application property name " + strconv.Quote(p.Name) + " holds a character outside ASCII letters, digits and !#$%&'*+-.^_`|~")
-		}
-		if !validToken(p.Value) {
-			return invalid("value of application property " + strconv.Quote(p.Name) + " holds a character outside ASCII letters, digits and !#$%&'*+-.^_`|~")
-		}
+	if err := rules.CheckProperties(m.Properties); err != nil {
+		return err
 	}
 	if m.size() > MaxMessageSize {
 		return apierr.MessageTooLarge.New("message exceeds 256 KB (body plus properties)")
@@ -98,30 +95,6 @@ func ValidateMessage(m *Message) error {
 func invalid(msg string) error {
 	return apierr.ArgumentInvalid.New(msg)
 }
-
-// validToken reports whether s holds only IoT Hub's allowed property characters.
-func validToken(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if !tokenChar[s[i]] {
-			return false
-		}
-	}
-	return true
-}
-
-var tokenChar = func() (t [256]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c] = true
-		t[c-'a'+'A'] = true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
-}()
 
 // Ingest writes msgs for the authenticated device and returns only once
 // Kinesis has accepted every one of them, in order. On any failure it
