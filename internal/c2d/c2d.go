@@ -133,7 +133,7 @@ func errLockLost() error {
 }
 
 func errQueueFull(max int) error {
-	return apierr.DeviceMaximumQueueDepthExceeded.New("the device's queue holds its maximum of "+strconv.Itoa(max)+" messages")
+	return apierr.DeviceMaximumQueueDepthExceeded.New("the device's queue holds its maximum of " + strconv.Itoa(max) + " messages")
 }
 
 func storeErr(op string, err error) error {
