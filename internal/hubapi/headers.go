@@ -1,6 +1,6 @@
 package hubapi
 
-// Header and property names of IoT Hub's device protocol.
+// Header and property names of IoT Hub's messages over HTTPS, both directions.
 const (
 	hdrMessageID       = "Iothub-Messageid"
 	hdrCorrelationID   = "Iothub-Correlationid"
