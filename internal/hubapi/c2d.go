@@ -138,7 +138,7 @@ func (h c2dDeviceHandlers) receive(w http.ResponseWriter, r *http.Request, id re
 // or not) when the client sends one.
 func lockFrom(r *http.Request) (string, error) {
 	lock := r.PathValue("lock")
-	if im := strings.TrimSpace(r.Header.Get("If-Match")); im != "" && im != "*" && strings.Trim(im, `"`) != strings.Trim(lock, `"`) {
+	if im := iothub.UnquoteETag(r.Header.Get("If-Match")); im != "" && im != "*" && im != iothub.UnquoteETag(lock) {
 		return "", apierr.PreconditionFailedETag.New("If-Match does not match the lock token in the path")
 	}
 	return lock, nil
