@@ -7,7 +7,6 @@ import (
 
 	"github.com/devicehub/devicehub/internal/c2d"
 	"github.com/devicehub/devicehub/internal/config"
-	"github.com/devicehub/devicehub/internal/hubapi"
 	"github.com/devicehub/devicehub/internal/registry"
 )
 
@@ -18,15 +17,11 @@ func buildC2D(_ context.Context, h *Hub, cfg config.Config, cl Clients, role Rol
 		log = slog.New(slog.DiscardHandler)
 	}
 	q := NewC2DQueue(cfg, cl, log, now)
-	switch {
-	case role&Device != 0 && role&Service != 0:
-		h.Deps.C2D = q
-	case role&Device != 0:
-		h.Deps.C2D = struct{ hubapi.C2DDevice }{q}
-	case role&Service != 0:
-		h.Deps.C2D = struct{ hubapi.C2DService }{q}
+	if role&Device != 0 {
+		h.Deps.C2DDevice = q
 	}
 	if role&Service != 0 {
+		h.Deps.C2DService = q
 		h.Deps.Feedback = NewFeedbackReader(cfg, q)
 	}
 	h.Sweep = func(ctx context.Context) error {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/devicehub/devicehub/internal/apierr"
+	"github.com/devicehub/devicehub/internal/msgrules"
 	"github.com/devicehub/devicehub/internal/registry"
 	"github.com/devicehub/devicehub/internal/schema"
 	"github.com/devicehub/devicehub/shared/iothub"
@@ -177,7 +178,7 @@ func ackDigit(a iothub.Ack) int {
 
 // parseLockToken returns the sequence number and ack a token names.
 func parseLockToken(tok string) (int64, iothub.Ack, error) {
-	tok = unquote(tok)
+	tok = iothub.UnquoteETag(tok)
 	bad := invalid("malformed lock token " + strconv.Quote(tok))
 	if len(tok) != 36 || tok[8] != '-' || tok[13] != '-' || tok[18] != '-' || tok[23] != '-' {
 		return 0, "", bad
@@ -198,61 +199,25 @@ func parseLockToken(tok string) (int64, iothub.Ack, error) {
 	return seq, acks[d], nil
 }
 
-func unquote(s string) string {
-	s = strings.TrimSpace(s)
-	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
-		return s[1 : len(s)-1]
-	}
-	return s
-}
-
 // ValidateMessage applies the send rules that do not need the clock.
 func ValidateMessage(m *Message) error {
+	// The cloud-to-device limits on ids and properties.
+	rules := msgrules.Rules{
+		MaxIDLength: MaxIDLength, IDs: msgrules.Printable, Names: msgrules.HeaderName, Values: msgrules.Printable,
+		MaxProperties: MaxProperties, MaxPropertiesSize: maxPropsSize, UniqueNames: true,
+	}
 	if len(m.Body) > MaxBodySize {
 		return apierr.MessageTooLarge.New("a cloud-to-device message body is at most 64 KB")
 	}
 	for _, f := range []struct{ name, v string }{{"message id", m.MessageID}, {"correlation id", m.CorrelationID}, {"user id", m.UserID}} {
-		if len(f.v) > MaxIDLength {
-			return invalid(f.name + " exceeds 128 characters")
-		}
-		if !printableASCII(f.v) {
-			return invalid(f.name + " must be printable ASCII")
+		if err := rules.CheckID(f.name, f.v); err != nil {
+			return err
 		}
 	}
 	if len(m.ContentType) > MaxIDLength || len(m.ContentEncoding) > MaxIDLength {
 		return invalid("content type and encoding are at most 128 characters")
 	}
-	if len(m.Properties) > MaxProperties {
-		return invalid("at most " + strconv.Itoa(MaxProperties) + " application properties")
-	}
-	size := 0
-	seen := map[string]bool{}
-	for _, p := range m.Properties {
-		if p.Name == "" || !printableASCII(p.Name) || strings.ContainsAny(p.Name, " :") {
-			return invalid("application property name " + strconv.Quote(p.Name) + " is empty or not a header token")
-		}
-		if !printableASCII(p.Value) {
-			return invalid("value of application property " + strconv.Quote(p.Name) + " must be printable ASCII")
-		}
-		if seen[p.Name] {
-			return invalid("application property " + strconv.Quote(p.Name) + " is given twice")
-		}
-		seen[p.Name] = true
-		size += len(p.Name) + len(p.Value)
-	}
-	if size > maxPropsSize {
-		return invalid("application properties exceed 8 KB")
-	}
-	return nil
-}
-
-func printableASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] > 0x7e {
-			return false
-		}
-	}
-	return true
+	return rules.CheckProperties(m.Properties)
 }
 
 func ms(t time.Time) int64 { return t.UnixMilli() }

@@ -254,7 +254,7 @@ func (r *FeedbackReader) Abandon(ctx context.Context, lockToken string) error {
 }
 
 func (r *FeedbackReader) release(ctx context.Context, lockToken, update string) (lease, error) {
-	tok := unquote(lockToken)
+	tok := iothub.UnquoteETag(lockToken)
 	shard, err := parseFeedbackToken(tok)
 	if err != nil {
 		return lease{}, err

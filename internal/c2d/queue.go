@@ -385,7 +385,7 @@ func (q *Queue) settle(ctx context.Context, id registry.Identity, lockToken stri
 	if err != nil {
 		return err
 	}
-	tok := unquote(lockToken)
+	tok := iothub.UnquoteETag(lockToken)
 	now := q.now().UTC()
 	ok, err := q.byLock(ctx, ev, id.DeviceID, seq, tok, ack, now)
 	if err == nil && !ok && ev == EvAbandon {

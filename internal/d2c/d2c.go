@@ -1,6 +1,8 @@
 // Package d2c takes device-to-cloud messages from authenticated devices,
 // validates them against IoT Hub's limits, stamps the system properties the
-// hub owns, and writes them to Kinesis in per-device order.
+// hub owns, encodes each as the record envelope shared/telemetry decodes
+// (envelope.go), and writes them to a Stream in per-device order.
+// internal/kinesisput is the Stream the hub runs on.
 package d2c
 
 import (
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"github.com/devicehub/devicehub/internal/apierr"
+	"github.com/devicehub/devicehub/internal/msgrules"
 	"github.com/devicehub/devicehub/internal/registry"
 	"github.com/devicehub/devicehub/shared/iothub"
 	"github.com/devicehub/devicehub/shared/telemetry"
@@ -68,24 +71,20 @@ type Ingestor struct {
 	Backoff time.Duration
 }
 
+// rules are IoT Hub's device-to-cloud limits on ids and properties. The
+// properties' size counts against the message size, not a limit of its own.
+var rules = msgrules.Rules{MaxIDLength: MaxIDLength, Names: msgrules.Token, Values: msgrules.Token}
+
 // ValidateMessage applies IoT Hub's per-message rules.
 func ValidateMessage(m *Message) error {
-	if len(m.MessageID) > MaxIDLength {
-		return invalid("message id exceeds 128 characters")
+	if err := rules.CheckID("message id", m.MessageID); err != nil {
+		return err
 	}
-	if len(m.CorrelationID) > MaxIDLength {
-		return invalid("correlation id exceeds 128 characters")
+	if err := rules.CheckID("correlation id", m.CorrelationID); err != nil {
+		return err
 	}
-	for _, p := range m.Properties {
-		if p.Name == "" {
-			return invalid("application property name is empty")
-		}
-		if !validToken(p.Name) {
-			return invalid("application property name " + strconv.Quote(p.Name) + " holds a character outside ASCII letters, digits and !#$%&'*+-.^_`|~")
-		}
-		if !validToken(p.Value) {
-			return invalid("value of application property " + strconv.Quote(p.Name) + " holds a character outside ASCII letters, digits and !#$%&'*+-.^_`|~")
-		}
+	if err := rules.CheckProperties(m.Properties); err != nil {
+		return err
 	}
 	if m.size() > MaxMessageSize {
 		return apierr.MessageTooLarge.New("message exceeds 256 KB (body plus properties)")
@@ -96,30 +95,6 @@ func ValidateMessage(m *Message) error {
 func invalid(msg string) error {
 	return apierr.ArgumentInvalid.New(msg)
 }
-
-// validToken reports whether s holds only IoT Hub's allowed property characters.
-func validToken(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if !tokenChar[s[i]] {
-			return false
-		}
-	}
-	return true
-}
-
-var tokenChar = func() (t [256]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c] = true
-		t[c-'a'+'A'] = true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
-}()
 
 // Ingest writes msgs for the authenticated device and returns only once
 // Kinesis has accepted every one of them, in order. On any failure it
@@ -149,20 +124,20 @@ func (in *Ingestor) Ingest(ctx context.Context, id registry.Identity, msgs []Mes
 	}
 	for i := range msgs {
 		sys.MessageID, sys.CorrelationID, sys.UserID = msgs[i].MessageID, msgs[i].CorrelationID, msgs[i].UserID
-		size += telemetry.Size(&sys, msgs[i].Properties, msgs[i].Body)
+		size += envelopeSize(&sys, msgs[i].Properties, msgs[i].Body)
 	}
 	// One buffer for every record of the request: one allocation, not one per message.
 	buf := make([]byte, 0, size)
 	records := make([][]byte, len(msgs))
 	// The stamped properties are the same for every message: encode them once.
 	var scratch [512]byte
-	enc := telemetry.NewEncoder(scratch[:0], &sys)
+	enc := newEnvelopeEncoder(scratch[:0], &sys)
 	for i := range msgs {
 		m := &msgs[i]
 		sys.MessageID, sys.CorrelationID, sys.UserID = m.MessageID, m.CorrelationID, m.UserID
 		sys.ContentType, sys.ContentEncoding = m.ContentType, m.ContentEncoding
 		start := len(buf)
-		buf = enc.Append(buf, &sys, m.Properties, m.Body)
+		buf = enc.append(buf, &sys, m.Properties, m.Body)
 		records[i] = buf[start:len(buf):len(buf)]
 	}
 	return in.put(ctx, id.DeviceID, records)

@@ -3,8 +3,6 @@ package hubapi
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -35,12 +33,6 @@ type C2DService interface {
 	Requeue(ctx context.Context, deviceID, messageID string) (iothub.C2DSent, error)
 }
 
-// C2DQueue is what Deps.C2D holds: a value implementing C2DDevice gets the
-// device routes, one implementing C2DService the service routes (a
-// *c2d.Queue implements both), so the device-facing and the service-facing
-// functions each serve only their half.
-type C2DQueue any
-
 // Feedback is the delivery feedback queue (service routes).
 type Feedback interface {
 	Receive(ctx context.Context) (*c2d.FeedbackBatch, error)
@@ -50,19 +42,14 @@ type Feedback interface {
 
 // routeC2D registers the cloud-to-device and feedback routes.
 func (s *server) routeC2D(mux *http.ServeMux) {
-	dev, isDev := s.C2D.(C2DDevice)
-	svc, isSvc := s.C2D.(C2DService)
-	if s.C2D != nil && !isDev && !isSvc {
-		s.Logger.Warn("hubapi: Deps.C2D implements neither C2DDevice nor C2DService; no C2D routes")
-	}
-	if isDev {
-		h := c2dDeviceHandlers{s: s, q: dev}
+	if s.C2DDevice != nil {
+		h := c2dDeviceHandlers{s: s, q: s.C2DDevice}
 		s.handle(mux, "GET /devices/{id}/messages/devicebound", s.device(h.receive))
 		s.handle(mux, "DELETE /devices/{id}/messages/devicebound/{lock}", s.device(h.settle))
 		s.handle(mux, "POST /devices/{id}/messages/devicebound/{lock}/abandon", s.device(h.abandon))
 	}
-	if isSvc {
-		h := c2dServiceHandlers{s: s, q: svc}
+	if s.C2DService != nil {
+		h := c2dServiceHandlers{s: s, q: s.C2DService}
 		s.handle(mux, "POST /devices/{id}/messages/devicebound", s.service(h.send))
 		s.handle(mux, "DELETE /devices/{id}/commands", s.service(h.purge))
 		s.handle(mux, "GET /devices/{id}/c2d/messages/{messageId}", s.service(h.lookup))
@@ -151,7 +138,7 @@ func (h c2dDeviceHandlers) receive(w http.ResponseWriter, r *http.Request, id re
 // or not) when the client sends one.
 func lockFrom(r *http.Request) (string, error) {
 	lock := r.PathValue("lock")
-	if im := strings.TrimSpace(r.Header.Get("If-Match")); im != "" && im != "*" && strings.Trim(im, `"`) != strings.Trim(lock, `"`) {
+	if im := iothub.UnquoteETag(r.Header.Get("If-Match")); im != "" && im != "*" && im != iothub.UnquoteETag(lock) {
 		return "", apierr.PreconditionFailedETag.New("If-Match does not match the lock token in the path")
 	}
 	return lock, nil
@@ -195,16 +182,9 @@ type c2dServiceHandlers struct {
 // -userid, -ack, -expiry (RFC 3339 or HTTP date), -contenttype,
 // -contentencoding and iothub-app-<name>; the body is the message.
 func (h c2dServiceHandlers) send(w http.ResponseWriter, r *http.Request) error {
-	if r.ContentLength > c2d.MaxBodySize {
-		return c2dTooLarge()
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, c2d.MaxBodySize))
+	body, err := readBody(w, r, c2d.MaxBodySize, "a cloud-to-device message body is at most 64 KB")
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return c2dTooLarge()
-		}
-		return apierr.ArgumentInvalid.Wrap("cannot read the request body", err)
+		return err
 	}
 	ack, err := c2d.ParseAck(r.Header.Get(hdrAck))
 	if err != nil {
@@ -239,10 +219,6 @@ func (h c2dServiceHandlers) send(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.Header().Set(hdrMessageID, sent.MessageID)
 	return writeJSON(w, http.StatusOK, sent)
-}
-
-func c2dTooLarge() error {
-	return apierr.MessageTooLarge.New("a cloud-to-device message body is at most 64 KB")
 }
 
 func parseTime(v string) (time.Time, error) {

@@ -2,8 +2,6 @@ package hubapi
 
 import (
 	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -36,13 +34,9 @@ const maxRegistryBody = 64 << 10
 func (s *server) putDevice(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	var in iothub.Device
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRegistryBody))
+	body, err := readBody(w, r, maxRegistryBody, "device body exceeds 64 KB")
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return apierr.MessageTooLarge.New("device body exceeds 64 KB")
-		}
-		return apierr.ArgumentInvalid.Wrap("cannot read body", err)
+		return err
 	}
 	if len(body) > 0 {
 		if err := json.Unmarshal(body, &in); err != nil {

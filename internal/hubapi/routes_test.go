@@ -5,12 +5,6 @@ import (
 	"testing"
 )
 
-// allC2D satisfies both halves of the C2D queue; the routes test never calls it.
-type allC2D struct {
-	C2DDevice
-	C2DService
-}
-
 func TestRoutesMatchMux(t *testing.T) {
 	var want []string
 	for _, r := range Routes() {
@@ -23,7 +17,9 @@ func TestRoutesMatchMux(t *testing.T) {
 	var reg Registry = struct{ Registry }{}
 	var tel Telemetry = struct{ Telemetry }{}
 	var fb Feedback = struct{ Feedback }{}
-	_, s = newServer(Deps{Registry: reg, Telemetry: tel, C2D: allC2D{}, Feedback: fb})
+	var dev C2DDevice = struct{ C2DDevice }{}
+	var svc C2DService = struct{ C2DService }{}
+	_, s = newServer(Deps{Registry: reg, Telemetry: tel, C2DDevice: dev, C2DService: svc, Feedback: fb})
 	got := slices.Clone(s.patterns)
 	slices.Sort(got)
 	slices.Sort(want)

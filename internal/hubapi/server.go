@@ -30,15 +30,17 @@ type Registry interface {
 
 // Deps are the parts the API is built from. A nil part leaves its routes out,
 // so each Lambda function serves only what it is wired (and allowed) to do,
-// while the local server wires everything.
+// while the local server wires everything. One *c2d.Queue serves as both
+// C2DDevice and C2DService when a process serves both sides.
 type Deps struct {
-	Auth      DeviceAuth
-	Registry  Registry  // service routes: /devices
-	Telemetry Telemetry // device route: POST .../messages/events
-	C2D       C2DQueue  // device and service cloud-to-device routes
-	Feedback  Feedback  // service feedback routes
-	Logger    *slog.Logger
-	Now       func() time.Time
+	Auth       DeviceAuth
+	Registry   Registry   // service routes: /devices
+	Telemetry  Telemetry  // device route: POST .../messages/events
+	C2DDevice  C2DDevice  // device cloud-to-device routes: receive and settle
+	C2DService C2DService // service cloud-to-device routes: send, purge, status, dead letters
+	Feedback   Feedback   // service feedback routes
+	Logger     *slog.Logger
+	Now        func() time.Time
 }
 
 type server struct {

@@ -29,6 +29,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
 	"github.com/devicehub/devicehub/internal/d2c"
+	"github.com/devicehub/devicehub/internal/jsonstr"
 )
 
 // HTTPClient sends requests; *http.Client and the SDK's BuildableClient fit.
@@ -98,7 +99,7 @@ func New(c Config) (*Client, error) {
 		creds = aws.NewCredentialsCache(creds)
 	}
 	tail := []byte(`],"StreamName":`)
-	tail = appendJSONString(tail, c.StreamName)
+	tail = jsonstr.Append(tail, c.StreamName)
 	tail = append(tail, '}')
 	return &Client{
 		creds: creds, http: c.HTTPClient, url: *u, path: u.EscapedPath(), host: signedHost(u), region: c.Region, now: c.Now,
@@ -229,7 +230,7 @@ func (c *Client) appendBody(dst []byte, partitionKey string, records [][]byte) [
 		dst = append(dst, `{"Data":"`...)
 		dst = base64.StdEncoding.AppendEncode(dst, r)
 		dst = append(dst, `","PartitionKey":`...)
-		dst = appendJSONString(dst, partitionKey)
+		dst = jsonstr.Append(dst, partitionKey)
 		dst = append(dst, '}')
 	}
 	return append(dst, c.bodyTail...)
@@ -398,23 +399,6 @@ func appendDigits(dst []byte, v, width int) []byte {
 		v /= 10
 	}
 	return append(dst, d[:width]...)
-}
-
-// appendJSONString appends s as a JSON string, escaping what JSON requires.
-func appendJSONString(dst []byte, s string) []byte {
-	const hexDigits = "0123456789abcdef"
-	dst = append(dst, '"')
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '"' || c == '\\':
-			dst = append(dst, '\\', c)
-		case c < 0x20:
-			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		default:
-			dst = append(dst, c)
-		}
-	}
-	return append(dst, '"')
 }
 
 // APIError is an error answer of the Kinesis API.

@@ -4,10 +4,10 @@ import (
 	"context"
 	"encoding/base64"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/devicehub/devicehub/internal/apierr"
+	"github.com/devicehub/devicehub/shared/iothub"
 )
 
 // Invalidator forgets cached credentials of a device (the authenticator).
@@ -93,7 +93,7 @@ func (s *Service) Delete(ctx context.Context, id, ifMatch string) error {
 		return err
 	}
 	version := int64(-1)
-	if m := unquote(ifMatch); m != "" && m != "*" {
+	if m := iothub.UnquoteETag(ifMatch); m != "" && m != "*" {
 		v, err := parseETag(m)
 		if err != nil {
 			return err
@@ -150,14 +150,6 @@ func apply(d *Device, spec Spec, now time.Time) error {
 	return nil
 }
 
-func unquote(s string) string {
-	s = strings.TrimSpace(s)
-	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
-		return s[1 : len(s)-1]
-	}
-	return s
-}
-
 func parseETag(tag string) (int64, error) {
 	b, err := base64.StdEncoding.DecodeString(tag)
 	if err == nil {
@@ -169,7 +161,7 @@ func parseETag(tag string) (int64, error) {
 }
 
 func checkETag(d Device, ifMatch string) error {
-	m := unquote(ifMatch)
+	m := iothub.UnquoteETag(ifMatch)
 	if m == "" || m == "*" {
 		return nil
 	}

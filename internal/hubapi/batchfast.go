@@ -1,0 +1,252 @@
+package hubapi
+
+import (
+	"encoding/base64"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/devicehub/devicehub/internal/d2c"
+	"github.com/devicehub/devicehub/shared/iothub"
+)
+
+// parseBatchFast decodes the batch shape devices send in practice, about ten
+// times faster than encoding/json and with a handful of allocations per
+// batch: an array of objects with exactly the keys body (a string),
+// base64Encoded (true, false or null) and properties (an object of strings),
+// each at most once, every string printable ASCII without escapes, property
+// names distinct ignoring case, and bodies that decode. For such input it
+// returns what parseBatch would; for anything else it returns false and the
+// caller falls back to parseBatch, which also words the errors.
+func parseBatchFast(raw []byte) ([]d2c.Message, bool) {
+	p := batchScanner{s: string(raw)} // one copy; every name and value is a substring of it
+	var items []fastItem
+	var pairs []iothub.Property // raw property names and values, all items
+	p.ws()
+	if !p.next('[') {
+		return nil, false
+	}
+	for {
+		p.ws()
+		it, ok := p.item(&pairs)
+		if !ok {
+			return nil, false
+		}
+		items = append(items, it)
+		p.ws()
+		if p.next(',') {
+			continue
+		}
+		if p.next(']') {
+			break
+		}
+		return nil, false
+	}
+	p.ws()
+	if p.i != len(p.s) {
+		return nil, false
+	}
+
+	size, nprops := 0, 0
+	for _, it := range items {
+		if it.raw {
+			size += len(it.body)
+		} else {
+			size += base64.StdEncoding.DecodedLen(len(it.body))
+		}
+		for _, kv := range pairs[it.props:it.propsEnd] {
+			if !isSystemProperty(kv.Name) {
+				nprops++
+			}
+		}
+	}
+	bodies := make([]byte, size)
+	props := make([]iothub.Property, 0, nprops)
+	msgs := make([]d2c.Message, len(items))
+	off := 0
+	for i, it := range items {
+		m := &msgs[i]
+		n := len(it.body)
+		if it.raw {
+			copy(bodies[off:], it.body)
+		} else {
+			var err error
+			if n, err = base64.StdEncoding.Decode(bodies[off:], raw[it.bodyAt:it.bodyAt+len(it.body)]); err != nil {
+				return nil, false
+			}
+		}
+		m.Body = bodies[off : off+n : off+n]
+		off += n
+		start := len(props)
+		for _, kv := range pairs[it.props:it.propsEnd] {
+			if p, ok := batchProperty(m, kv.Name, kv.Value); ok {
+				props = append(props, p)
+			}
+		}
+		if len(props) > start {
+			m.Properties = props[start:len(props):len(props)]
+			slices.SortFunc(m.Properties, func(a, b iothub.Property) int { return strings.Compare(a.Name, b.Name) })
+		}
+	}
+	return msgs, true
+}
+
+// fastItem is one batch message as parseBatchFast scanned it.
+type fastItem struct {
+	body            string
+	bodyAt          int  // offset of body in the raw batch, to decode without a copy
+	raw             bool // base64Encoded is false: the body string is the body
+	props, propsEnd int  // its properties in the shared pairs slice
+}
+
+// batchScanner walks the restricted JSON that parseBatchFast accepts.
+type batchScanner struct {
+	s string
+	i int
+}
+
+func (p *batchScanner) ws() {
+	for p.i < len(p.s) {
+		switch p.s[p.i] {
+		case ' ', '\t', '\n', '\r':
+			p.i++
+		default:
+			return
+		}
+	}
+}
+
+func (p *batchScanner) next(c byte) bool {
+	if p.i < len(p.s) && p.s[p.i] == c {
+		p.i++
+		return true
+	}
+	return false
+}
+
+func (p *batchScanner) literal(lit string) bool {
+	if strings.HasPrefix(p.s[p.i:], lit) {
+		p.i += len(lit)
+		return true
+	}
+	return false
+}
+
+// str reads a string of printable ASCII without escapes.
+func (p *batchScanner) str() (string, bool) {
+	if !p.next('"') {
+		return "", false
+	}
+	start := p.i
+	for ; p.i < len(p.s); p.i++ {
+		c := p.s[p.i]
+		if c == '"' {
+			p.i++
+			return p.s[start : p.i-1], true
+		}
+		if c < 0x20 || c >= utf8.RuneSelf || c == '\\' {
+			return "", false
+		}
+	}
+	return "", false
+}
+
+func (p *batchScanner) item(pairs *[]iothub.Property) (fastItem, bool) {
+	var it fastItem
+	if !p.next('{') {
+		return it, false
+	}
+	const hasBody, hasBase64, hasProps = 1, 2, 4
+	seen := 0
+	for {
+		p.ws()
+		key, ok := p.str()
+		if !ok {
+			return it, false
+		}
+		p.ws()
+		if !p.next(':') {
+			return it, false
+		}
+		p.ws()
+		var field int
+		switch key {
+		case "body":
+			field = hasBody
+			it.bodyAt = p.i + 1
+			if it.body, ok = p.str(); !ok {
+				return it, false
+			}
+		case "base64Encoded":
+			field = hasBase64
+			switch {
+			case p.literal("true"), p.literal("null"):
+			case p.literal("false"):
+				it.raw = true
+			default:
+				return it, false
+			}
+		case "properties":
+			field = hasProps
+			it.props = len(*pairs)
+			if !p.properties(pairs) {
+				return it, false
+			}
+			it.propsEnd = len(*pairs)
+		default:
+			return it, false
+		}
+		if seen&field != 0 {
+			return it, false
+		}
+		seen |= field
+		p.ws()
+		if p.next(',') {
+			continue
+		}
+		if p.next('}') {
+			return it, seen&hasBody != 0
+		}
+		return it, false
+	}
+}
+
+// properties reads an object of string values whose names are distinct
+// ignoring case (so no map iteration order could change the result).
+func (p *batchScanner) properties(pairs *[]iothub.Property) bool {
+	if !p.next('{') {
+		return false
+	}
+	start := len(*pairs)
+	p.ws()
+	if p.next('}') {
+		return true
+	}
+	for {
+		p.ws()
+		k, ok := p.str()
+		if !ok {
+			return false
+		}
+		p.ws()
+		if !p.next(':') {
+			return false
+		}
+		p.ws()
+		v, ok := p.str()
+		if !ok {
+			return false
+		}
+		for _, prev := range (*pairs)[start:] {
+			if strings.EqualFold(prev.Name, k) {
+				return false
+			}
+		}
+		*pairs = append(*pairs, iothub.Property{Name: k, Value: v})
+		p.ws()
+		if p.next(',') {
+			continue
+		}
+		return p.next('}')
+	}
+}
