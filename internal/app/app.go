@@ -19,6 +19,7 @@ import (
 	"github.com/devicehub/devicehub/internal/hubapi"
 	"github.com/devicehub/devicehub/internal/kinesisput"
 	"github.com/devicehub/devicehub/internal/registry"
+	"github.com/devicehub/devicehub/internal/schema"
 )
 
 // Role selects which routes a process serves.
@@ -53,6 +54,9 @@ type Hub struct {
 func Build(ctx context.Context, cfg config.Config, cl Clients, role Role, log *slog.Logger, now func() time.Time) (*Hub, error) {
 	if now == nil {
 		now = time.Now
+	}
+	if role&Service != 0 && cfg.OwnerKey == "" {
+		return nil, fmt.Errorf("app: the service role needs the owner policy key (%s or %s)", schema.EnvOwnerKey, schema.EnvOwnerSecretARN)
 	}
 	store := &registry.DynamoStore{DB: cl.DynamoDB, Table: cfg.DevicesTable}
 	auth, err := registry.NewAuthenticator(registry.AuthConfig{

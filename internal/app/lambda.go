@@ -29,14 +29,18 @@ func LoadEnvironment(ctx context.Context) (config.Config, aws.Config, Clients, e
 }
 
 // FromEnvironment builds the hub for role the way an API function does:
-// LoadEnvironment, then the owner key from Secrets Manager.
+// LoadEnvironment, then, for the service role only, the owner key from
+// Secrets Manager. The device role authenticates device keys alone, so the
+// ingress function is granted no access to the owner secret at all.
 func FromEnvironment(ctx context.Context, role Role, log *slog.Logger) (*Hub, error) {
 	cfg, awsCfg, cl, err := LoadEnvironment(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if err := cfg.ResolveOwnerKey(ctx, awsenv.Secrets{Client: secretsmanager.NewFromConfig(awsCfg)}); err != nil {
-		return nil, fmt.Errorf("app: %w", err)
+	if role&Service != 0 {
+		if err := cfg.ResolveOwnerKey(ctx, awsenv.Secrets{Client: secretsmanager.NewFromConfig(awsCfg)}); err != nil {
+			return nil, fmt.Errorf("app: %w", err)
+		}
 	}
 	return Build(ctx, cfg, cl, role, log, nil)
 }

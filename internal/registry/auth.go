@@ -73,10 +73,16 @@ type AuthConfig struct {
 }
 
 // NewAuthenticator builds an Authenticator.
+// An empty PolicyKey means no owner policy: Service then refuses every token
+// (the device-facing function holds no owner key).
 func NewAuthenticator(c AuthConfig) (*Authenticator, error) {
-	key, err := base64.StdEncoding.DecodeString(c.PolicyKey)
-	if err != nil || len(key) == 0 {
-		return nil, apierr.ServerError.New("owner policy key is not base64")
+	var policyKey *sas.Key
+	if c.PolicyKey != "" {
+		key, err := base64.StdEncoding.DecodeString(c.PolicyKey)
+		if err != nil || len(key) == 0 {
+			return nil, apierr.ServerError.New("owner policy key is not base64")
+		}
+		policyKey = sas.NewKey(key)
 	}
 	if c.CacheSize <= 0 {
 		c.CacheSize = 10_000
@@ -85,7 +91,7 @@ func NewAuthenticator(c AuthConfig) (*Authenticator, error) {
 		c.Now = time.Now
 	}
 	return &Authenticator{
-		host: strings.ToLower(c.HubHost), devices: c.Devices, policy: c.Policy, policyKey: sas.NewKey(key),
+		host: strings.ToLower(c.HubHost), devices: c.Devices, policy: c.Policy, policyKey: policyKey,
 		now: c.Now, ttl: c.CacheTTL, max: c.CacheSize, cache: make(map[string]cached),
 	}, nil
 }
@@ -162,6 +168,9 @@ func (a *Authenticator) Service(_ context.Context, header, resource string) erro
 	tok, err := sas.Parse(header)
 	if err != nil {
 		return unauthorized("missing or malformed SharedAccessSignature")
+	}
+	if a.policyKey == nil {
+		return unauthorized("this function holds no owner policy key")
 	}
 	if tok.KeyName != a.policy {
 		return unauthorized("token is not signed by policy " + a.policy)
