@@ -58,7 +58,7 @@ emulator; with --url or DEVICEHUB_URL it uses your AWS credentials and
 					t.Stream = st.StreamName
 				}
 			} else {
-				cfg, err := awsenv.Load(ctx)
+				cfg, err := awsenv.Load(ctx, 0)
 				if err != nil {
 					return err
 				}

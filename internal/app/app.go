@@ -87,5 +87,6 @@ func Build(ctx context.Context, cfg config.Config, cl Clients, role Role, log *s
 	return h, nil
 }
 
-// Handler returns the API handler of an assembled hub.
-func Handler(h *Hub) http.Handler { return hubapi.New(h.Deps) }
+// Handler returns the API handler of an assembled hub, with the request
+// deadline that bounds its AWS calls (deadline.go).
+func Handler(h *Hub) http.Handler { return withDeadline(hubapi.New(h.Deps)) }

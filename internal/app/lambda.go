@@ -21,7 +21,7 @@ func LoadEnvironment(ctx context.Context) (config.Config, aws.Config, Clients, e
 	if err != nil {
 		return config.Config{}, aws.Config{}, Clients{}, err
 	}
-	awsCfg, err := awsenv.Load(ctx)
+	awsCfg, err := awsenv.Load(ctx, attemptTimeout)
 	if err != nil {
 		return config.Config{}, aws.Config{}, Clients{}, err
 	}
@@ -38,7 +38,10 @@ func FromEnvironment(ctx context.Context, role Role, log *slog.Logger) (*Hub, er
 		return nil, err
 	}
 	if role&Service != 0 {
-		if err := cfg.ResolveOwnerKey(ctx, awsenv.Secrets{Client: secretsmanager.NewFromConfig(awsCfg)}); err != nil {
+		ictx, cancel := context.WithTimeout(ctx, initTimeout)
+		err := cfg.ResolveOwnerKey(ictx, awsenv.Secrets{Client: secretsmanager.NewFromConfig(awsCfg)})
+		cancel()
+		if err != nil {
 			return nil, fmt.Errorf("app: %w", err)
 		}
 	}

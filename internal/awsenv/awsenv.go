@@ -15,6 +15,7 @@ package awsenv
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -26,8 +27,11 @@ import (
 
 // Load reads the default AWS configuration chain (environment, shared config,
 // IMDS/Lambda role). AWS_ENDPOINT_URL* variables are honoured by the SDK.
-func Load(ctx context.Context) (aws.Config, error) {
-	cfg, err := config.LoadDefaultConfig(ctx, config.WithHTTPClient(awshttp.NewBuildableClient()))
+// attempt bounds each HTTP attempt (0: no bound), so a stalled connection
+// leaves the SDK's retryer time for another attempt within the caller's
+// deadline.
+func Load(ctx context.Context, attempt time.Duration) (aws.Config, error) {
+	cfg, err := config.LoadDefaultConfig(ctx, config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(attempt)))
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("load aws config: %w", err)
 	}

@@ -72,6 +72,7 @@ type Options struct {
 	Out           io.Writer           // the banner
 	Log           *slog.Logger
 	Ready         func(State) // called once the hub serves
+	Limits        Limits      // connection limits; DefaultLimits() when zero
 }
 
 // Run starts everything and blocks until ctx ends, then stops all it started.
@@ -84,6 +85,9 @@ func Run(ctx context.Context, o Options) error {
 	}
 	if o.SweepInterval <= 0 {
 		o.SweepInterval = time.Minute
+	}
+	if o.Limits == (Limits{}) {
+		o.Limits = DefaultLimits()
 	}
 	if o.Getenv == nil {
 		o.Getenv = func(string) string { return "" }
@@ -128,7 +132,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("localhub: listen: %w", err)
 	}
-	srv := &http.Server{Handler: app.Handler(hub), ReadHeaderTimeout: 10 * time.Second}
+	srv := newServer(app.Handler(hub), o.Limits)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	defer func() {
