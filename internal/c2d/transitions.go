@@ -272,42 +272,6 @@ func (q *Queue) send(ctx context.Context, m *msg) error {
 	return nil
 }
 
-// receive locks a due message observed at version m.ver for a new delivery.
-func (q *Queue) receive(ctx context.Context, m msg, now time.Time) (msg, bool, error) {
-	tok := newLockToken(m.seq, m.ack)
-	attrs, ok, err := q.write(ctx, change{dev: m.dev, seq: m.seq, ev: EvReceive, ret: types.ReturnValueAllNew,
-		values: map[string]types.AttributeValue{":v": sN(m.ver), ":Q": sS(string(Enqueued)),
-			":max": sN(int64(q.opt.MaxDelivery)), ":tok": sS(tok), ":lu": sN(ms(now.Add(LockDuration)))},
-		set: []string{"#lk = :tok", "#lu = :lu", "#n = #n + :one"},
-	}, now)
-	if err != nil || !ok {
-		return msg{}, ok, err
-	}
-	locked, err := decodeMsg(attrs)
-	if err != nil {
-		return msg{}, false, storeErr("receive", err)
-	}
-	return locked, true, nil
-}
-
-// byLock runs a lock-token transition (complete, reject, abandon).
-func (q *Queue) byLock(ctx context.Context, ev Event, dev string, seq int64, tok string, ack iothub.Ack, now time.Time) (bool, error) {
-	var fb bool
-	if code, ok := transitionOf(ev).To.outcome(); ok {
-		fb = wants(ack, code)
-	}
-	vals := map[string]types.AttributeValue{":tok": sS(tok)}
-	if ev == EvAbandon || ev == EvAbandonLast {
-		vals[":max"] = sN(int64(q.opt.MaxDelivery))
-	}
-	var remove []string
-	if ev == EvAbandon {
-		remove = []string{"#lk", "#lu"}
-	}
-	_, ok, err := q.write(ctx, change{dev: dev, seq: seq, ev: ev, values: vals, remove: remove, feedback: fb}, now)
-	return ok, err
-}
-
 // settleObserved runs a transition decided on an item read at version m.ver
 // (expire, lock lapse on the last delivery, purges, requeue).
 func (q *Queue) settleObserved(ctx context.Context, ev Event, m msg, now time.Time, extra map[string]types.AttributeValue, set ...string) (bool, error) {
