@@ -6,8 +6,6 @@ import (
 	"log/slog"
 	"strconv"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
 	"github.com/devicehub/devicehub/internal/apierr"
 	"github.com/devicehub/devicehub/internal/registry"
 	"github.com/devicehub/devicehub/shared/iothub"
@@ -31,11 +29,11 @@ func (q *Queue) Purge(ctx context.Context, dev string) (int, error) {
 	}
 	now := q.now().UTC()
 	n := 0
-	err = q.scan(ctx, dev, max(h.head, 1), true, func(m msg) (bool, error) {
-		if !m.state.pending() {
+	err = q.scan(ctx, dev, max(h.Head, 1), true, func(m msg) (bool, error) {
+		if !m.State.pending() {
 			return true, nil
 		}
-		ok, err := q.settleObserved(ctx, EvPurge, m, now, nil)
+		ok, err := q.settleObserved(ctx, EvPurge, m, now)
 		if ok {
 			n++
 		}
@@ -58,7 +56,7 @@ func (q *Queue) Lookup(ctx context.Context, dev, messageID string) ([]iothub.C2D
 	}
 	var out []iothub.C2DStatus
 	err := q.scan(ctx, dev, 1, false, func(m msg) (bool, error) {
-		if m.id == messageID {
+		if m.ID == messageID {
 			out = append(out, m.status())
 		}
 		return true, nil
@@ -93,11 +91,11 @@ func (q *Queue) DeadLetters(ctx context.Context, dev string, limit int, cursor s
 	var out []iothub.C2DStatus
 	next := ""
 	err := q.scan(ctx, dev, from, false, func(m msg) (bool, error) {
-		if !m.state.deadLettered() || m.reqAs > 0 {
+		if !m.State.deadLettered() || m.ReqAs > 0 {
 			return true, nil
 		}
 		if len(out) == limit {
-			next = base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(m.seq, 10)))
+			next = base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(m.Seq, 10)))
 			return false, nil
 		}
 		out = append(out, m.status())
@@ -110,7 +108,7 @@ func (q *Queue) DeadLetters(ctx context.Context, dev string, limit int, cursor s
 // with this id as a new message (fresh sequence number, default TTL,
 // delivery count 0, the device's current generation), then marks the
 // original Requeued. A crash between the two leaves the copy pending with a
-// pointer to the original; the sweeper finishes the mark.
+// pointer to the original; the sweeper finishes the mark (repairRequeue).
 func (q *Queue) Requeue(ctx context.Context, dev, messageID string) (iothub.C2DSent, error) {
 	if err := registry.ValidateDeviceID(dev); err != nil {
 		return iothub.C2DSent{}, err
@@ -121,9 +119,8 @@ func (q *Queue) Requeue(ctx context.Context, dev, messageID string) (iothub.C2DS
 	}
 	var dead *msg
 	err = q.scan(ctx, dev, 1, true, func(m msg) (bool, error) {
-		if m.id == messageID && m.state.deadLettered() && m.reqAs == 0 {
-			mm := m
-			dead = &mm
+		if m.ID == messageID && m.State.deadLettered() && m.ReqAs == 0 {
+			dead = &m
 		}
 		return true, nil
 	})
@@ -133,7 +130,7 @@ func (q *Queue) Requeue(ctx context.Context, dev, messageID string) (iothub.C2DS
 	if dead == nil {
 		return iothub.C2DSent{}, apierr.MessageNotFound.New("no dead-lettered message " + strconv.Quote(messageID) + " for device " + strconv.Quote(dev))
 	}
-	body, err := q.body(ctx, dev, dead.seq)
+	b, err := q.body(ctx, dev, dead.Seq)
 	if err != nil {
 		return iothub.C2DSent{}, err
 	}
@@ -144,19 +141,19 @@ func (q *Queue) Requeue(ctx context.Context, dev, messageID string) (iothub.C2DS
 		return iothub.C2DSent{}, err
 	}
 	m := dead.message()
-	m.Body = body
-	sent, err := q.enqueue(ctx, dev, d.GenerationID, m, now, now.Add(q.opt.DefaultTTL), dead.seq)
+	m.Body = b
+	sent, err := q.enqueue(ctx, dev, d.GenerationID, m, now, now.Add(q.opt.DefaultTTL), dead.Seq)
 	if err != nil {
 		return iothub.C2DSent{}, err
 	}
-	ok, err := q.settleObserved(ctx, EvRequeue, *dead, now, map[string]types.AttributeValue{":rqa": sN(sent.SequenceNumber)}, "#rqa = :rqa")
+	ok, err := q.markRequeued(ctx, *dead, sent.SequenceNumber, now)
 	if err != nil {
 		return iothub.C2DSent{}, err
 	}
 	if !ok {
 		// A concurrent requeue won: take this copy back out.
-		cp := msg{dev: dev, seq: sent.SequenceNumber, ack: iothub.AckNone}
-		if _, err := q.settleObserved(ctx, EvPurge, cp, now, nil); err != nil {
+		cp := msg{Dev: dev, Seq: sent.SequenceNumber, Ack: iothub.AckNone}
+		if _, err := q.settleObserved(ctx, EvPurge, cp, now); err != nil {
 			return iothub.C2DSent{}, err
 		}
 		return iothub.C2DSent{}, apierr.MessageAlreadyRequeued.New("message " + strconv.Quote(messageID) + " was requeued concurrently")

@@ -7,8 +7,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/devicehub/devicehub/internal/schema"
 )
 
 // Queue is every device's cloud-to-device queue in one DynamoDB table. Its
@@ -68,19 +70,20 @@ func (q *Queue) getHead(ctx context.Context, dev string, consistent bool) (head,
 	if err != nil {
 		return head{}, storeErr("read queue head", err)
 	}
-	return decodeHead(out.Item), nil
+	h, err := decodeHead(out.Item)
+	if err != nil {
+		return head{}, storeErr("read queue head", err)
+	}
+	return h, nil
 }
 
 // scan pages through a device's message items from sequence number from,
 // calling fn for each until it returns false.
 func (q *Queue) scan(ctx context.Context, dev string, from int64, consistent bool, fn func(m msg) (bool, error)) error {
-	cond := "#dev = :dev AND #sk BETWEEN :lo AND :hi"
-	names, vals := expr(map[string]types.AttributeValue{
-		":dev": sS(dev), ":lo": sS(seqKey(msgPrefix, from)), ":hi": sS(maxMsgKey),
-	}, cond)
-	in := &dynamodb.QueryInput{TableName: &q.table, KeyConditionExpression: &cond,
-		ExpressionAttributeNames: names, ExpressionAttributeValues: vals,
-		ConsistentRead: aws.Bool(consistent), Limit: aws.Int32(64)}
+	in := query(q.table, "", expression.Key(schema.DeviceID).Equal(value(dev)).
+		And(expression.Key(schema.C2DSortKey).Between(value(seqKey(msgPrefix, from)), value(maxMsgKey))))
+	in.ConsistentRead = aws.Bool(consistent)
+	in.Limit = aws.Int32(64)
 	for {
 		out, err := q.db.Query(ctx, in)
 		if err != nil {

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -32,31 +34,31 @@ func (q *Queue) Receive(ctx context.Context, id registry.Identity) (*Delivery, e
 		if !h.exists {
 			return nil, nil
 		}
-		start = max(h.head, 1)
+		start = max(h.Head, 1)
 	}
 	var got *msg
 	next, prefix := start, true // settled items at the front, contiguous from start
 	err := q.scan(ctx, dev, start, false, func(m msg) (bool, error) {
-		if prefix && m.seq == next && !m.state.pending() {
+		if prefix && m.Seq == next && !m.State.pending() {
 			next++
 			return true, nil
 		}
 		prefix = false
-		if !m.state.pending() {
+		if !m.State.pending() {
 			return true, nil
 		}
-		lapsed := m.state == Enqueued || m.lockUntil <= ms(now)
+		lapsed := m.State == Enqueued || m.LockUntil <= ms(now)
 		switch {
-		case m.gen != id.GenerationID:
-			_, err := q.settleObserved(ctx, EvPurgeStale, m, now, nil)
+		case m.Gen != id.GenerationID:
+			_, err := q.settleObserved(ctx, EvPurgeStale, m, now)
 			return err == nil, err
-		case m.exp <= ms(now) && lapsed:
-			_, err := q.settleObserved(ctx, EvExpire, m, now, nil)
+		case m.Exp <= ms(now) && lapsed:
+			_, err := q.settleObserved(ctx, EvExpire, m, now)
 			return err == nil, err
 		case !lapsed:
 			return true, nil
-		case m.count >= q.opt.MaxDelivery:
-			_, err := q.settleObserved(ctx, EvLockLapseLast, m, now, nil)
+		case m.Count >= q.opt.MaxDelivery:
+			_, err := q.settleObserved(ctx, EvLockLapseLast, m, now)
 			return err == nil, err
 		}
 		locked, ok, err := q.receive(ctx, m, now)
@@ -76,58 +78,27 @@ func (q *Queue) Receive(ctx context.Context, id registry.Identity) (*Delivery, e
 	if got == nil {
 		return nil, nil
 	}
-	if got.count >= q.opt.MaxDelivery {
+	if got.Count >= q.opt.MaxDelivery {
 		// The last allowed delivery: if its lock lapses, the sweeper must
 		// dead-letter it without waiting for its expiry.
-		if err := q.scheduleSweep(ctx, dev, got.lockUntil); err != nil {
+		if err := q.scheduleSweep(ctx, dev, got.LockUntil); err != nil {
 			q.log.WarnContext(ctx, "cannot schedule sweep of last delivery", slog.String("device", dev), slog.Any("error", err))
 		}
 	}
-	body, err := q.body(ctx, dev, got.seq)
+	b, err := q.body(ctx, dev, got.Seq)
 	if err != nil {
 		return nil, err
 	}
-	d := &Delivery{LockToken: got.lock, SequenceNumber: got.seq, EnqueuedTime: fromMS(got.enq),
-		Expiry: fromMS(got.exp), DeliveryCount: got.count - 1, Message: got.message()}
-	d.Body = body
+	d := &Delivery{LockToken: got.Lock, SequenceNumber: got.Seq, EnqueuedTime: fromMS(got.Enq),
+		Expiry: fromMS(got.Exp), DeliveryCount: got.Count - 1, Message: got.message()}
+	d.Body = b
 	return d, nil
 }
 
-// advanceHead records a new lowest possibly-pending number for cold readers.
-func (q *Queue) advanceHead(ctx context.Context, dev string, h int64) {
-	cond := "attribute_exists(#seq) AND #head < :h"
-	update := "SET #head = :h"
-	names, vals := expr(map[string]types.AttributeValue{":h": sN(h)}, cond, update)
-	_, err := q.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &q.table, Key: key(dev, headSK), ConditionExpression: &cond, UpdateExpression: &update,
-		ExpressionAttributeNames: names, ExpressionAttributeValues: vals,
-	})
-	if err != nil && !isConditionFailed(err) {
-		q.log.WarnContext(ctx, "cannot advance queue head", slog.String("device", dev), slog.Any("error", err))
-	}
-}
-
-func (q *Queue) body(ctx context.Context, dev string, seq int64) ([]byte, error) {
-	for _, consistent := range []bool{false, true} { // the body is immutable: an eventual read only misses it right after the send
-		out, err := q.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &q.table, Key: key(dev, seqKey(bodyPfx, seq)), ConsistentRead: aws.Bool(consistent)})
-		if err != nil {
-			return nil, storeErr("read body", err)
-		}
-		if b, ok := out.Item[aBody].(*types.AttributeValueMemberB); ok {
-			return b.Value, nil
-		}
-	}
-	return nil, apierr.ServerError.New(fmt.Sprintf("body of message %d of %s is missing", seq, dev))
-}
-
-// receive locks a due message observed at version m.ver for a new delivery.
+// receive locks a due message observed at version m.Ver for a new delivery
+// and returns it as locked.
 func (q *Queue) receive(ctx context.Context, m msg, now time.Time) (msg, bool, error) {
-	tok := newLockToken(m.seq, m.ack)
-	attrs, ok, err := q.write(ctx, change{dev: m.dev, seq: m.seq, ev: EvReceive, ret: types.ReturnValueAllNew,
-		values: map[string]types.AttributeValue{":v": sN(m.ver), ":Q": sS(string(Enqueued)),
-			":max": sN(int64(q.opt.MaxDelivery)), ":tok": sS(tok), ":lu": sN(ms(now.Add(LockDuration)))},
-		set: []string{"#lk = :tok", "#lu = :lu", "#n = #n + :one"},
-	}, now)
+	attrs, ok, err := q.write(ctx, EvReceive, request{m: m, now: now, tok: newLockToken(m.Seq, m.Ack)}, types.ReturnValueAllNew)
 	if err != nil || !ok {
 		return msg{}, ok, err
 	}
@@ -136,4 +107,32 @@ func (q *Queue) receive(ctx context.Context, m msg, now time.Time) (msg, bool, e
 		return msg{}, false, storeErr("receive", err)
 	}
 	return locked, true, nil
+}
+
+// advanceHead records a new lowest possibly-pending number for cold readers.
+func (q *Queue) advanceHead(ctx context.Context, dev string, h int64) {
+	_, _, err := updateIf(ctx, q.db, q.table, key(dev, headSK),
+		name(aSeq).AttributeExists().And(name(aHead).LessThan(value(h))),
+		expression.Set(name(aHead), value(h)), types.ReturnValueNone)
+	if err != nil {
+		q.log.WarnContext(ctx, "cannot advance queue head", slog.String("device", dev), slog.Any("error", err))
+	}
+}
+
+// body reads a message's body.
+func (q *Queue) body(ctx context.Context, dev string, seq int64) ([]byte, error) {
+	for _, consistent := range []bool{false, true} { // the body is immutable: an eventual read only misses it right after the send
+		out, err := q.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &q.table, Key: key(dev, seqKey(bodyPfx, seq)), ConsistentRead: aws.Bool(consistent)})
+		if err != nil {
+			return nil, storeErr("read body", err)
+		}
+		if _, ok := out.Item[aBody]; ok {
+			var b body
+			if err := attributevalue.UnmarshalMap(out.Item, &b); err != nil {
+				return nil, storeErr("read body", err)
+			}
+			return b.Body, nil
+		}
+	}
+	return nil, apierr.ServerError.New(fmt.Sprintf("body of message %d of %s is missing", seq, dev))
 }

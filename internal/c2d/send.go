@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -59,15 +61,16 @@ func (q *Queue) enqueue(ctx context.Context, dev, gen string, m Message, now, ex
 	wctx, cancel := context.WithTimeout(ctx, putDeadline)
 	defer cancel()
 	ttl := exp.Add(q.opt.Retention).Unix()
-	body := key(dev, seqKey(bodyPfx, seq))
-	body[aBody] = &types.AttributeValueMemberB{Value: append([]byte{}, m.Body...)}
-	body[schema.TTLAttribute] = sN(ttl)
-	if _, err := q.db.PutItem(wctx, &dynamodb.PutItemInput{TableName: &q.table, Item: body}); err != nil {
+	b, err := attributevalue.MarshalMap(body{Dev: dev, SK: seqKey(bodyPfx, seq), Body: append([]byte{}, m.Body...), TTL: ttl})
+	if err != nil {
 		return iothub.C2DSent{}, storeErr("send body", err)
 	}
-	it := &msg{dev: dev, gen: gen, seq: seq, id: m.MessageID, cid: m.CorrelationID, uid: m.UserID,
-		ctype: m.ContentType, cenc: m.ContentEncoding, ack: m.Ack, props: m.Properties,
-		enq: ms(now), exp: ms(exp), ttl: ttl, reqOf: requeueOf}
+	if _, err := q.db.PutItem(wctx, &dynamodb.PutItemInput{TableName: &q.table, Item: b}); err != nil {
+		return iothub.C2DSent{}, storeErr("send body", err)
+	}
+	it := msg{Dev: dev, Gen: gen, Seq: seq, ID: m.MessageID, CID: m.CorrelationID, UID: m.UserID,
+		CType: m.ContentType, CEnc: m.ContentEncoding, Ack: m.Ack, Props: propsMap(m.Properties),
+		Enq: ms(now), Exp: ms(exp), TTL: ttl, ReqOf: requeueOf}
 	if err := q.send(wctx, it); err != nil {
 		return iothub.C2DSent{}, err
 	}
@@ -83,17 +86,17 @@ func (q *Queue) enqueue(ctx context.Context, dev, gen string, m Message, now, ex
 // device's sweep marker is made due no later than its expiry.
 func (q *Queue) admit(ctx context.Context, dev string, now, exp time.Time) (int64, error) {
 	for attempt := 0; ; attempt++ {
-		seq, swa, ok, err := q.allocate(ctx, dev, now, exp)
+		h, ok, err := q.allocate(ctx, dev, now)
 		if err != nil {
 			return 0, err
 		}
 		if ok {
-			if swa == 0 || swa > ms(exp) {
+			if h.Swa == 0 || h.Swa > ms(exp) {
 				if err := q.scheduleSweep(ctx, dev, ms(exp)); err != nil {
 					return 0, err
 				}
 			}
-			return seq, nil
+			return h.Seq, nil
 		}
 		if attempt == 2 {
 			return 0, errQueueFull(q.opt.MaxQueue)
@@ -102,32 +105,35 @@ func (q *Queue) admit(ctx context.Context, dev string, now, exp time.Time) (int6
 		if err != nil {
 			return 0, err
 		}
-		if st.Pending >= q.opt.MaxQueue {
+		if st.pending >= q.opt.MaxQueue {
 			return 0, errQueueFull(q.opt.MaxQueue)
 		}
 	}
 }
 
-func (q *Queue) allocate(ctx context.Context, dev string, now, exp time.Time) (seq, swa int64, ok bool, err error) {
-	cond := "attribute_not_exists(#seq) OR #seq < #lim"
-	update := "SET #seq = if_not_exists(#seq, :zero) + :one, #head = if_not_exists(#head, :one), " +
-		"#lim = if_not_exists(#lim, :lim0), #sat = :now, #ttl = :ttl"
-	names, vals := expr(map[string]types.AttributeValue{
-		":zero": sN(0), ":one": sN(1), ":lim0": sN(int64(q.opt.MaxQueue)), ":now": sN(ms(now)),
-		":ttl": sN(q.headTTL(now)),
-	}, cond, update)
-	out, err := q.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &q.table, Key: key(dev, headSK), ConditionExpression: &cond, UpdateExpression: &update,
-		ExpressionAttributeNames: names, ExpressionAttributeValues: vals, ReturnValues: types.ReturnValueAllNew,
-	})
-	if isConditionFailed(err) {
-		return 0, 0, false, nil
-	}
+// allocate takes the next sequence number unless it is past the head's
+// admission limit; it returns the head as updated.
+func (q *Queue) allocate(ctx context.Context, dev string, now time.Time) (head, bool, error) {
+	seq := name(aSeq)
+	attrs, ok, err := updateIf(ctx, q.db, q.table, key(dev, headSK),
+		seq.AttributeNotExists().Or(seq.LessThan(name(aLim))),
+		expression.Set(seq, expression.Plus(seq.IfNotExists(value(0)), value(1))).
+			Set(name(aHead), name(aHead).IfNotExists(value(1))).
+			Set(name(aLim), name(aLim).IfNotExists(value(q.opt.MaxQueue))).
+			Set(name(aSeqAt), value(ms(now))).
+			Set(name(schema.TTLAttribute), value(q.headTTL(now))),
+		types.ReturnValueAllNew)
 	if err != nil {
-		return 0, 0, false, storeErr("admit", err)
+		return head{}, false, storeErr("admit", err)
 	}
-	h := decodeHead(out.Attributes)
-	return h.seq, h.swa, true, nil
+	if !ok {
+		return head{}, false, nil
+	}
+	h, err := decodeHead(attrs)
+	if err != nil {
+		return head{}, false, storeErr("admit", err)
+	}
+	return h, true, nil
 }
 
 // headTTL outlives every item the device's messages can still have.
@@ -143,19 +149,20 @@ func (q *Queue) headTTL(now time.Time) int64 {
 // marker is lowered first, then head.swa; a crash between leaves head.swa
 // unset or later, which only makes the next send repeat the marker write.
 func (q *Queue) scheduleSweep(ctx context.Context, dev string, at int64) error {
-	for _, step := range []struct{ sk, cond, update string }{
-		{markerSK, "attribute_not_exists(#sa) OR #sa > :at", "SET #sa = :at, #ss = :ss, #ttl = :ttl"},
-		{headSK, "attribute_exists(#seq) AND (attribute_not_exists(#swa) OR #swa > :at)", "SET #swa = :at"},
-	} {
-		names, vals := expr(map[string]types.AttributeValue{":at": sN(at), ":ss": sS(shardName(shardOf(dev))),
-			":ttl": sN(q.headTTL(q.now()))}, step.cond, step.update)
-		_, err := q.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName: &q.table, Key: key(dev, step.sk), ConditionExpression: &step.cond, UpdateExpression: &step.update,
-			ExpressionAttributeNames: names, ExpressionAttributeValues: vals,
-		})
-		if err != nil && !isConditionFailed(err) {
-			return storeErr("schedule sweep", err)
-		}
+	sweepAt, swa := name(schema.C2DSweepAt), name(aSwa)
+	_, _, err := updateIf(ctx, q.db, q.table, key(dev, markerSK),
+		sweepAt.AttributeNotExists().Or(sweepAt.GreaterThan(value(at))),
+		expression.Set(sweepAt, value(at)).
+			Set(name(schema.C2DSweepShard), value(shardName(shardOf(dev)))).
+			Set(name(schema.TTLAttribute), value(q.headTTL(q.now()))),
+		types.ReturnValueNone)
+	if err == nil {
+		_, _, err = updateIf(ctx, q.db, q.table, key(dev, headSK),
+			name(aSeq).AttributeExists().And(swa.AttributeNotExists().Or(swa.GreaterThan(value(at)))),
+			expression.Set(swa, value(at)), types.ReturnValueNone)
+	}
+	if err != nil {
+		return storeErr("schedule sweep", err)
 	}
 	return nil
 }

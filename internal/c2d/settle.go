@@ -47,20 +47,9 @@ func (q *Queue) settle(ctx context.Context, id registry.Identity, lockToken stri
 	return nil
 }
 
-// byLock runs a lock-token transition (complete, reject, abandon).
+// byLock runs a lock-token transition (complete, reject, abandon) on the
+// message the token names; the token also carries the message's ack.
 func (q *Queue) byLock(ctx context.Context, ev Event, dev string, seq int64, tok string, ack iothub.Ack, now time.Time) (bool, error) {
-	var fb bool
-	if code, ok := transitionOf(ev).To.outcome(); ok {
-		fb = wants(ack, code)
-	}
-	vals := map[string]types.AttributeValue{":tok": sS(tok)}
-	if ev == EvAbandon || ev == EvAbandonLast {
-		vals[":max"] = sN(int64(q.opt.MaxDelivery))
-	}
-	var remove []string
-	if ev == EvAbandon {
-		remove = []string{"#lk", "#lu"}
-	}
-	_, ok, err := q.write(ctx, change{dev: dev, seq: seq, ev: ev, values: vals, remove: remove, feedback: fb}, now)
+	_, ok, err := q.write(ctx, ev, request{m: msg{Dev: dev, Seq: seq, Ack: ack}, now: now, tok: tok}, types.ReturnValueNone)
 	return ok, err
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -25,6 +27,17 @@ type SweepStats struct {
 	Failed   int `json:"failed"`
 }
 
+func (s *SweepStats) add(o SweepStats) {
+	s.Devices += o.Devices
+	s.Expired += o.Expired
+	s.Exceeded += o.Exceeded
+	s.Repaired += o.Repaired
+	s.Failed += o.Failed
+}
+
+// sweepParallelism bounds the shards swept at once.
+const sweepParallelism = 4
+
 // Sweep visits every device whose head is due in the bySweep index (its
 // earliest pending expiry, the lock expiry of a last allowed delivery, or a
 // send that may have crashed), dead-letters what expired with its feedback,
@@ -36,7 +49,7 @@ func (q *Queue) Sweep(ctx context.Context) (SweepStats, error) {
 		total SweepStats
 		errs  []error
 		wg    sync.WaitGroup
-		sem   = make(chan struct{}, 4)
+		sem   = make(chan struct{}, sweepParallelism)
 	)
 	now := q.now().UTC()
 	for shard := 0; shard < schema.C2DShards; shard++ {
@@ -48,11 +61,7 @@ func (q *Queue) Sweep(ctx context.Context) (SweepStats, error) {
 			st, err := q.sweepShard(ctx, shard, ms(now))
 			mu.Lock()
 			defer mu.Unlock()
-			total.Devices += st.Devices
-			total.Expired += st.Expired
-			total.Exceeded += st.Exceeded
-			total.Repaired += st.Repaired
-			total.Failed += st.Failed
+			total.add(st)
 			if err != nil {
 				errs = append(errs, err)
 			}
@@ -64,28 +73,32 @@ func (q *Queue) Sweep(ctx context.Context) (SweepStats, error) {
 
 func (q *Queue) sweepShard(ctx context.Context, shard int, now int64) (SweepStats, error) {
 	var st SweepStats
-	cond := "#ss = :ss AND #sa <= :now"
-	idx := schema.C2DSweepIndex
-	names, vals := expr(map[string]types.AttributeValue{":ss": sS(shardName(shard)), ":now": sN(now)}, cond)
-	in := &dynamodb.QueryInput{TableName: &q.table, IndexName: &idx, KeyConditionExpression: &cond,
-		ExpressionAttributeNames: names, ExpressionAttributeValues: vals, Limit: aws.Int32(100)}
+	in := query(q.table, schema.C2DSweepIndex, expression.Key(schema.C2DSweepShard).Equal(value(shardName(shard))).
+		And(expression.Key(schema.C2DSweepAt).LessThanEqual(value(now))))
+	in.Limit = aws.Int32(100)
 	for {
 		out, err := q.db.Query(ctx, in)
 		if err != nil {
 			return st, storeErr("read sweep index", err)
 		}
 		for _, it := range out.Items {
-			dev := getS(it, schema.DeviceID)
-			ds, err := q.sweepDevice(ctx, dev)
+			var m struct {
+				Dev string `dynamodbav:"deviceId"`
+			}
+			err := attributevalue.UnmarshalMap(it, &m)
+			var ds deviceSweep
+			if err == nil {
+				ds, err = q.sweepDevice(ctx, m.Dev)
+			}
 			st.Devices++
 			if err != nil {
 				st.Failed++
-				q.log.WarnContext(ctx, "sweep failed", slog.String("device", dev), slog.Any("error", err))
+				q.log.WarnContext(ctx, "sweep failed", slog.String("device", m.Dev), slog.Any("error", err))
 				continue
 			}
-			st.Expired += ds.Expired
-			st.Exceeded += ds.Exceeded
-			st.Repaired += ds.Repaired
+			st.Expired += ds.expired
+			st.Exceeded += ds.exceeded
+			st.Repaired += ds.repaired
 		}
 		if len(out.LastEvaluatedKey) == 0 {
 			return st, nil
@@ -94,13 +107,12 @@ func (q *Queue) sweepShard(ctx context.Context, shard int, now int64) (SweepStat
 	}
 }
 
-// DeviceSweep is what one device's sweep found and did.
-type DeviceSweep struct {
-	Pending   int // messages still pending afterwards (in-flight sends included)
-	Expired   int
-	Exceeded  int
-	Repaired  int // requeues whose original was not yet marked
-	NextSweep time.Time
+// deviceSweep is what one device's sweep found and did.
+type deviceSweep struct {
+	pending  int // messages still pending afterwards (in-flight sends included)
+	expired  int
+	exceeded int
+	repaired int // requeues whose original was not yet marked
 }
 
 // sweepDevice settles what is due on one device and refreshes its head: the
@@ -109,7 +121,7 @@ type DeviceSweep struct {
 // last allowed delivery), or takes the device out of the sweep index when
 // nothing is pending. The head is only written if no send allocated a
 // number meanwhile; otherwise the device is read again.
-func (q *Queue) sweepDevice(ctx context.Context, dev string) (DeviceSweep, error) {
+func (q *Queue) sweepDevice(ctx context.Context, dev string) (deviceSweep, error) {
 	for attempt := 0; ; attempt++ {
 		st, retry, err := q.sweepOnce(ctx, dev)
 		if err != nil || !retry {
@@ -121,8 +133,8 @@ func (q *Queue) sweepDevice(ctx context.Context, dev string) (DeviceSweep, error
 	}
 }
 
-func (q *Queue) sweepOnce(ctx context.Context, dev string) (DeviceSweep, bool, error) {
-	var st DeviceSweep
+func (q *Queue) sweepOnce(ctx context.Context, dev string) (deviceSweep, bool, error) {
+	var st deviceSweep
 	h, err := q.getHead(ctx, dev, true)
 	if err != nil {
 		return st, false, err
@@ -138,99 +150,91 @@ func (q *Queue) sweepOnce(ctx context.Context, dev string) (DeviceSweep, bool, e
 	nowMS := ms(now)
 	next := int64(math.MaxInt64)
 	newHead := int64(0)
-	expect := max(h.head, 1)
-	inflightOK := nowMS-h.seqAt < inflight.Milliseconds()
+	expect := max(h.Head, 1)
+	inflightOK := nowMS-h.SeqAt < inflight.Milliseconds()
 	gap := func(upTo int64) { // numbers allocated but not (yet) seen
 		if expect < upTo && inflightOK {
-			st.Pending += int(upTo - expect)
+			st.pending += int(upTo - expect)
 			if newHead == 0 {
 				newHead = expect
 			}
-			next = min(next, h.seqAt+inflight.Milliseconds())
+			next = min(next, h.SeqAt+inflight.Milliseconds())
 		}
 	}
 	err = q.scan(ctx, dev, expect, true, func(m msg) (bool, error) {
-		if m.seq > h.seq {
+		if m.Seq > h.Seq {
 			return false, nil // allocated after the head was read: the next sweep's
 		}
-		gap(m.seq)
-		expect = m.seq + 1
-		if m.reqOf > 0 && m.state.pending() {
+		gap(m.Seq)
+		expect = m.Seq + 1
+		if m.ReqOf > 0 && m.State.pending() {
 			if fixed, err := q.repairRequeue(ctx, dev, m, now); err != nil {
 				return false, err
 			} else if fixed {
-				st.Repaired++
+				st.repaired++
 			}
 		}
-		if !m.state.pending() {
+		if !m.State.pending() {
 			return true, nil
 		}
-		lapsed := m.state == Enqueued || m.lockUntil <= nowMS
+		lapsed := m.State == Enqueued || m.LockUntil <= nowMS
 		switch {
-		case m.exp <= nowMS && lapsed:
-			ok, err := q.settleObserved(ctx, EvExpire, m, now, nil)
+		case m.Exp <= nowMS && lapsed:
+			ok, err := q.settleObserved(ctx, EvExpire, m, now)
 			if ok {
-				st.Expired++
+				st.expired++
 				return true, err
 			}
 			return false, err
-		case m.state == Invisible && lapsed && m.count >= q.opt.MaxDelivery:
-			ok, err := q.settleObserved(ctx, EvLockLapseLast, m, now, nil)
+		case m.State == Invisible && lapsed && m.Count >= q.opt.MaxDelivery:
+			ok, err := q.settleObserved(ctx, EvLockLapseLast, m, now)
 			if ok {
-				st.Exceeded++
+				st.exceeded++
 				return true, err
 			}
 			return false, err
 		}
-		st.Pending++
+		st.pending++
 		if newHead == 0 {
-			newHead = m.seq
+			newHead = m.Seq
 		}
-		next = min(next, m.exp)
-		if m.state == Invisible && !lapsed && (m.count >= q.opt.MaxDelivery || m.exp <= nowMS) {
-			next = min(next, m.lockUntil) // settles when this lock lapses
+		next = min(next, m.Exp)
+		if m.State == Invisible && !lapsed && (m.Count >= q.opt.MaxDelivery || m.Exp <= nowMS) {
+			next = min(next, m.LockUntil) // settles when this lock lapses
 		}
 		return true, nil
 	})
 	if err != nil {
 		return st, false, err
 	}
-	if expect <= h.seq {
-		gap(h.seq + 1)
+	if expect <= h.Seq {
+		gap(h.Seq + 1)
 	}
 	if newHead == 0 {
-		newHead = h.seq + 1
+		newHead = h.Seq + 1
 	}
 	// The head first (guarded by no send having allocated meanwhile), then
 	// the marker (guarded by no send having lowered it meanwhile): between
 	// the two the marker is at most as late as head.swa, as scheduleSweep needs.
-	vals := map[string]types.AttributeValue{":seq": sN(h.seq), ":head": sN(newHead),
-		":lim": sN(h.seq + int64(q.opt.MaxQueue-st.Pending))}
-	cond := "#seq = :seq"
-	update := "SET #head = :head, #lim = :lim"
-	if h.swa > 0 {
-		cond += " AND #swa = :swa0"
-		vals[":swa0"] = sN(h.swa)
+	swa := name(aSwa)
+	cond := name(aSeq).Equal(value(h.Seq))
+	if h.Swa > 0 {
+		cond = cond.And(swa.Equal(value(h.Swa)))
 	} else {
-		cond += " AND attribute_not_exists(#swa)"
+		cond = cond.And(swa.AttributeNotExists())
 	}
+	upd := expression.Set(name(aHead), value(newHead)).Set(name(aLim), value(h.Seq+int64(q.opt.MaxQueue-st.pending)))
 	if next == math.MaxInt64 {
-		update += " REMOVE #swa"
+		upd = upd.Remove(swa)
 	} else {
-		update += ", #swa = :swa"
-		vals[":swa"] = sN(next)
-		st.NextSweep = fromMS(next)
+		upd = upd.Set(swa, value(next))
 	}
-	names, v := expr(vals, cond, update)
-	_, err = q.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &q.table, Key: key(dev, headSK), ConditionExpression: &cond, UpdateExpression: &update,
-		ExpressionAttributeNames: names, ExpressionAttributeValues: v,
-	})
-	if isConditionFailed(err) {
-		return st, true, nil
-	}
+	_, ok, err := updateIf(ctx, q.db, q.table, key(dev, headSK), cond, upd, types.ReturnValueNone)
 	if err != nil {
 		return st, false, storeErr("update queue head", err)
+	}
+	if !ok {
+		return st, true, nil
 	}
 	if err := q.moveMarker(ctx, dev, marker, next); err != nil {
 		return st, false, err
@@ -244,35 +248,40 @@ func (q *Queue) getMarker(ctx context.Context, dev string) (int64, error) {
 	if err != nil {
 		return 0, storeErr("read sweep marker", err)
 	}
-	return getN(out.Item, schema.C2DSweepAt), nil
+	var m marker
+	if err := attributevalue.UnmarshalMap(out.Item, &m); err != nil {
+		return 0, storeErr("read sweep marker", err)
+	}
+	return m.SweepAt, nil
 }
 
 // moveMarker sets the sweep marker from was to next (MaxInt64: delete it),
 // unless a send moved it meanwhile.
 func (q *Queue) moveMarker(ctx context.Context, dev string, was, next int64) error {
-	if was == next {
+	if was == next || (was == 0 && next == math.MaxInt64) {
 		return nil
 	}
-	vals := map[string]types.AttributeValue{":was": sN(was), ":next": sN(next), ":ss": sS(shardName(shardOf(dev))), ":ttl": sN(q.headTTL(q.now()))}
-	cond := "#sa = :was"
+	sweepAt := name(schema.C2DSweepAt)
+	cond := sweepAt.Equal(value(was))
 	if was == 0 {
-		cond = "attribute_not_exists(#sa)"
+		cond = sweepAt.AttributeNotExists()
 	}
 	var err error
 	if next == math.MaxInt64 {
-		if was == 0 {
-			return nil
-		}
-		names, v := expr(vals, cond)
+		e := build(expression.NewBuilder().WithCondition(cond))
 		_, err = q.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &q.table, Key: key(dev, markerSK),
-			ConditionExpression: &cond, ExpressionAttributeNames: names, ExpressionAttributeValues: v})
+			ConditionExpression: e.Condition(), ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values()})
+		if isConditionFailed(err) {
+			err = nil
+		}
 	} else {
-		update := "SET #sa = :next, #ss = :ss, #ttl = :ttl"
-		names, v := expr(vals, cond, update)
-		_, err = q.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &q.table, Key: key(dev, markerSK),
-			ConditionExpression: &cond, UpdateExpression: &update, ExpressionAttributeNames: names, ExpressionAttributeValues: v})
+		_, _, err = updateIf(ctx, q.db, q.table, key(dev, markerSK), cond,
+			expression.Set(sweepAt, value(next)).
+				Set(name(schema.C2DSweepShard), value(shardName(shardOf(dev)))).
+				Set(name(schema.TTLAttribute), value(q.headTTL(q.now()))),
+			types.ReturnValueNone)
 	}
-	if err != nil && !isConditionFailed(err) {
+	if err != nil {
 		return storeErr("move sweep marker", err)
 	}
 	return nil
@@ -281,7 +290,7 @@ func (q *Queue) moveMarker(ctx context.Context, dev string, was, next int64) err
 // repairRequeue marks the original of a requeued copy if a crash left it
 // dead-lettered.
 func (q *Queue) repairRequeue(ctx context.Context, dev string, cp msg, now time.Time) (bool, error) {
-	out, err := q.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &q.table, Key: key(dev, seqKey(msgPrefix, cp.reqOf)), ConsistentRead: aws.Bool(true)})
+	out, err := q.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &q.table, Key: msgKey(dev, cp.ReqOf), ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		return false, storeErr("read requeued original", err)
 	}
@@ -289,8 +298,11 @@ func (q *Queue) repairRequeue(ctx context.Context, dev string, cp msg, now time.
 		return false, nil
 	}
 	orig, err := decodeMsg(out.Item)
-	if err != nil || !orig.state.deadLettered() || orig.reqAs > 0 {
-		return false, err
+	if err != nil {
+		return false, storeErr("read requeued original", err)
 	}
-	return q.settleObserved(ctx, EvRequeue, orig, now, map[string]types.AttributeValue{":rqa": sN(cp.seq)}, "#rqa = :rqa")
+	if !orig.State.deadLettered() || orig.ReqAs > 0 {
+		return false, nil
+	}
+	return q.markRequeued(ctx, orig, cp.Seq, now)
 }
