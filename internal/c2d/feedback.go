@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/devicehub/devicehub/internal/apierr"
 	"github.com/devicehub/devicehub/internal/schema"
@@ -279,24 +280,21 @@ func (r *FeedbackReader) release(ctx context.Context, lockToken string, upd expr
 // consume takes records out of the feedback index; failures leave them due
 // again (at least once).
 func (r *FeedbackReader) consume(ctx context.Context, keys []string) {
-	sem := make(chan struct{}, consumeParallelism)
-	var wg sync.WaitGroup
+	var g errgroup.Group
+	g.SetLimit(consumeParallelism)
 	for _, k := range keys {
 		dev, seq, ok := splitFeedbackKey(k)
 		if !ok {
 			continue
 		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
+		g.Go(func() error {
 			if err := r.q.feedbackConsumed(ctx, dev, seq, k); err != nil {
 				r.q.log.WarnContext(ctx, "feedback record stays due", "key", k, "error", err)
 			}
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	_ = g.Wait() // failures are logged above and leave their records due
 }
 
 func splitFeedbackKey(k string) (string, int64, bool) {

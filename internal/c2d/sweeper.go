@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"math"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -13,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/devicehub/devicehub/internal/apierr"
 	"github.com/devicehub/devicehub/internal/schema"
@@ -43,31 +43,25 @@ const sweepParallelism = 4
 // send that may have crashed), dead-letters what expired with its feedback,
 // finishes interrupted requeues and refreshes the head. Shards are swept in
 // parallel; a device that fails is logged and counted, and the others go on.
+// A shard that fails neither stops nor hides the others: its error joins
+// theirs.
 func (q *Queue) Sweep(ctx context.Context) (SweepStats, error) {
-	var (
-		mu    sync.Mutex
-		total SweepStats
-		errs  []error
-		wg    sync.WaitGroup
-		sem   = make(chan struct{}, sweepParallelism)
-	)
-	now := q.now().UTC()
-	for shard := 0; shard < schema.C2DShards; shard++ {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			st, err := q.sweepShard(ctx, shard, ms(now))
-			mu.Lock()
-			defer mu.Unlock()
-			total.add(st)
-			if err != nil {
-				errs = append(errs, err)
-			}
-		}()
+	now := ms(q.now().UTC())
+	stats := make([]SweepStats, schema.C2DShards)
+	errs := make([]error, schema.C2DShards)
+	var g errgroup.Group
+	g.SetLimit(sweepParallelism)
+	for shard := range schema.C2DShards {
+		g.Go(func() error {
+			stats[shard], errs[shard] = q.sweepShard(ctx, shard, now)
+			return nil
+		})
 	}
-	wg.Wait()
+	_ = g.Wait() // the shards report through errs
+	var total SweepStats
+	for _, st := range stats {
+		total.add(st)
+	}
 	return total, errors.Join(errs...)
 }
 
