@@ -87,13 +87,23 @@ type Devices interface {
 	Get(ctx context.Context, id string) (registry.Device, error)
 }
 
-// Options configure a Queue; zero values take the hub's defaults.
+// Defaults, IoT Hub's where it has them. The hub's configuration
+// (internal/config) starts from these.
+const (
+	DefaultTTL         = time.Hour // of a message sent without an expiry
+	DefaultMaxDelivery = 10
+	DefaultMaxQueue    = 50
+	DefaultRetention   = 48 * time.Hour
+	DefaultFeedbackTTL = time.Hour
+)
+
+// Options configure a Queue; zero values take the defaults above.
 type Options struct {
-	DefaultTTL  time.Duration // config.C2DDefaultTTL
-	MaxDelivery int           // config.C2DMaxDelivery
-	MaxQueue    int           // config.C2DMaxQueue
+	DefaultTTL  time.Duration
+	MaxDelivery int // deliveries of a message before it is dead-lettered
+	MaxQueue    int // pending messages per device
 	// Retention keeps settled messages (status look-ups, dead-letter lists,
-	// requeue) and their bodies; default 48 h.
+	// requeue) and their bodies.
 	Retention time.Duration
 	// FeedbackTTL bounds how long an unread feedback record is served.
 	FeedbackTTL time.Duration
@@ -101,19 +111,19 @@ type Options struct {
 
 func (o Options) withDefaults() Options {
 	if o.DefaultTTL <= 0 {
-		o.DefaultTTL = time.Hour
+		o.DefaultTTL = DefaultTTL
 	}
 	if o.MaxDelivery <= 0 {
-		o.MaxDelivery = 10
+		o.MaxDelivery = DefaultMaxDelivery
 	}
 	if o.MaxQueue <= 0 {
-		o.MaxQueue = 50
+		o.MaxQueue = DefaultMaxQueue
 	}
 	if o.Retention <= 0 {
-		o.Retention = 48 * time.Hour
+		o.Retention = DefaultRetention
 	}
 	if o.FeedbackTTL <= 0 {
-		o.FeedbackTTL = time.Hour
+		o.FeedbackTTL = DefaultFeedbackTTL
 	}
 	return o
 }

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+
 	"github.com/devicehub/devicehub/shared/iothub"
 )
 
@@ -86,23 +88,27 @@ func TestValidateMessage(t *testing.T) {
 // name a lock holds a version check or is a purge.
 func TestTransitions(t *testing.T) {
 	seen := map[Event]bool{}
-	for _, tr := range Transitions {
-		if seen[tr.Event] {
-			t.Errorf("%s twice", tr.Event)
+	for _, tr := range transitions {
+		if seen[tr.event] {
+			t.Errorf("%s twice", tr.event)
 		}
-		seen[tr.Event] = true
-		if len(tr.From) == 0 {
-			t.Errorf("%s: no from-state", tr.Event)
+		seen[tr.event] = true
+		if len(tr.from) == 0 {
+			t.Errorf("%s: no from-state", tr.event)
 		}
-		for _, f := range tr.From {
+		for _, f := range tr.from {
 			if !f.pending() && !f.deadLettered() {
-				t.Errorf("%s leaves a settled state %s", tr.Event, f)
+				t.Errorf("%s leaves a settled state %s", tr.event, f)
 			}
 		}
-		locked := strings.Contains(tr.Guard, ":tok")
-		versioned := strings.Contains(tr.Guard, "#v = :v")
-		if !locked && !versioned && tr.Event != EvPurge && tr.Event != EvPurgeStale {
-			t.Errorf("%s is guarded by neither its lock nor the version it read", tr.Event)
+		guarded := map[string]bool{}
+		for _, term := range tr.guard {
+			for n := range conditionNames(term(&request{tok: "t"})) {
+				guarded[n] = true
+			}
+		}
+		if !guarded[aLock] && !guarded[aVer] && tr.event != EvPurge && tr.event != EvPurgeStale {
+			t.Errorf("%s is guarded by neither its lock nor the version it read", tr.event)
 		}
 	}
 	for _, ev := range []Event{EvReceive, EvComplete, EvReject, EvAbandon, EvAbandonLast, EvLockLapseLast, EvExpire, EvPurge, EvPurgeStale, EvRequeue} {
@@ -110,6 +116,15 @@ func TestTransitions(t *testing.T) {
 			t.Errorf("no row for %s", ev)
 		}
 	}
+}
+
+// conditionNames is the set of attributes a condition reads.
+func conditionNames(c expression.ConditionBuilder) map[string]bool {
+	set := map[string]bool{}
+	for _, n := range build(expression.NewBuilder().WithCondition(c)).Names() {
+		set[n] = true
+	}
+	return set
 }
 
 func TestFeedbackKeySplit(t *testing.T) {

@@ -11,8 +11,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/devicehub/devicehub/internal/apierr"
 	"github.com/devicehub/devicehub/internal/schema"
@@ -25,12 +27,21 @@ const FeedbackContentType = "application/vnd.microsoft.iothub.feedback.json"
 // FeedbackBatchSize is IoT Hub's batch limit.
 const FeedbackBatchSize = 64
 
+// IoT Hub's feedback lock and delivery limit.
+const (
+	feedbackLock        = time.Minute
+	feedbackMaxDelivery = 10
+)
+
+// consumeParallelism bounds the index removals a completed batch runs at once.
+const consumeParallelism = 8
+
 // FeedbackOptions configure the feedback queue; zero values take IoT Hub's
 // defaults.
 type FeedbackOptions struct {
 	Lock        time.Duration // 60 s
 	MaxDelivery int           // 10: a batch delivered more often is dropped
-	TTL         time.Duration // records older than this are no longer served (config.FeedbackTTL)
+	TTL         time.Duration // records older than this are no longer served; default: the queue's FeedbackTTL
 }
 
 // FeedbackBatch is a set of records under one lock.
@@ -59,10 +70,10 @@ type FeedbackReader struct {
 // NewFeedbackReader returns a reader of q's feedback, leasing in leaseTable.
 func NewFeedbackReader(q *Queue, leaseTable string, opt FeedbackOptions) *FeedbackReader {
 	if opt.Lock <= 0 {
-		opt.Lock = time.Minute
+		opt.Lock = feedbackLock
 	}
 	if opt.MaxDelivery <= 0 {
-		opt.MaxDelivery = 10
+		opt.MaxDelivery = feedbackMaxDelivery
 	}
 	if opt.TTL <= 0 {
 		opt.TTL = q.opt.FeedbackTTL
@@ -76,51 +87,39 @@ const (
 	lFirst  = "first"
 )
 
+// lease is a shard's lease item in the Feedback table.
 type lease struct {
+	SK    string   `dynamodbav:"sk"` // the shard
+	Lock  string   `dynamodbav:"lk"`
+	Until int64    `dynamodbav:"lu"`
+	Keys  []string `dynamodbav:"keys"`  // the feedback keys of the batch under the lock
+	First string   `dynamodbav:"first"` // the first key of the last batch claimed
+	N     int      `dynamodbav:"n"`     // how often that batch was claimed
+	Ver   int64    `dynamodbav:"v"`
+
 	shard int
-	lock  string
-	until int64
-	keys  []string
-	first string
-	n     int
-	ver   int64
 }
 
-func decodeLease(it map[string]types.AttributeValue) lease {
-	l := lease{lock: getS(it, aLock), until: getN(it, aLockTil), first: getS(it, lFirst), n: int(getN(it, aCount)), ver: getN(it, aVer)}
-	l.shard, _ = strconv.Atoi(getS(it, schema.FeedbackSortKey))
-	if ks, ok := it[lKeys].(*types.AttributeValueMemberL); ok {
-		for _, k := range ks.Value {
-			if s, ok := k.(*types.AttributeValueMemberS); ok {
-				l.keys = append(l.keys, s.Value)
-			}
-		}
+func decodeLease(it map[string]types.AttributeValue) (lease, error) {
+	var l lease
+	if err := attributevalue.UnmarshalMap(it, &l); err != nil {
+		return lease{}, fmt.Errorf("c2d: bad feedback lease: %w", err)
 	}
-	return l
+	if len(it) > 0 {
+		n, err := strconv.Atoi(l.SK)
+		if err != nil {
+			return lease{}, fmt.Errorf("c2d: bad feedback lease shard %q: %w", l.SK, err)
+		}
+		l.shard = n
+	}
+	return l, nil
 }
 
 func leaseKey(shard int) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{schema.FeedbackPartition: sS(leasePK), schema.FeedbackSortKey: sS(shardName(shard))}
-}
-
-var leaseExprNames = map[string]string{"#lk": aLock, "#lu": aLockTil, "#keys": lKeys, "#first": lFirst, "#n": aCount, "#v": aVer}
-
-func leaseExpr(values map[string]types.AttributeValue, exprs ...string) (map[string]string, map[string]types.AttributeValue) {
-	names := map[string]string{}
-	vals := map[string]types.AttributeValue{}
-	for _, e := range exprs {
-		for _, p := range placeholder.FindAllString(e, -1) {
-			if p[0] == '#' {
-				names[p] = leaseExprNames[p]
-			} else {
-				vals[p] = values[p]
-			}
-		}
+	return map[string]types.AttributeValue{
+		schema.FeedbackPartition: &types.AttributeValueMemberS{Value: leasePK},
+		schema.FeedbackSortKey:   &types.AttributeValueMemberS{Value: shardName(shard)},
 	}
-	if len(vals) == 0 {
-		vals = nil
-	}
-	return names, vals
 }
 
 // Receive returns the next batch under a new lock, or nil when no record is
@@ -134,13 +133,13 @@ func (r *FeedbackReader) Receive(ctx context.Context) (*FeedbackBatch, error) {
 	r.mu.Lock()
 	start := r.start
 	r.mu.Unlock()
-	for i := 0; i < schema.C2DShards; i++ {
+	for i := range schema.C2DShards {
 		shard := (start + i) % schema.C2DShards
 		l := leases[shard]
-		if l.lock != "" && l.until > ms(now) {
+		if l.Lock != "" && l.Until > ms(now) {
 			continue
 		}
-		for tries := 0; tries < 3; tries++ { // a batch over its delivery limit is dropped and the shard read again
+		for range 3 { // a batch over its delivery limit is dropped and the shard read again
 			b, dropped, err := r.claim(ctx, shard, l, now)
 			if err != nil {
 				return nil, err
@@ -160,16 +159,16 @@ func (r *FeedbackReader) Receive(ctx context.Context) (*FeedbackBatch, error) {
 }
 
 func (r *FeedbackReader) leases(ctx context.Context) (map[int]lease, error) {
-	cond := "#pk = :pk"
-	out, err := r.q.db.Query(ctx, &dynamodb.QueryInput{TableName: &r.leaseTable, KeyConditionExpression: &cond,
-		ExpressionAttributeNames:  map[string]string{"#pk": schema.FeedbackPartition},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": sS(leasePK)}})
+	out, err := r.q.db.Query(ctx, query(r.leaseTable, "", expression.Key(schema.FeedbackPartition).Equal(value(leasePK))))
 	if err != nil {
 		return nil, storeErr("read feedback leases", err)
 	}
 	m := map[int]lease{}
 	for _, it := range out.Items {
-		l := decodeLease(it)
+		l, err := decodeLease(it)
+		if err != nil {
+			return nil, storeErr("read feedback leases", err)
+		}
 		m[l.shard] = l
 	}
 	return m, nil
@@ -178,13 +177,11 @@ func (r *FeedbackReader) leases(ctx context.Context) (map[int]lease, error) {
 // claim reads a shard's oldest records and leases them. It reports dropped
 // when the batch had exceeded its delivery limit and was consumed instead.
 func (r *FeedbackReader) claim(ctx context.Context, shard int, l lease, now time.Time) (*FeedbackBatch, bool, error) {
-	cond := "#fs = :fs AND #fk >= :cut"
 	cut := fmt.Sprintf("%013d", ms(now.Add(-r.opt.TTL)))
-	idx := schema.C2DFeedbackIndex
-	out, err := r.q.db.Query(ctx, &dynamodb.QueryInput{TableName: &r.q.table, IndexName: &idx, KeyConditionExpression: &cond,
-		ExpressionAttributeNames:  map[string]string{"#fs": schema.C2DFeedbackShard, "#fk": schema.C2DFeedbackKey},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":fs": sS(shardName(shard)), ":cut": sS(cut)},
-		Limit:                     aws.Int32(FeedbackBatchSize)})
+	in := query(r.q.table, schema.C2DFeedbackIndex, expression.Key(schema.C2DFeedbackShard).Equal(value(shardName(shard))).
+		And(expression.Key(schema.C2DFeedbackKey).GreaterThanEqual(value(cut))))
+	in.Limit = aws.Int32(FeedbackBatchSize)
+	out, err := r.q.db.Query(ctx, in)
 	if err != nil {
 		return nil, false, storeErr("read feedback", err)
 	}
@@ -192,21 +189,19 @@ func (r *FeedbackReader) claim(ctx context.Context, shard int, l lease, now time
 		return nil, false, nil
 	}
 	b := &FeedbackBatch{EnqueuedTime: now}
-	keys := make([]types.AttributeValue, 0, len(out.Items))
-	var refs []string
+	refs := make([]string, 0, len(out.Items))
 	for _, it := range out.Items {
 		m, err := decodeMsg(it)
 		if err != nil {
 			return nil, false, storeErr("read feedback", err)
 		}
 		b.Records = append(b.Records, m.feedback())
-		keys = append(keys, sS(m.fbKey))
-		refs = append(refs, m.fbKey)
+		refs = append(refs, m.FbKey)
 	}
 	first := refs[0]
 	n := 1
-	if l.first == first {
-		n = l.n + 1
+	if l.First == first {
+		n = l.N + 1
 	}
 	if n > r.opt.MaxDelivery {
 		r.consume(ctx, refs)
@@ -214,23 +209,26 @@ func (r *FeedbackReader) claim(ctx context.Context, shard int, l lease, now time
 	}
 	b.DeliveryCount = n - 1
 	b.LockToken = newFeedbackToken(shard)
-	vals := map[string]types.AttributeValue{":tok": sS(b.LockToken), ":lu": sN(ms(now.Add(r.opt.Lock))),
-		":keys": &types.AttributeValueMemberL{Value: keys}, ":first": sS(first), ":n": sN(int64(n)),
-		":now": sN(ms(now)), ":v": sN(l.ver), ":one": sN(1)}
-	c := "(attribute_not_exists(#v) OR #v = :v) AND (attribute_not_exists(#lu) OR #lu <= :now)"
-	if l.ver == 0 {
-		c = "attribute_not_exists(#v)"
+	// The lease must be as read: unheld, or held under a lapsed lock.
+	ver, until := name(aVer), name(aLockTil)
+	cond := ver.AttributeNotExists()
+	if l.Ver != 0 {
+		cond = ver.AttributeNotExists().Or(ver.Equal(value(l.Ver))).
+			And(until.AttributeNotExists().Or(until.LessThanEqual(value(ms(now)))))
 	}
-	update := "SET #lk = :tok, #lu = :lu, #keys = :keys, #first = :first, #n = :n, #v = if_not_exists(#v, :zero) + :one"
-	vals[":zero"] = sN(0)
-	names, v := leaseExpr(vals, c, update)
-	_, err = r.q.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &r.leaseTable, Key: leaseKey(shard),
-		ConditionExpression: &c, UpdateExpression: &update, ExpressionAttributeNames: names, ExpressionAttributeValues: v})
-	if isConditionFailed(err) {
-		return nil, false, nil // another reader claimed it first
-	}
+	_, ok, err := updateIf(ctx, r.q.db, r.leaseTable, leaseKey(shard), cond,
+		expression.Set(name(aLock), value(b.LockToken)).
+			Set(until, value(ms(now.Add(r.opt.Lock)))).
+			Set(name(lKeys), value(refs)).
+			Set(name(lFirst), value(first)).
+			Set(name(aCount), value(n)).
+			Set(ver, expression.Plus(ver.IfNotExists(value(0)), value(1))),
+		types.ReturnValueNone)
 	if err != nil {
 		return nil, false, storeErr("claim feedback", err)
+	}
+	if !ok {
+		return nil, false, nil // another reader claimed it first
 	}
 	return b, false, nil
 }
@@ -239,62 +237,64 @@ func (r *FeedbackReader) claim(ctx context.Context, shard int, l lease, now time
 // comes first and returns the batch's keys, so a stale lock changes
 // nothing; a crash before the removals only makes the records due again.
 func (r *FeedbackReader) Complete(ctx context.Context, lockToken string) error {
-	l, err := r.release(ctx, lockToken, "REMOVE #lk, #lu, #keys, #first SET #n = :zero, #v = #v + :one")
+	l, err := r.release(ctx, lockToken, expression.Remove(name(lFirst)).Set(name(aCount), value(0)))
 	if err != nil {
 		return err
 	}
-	r.consume(ctx, l.keys)
+	r.consume(ctx, l.Keys)
 	return nil
 }
 
 // Abandon releases a batch's lease; its records are due again at once.
 func (r *FeedbackReader) Abandon(ctx context.Context, lockToken string) error {
-	_, err := r.release(ctx, lockToken, "REMOVE #lk, #lu, #keys SET #v = #v + :one")
+	_, err := r.release(ctx, lockToken, expression.UpdateBuilder{})
 	return err
 }
 
-func (r *FeedbackReader) release(ctx context.Context, lockToken, update string) (lease, error) {
+// release gives up the lease lockToken holds, with the caller's update
+// beside the release itself, and returns the lease as it was.
+func (r *FeedbackReader) release(ctx context.Context, lockToken string, upd expression.UpdateBuilder) (lease, error) {
 	tok := iothub.UnquoteETag(lockToken)
 	shard, err := parseFeedbackToken(tok)
 	if err != nil {
 		return lease{}, err
 	}
 	now := r.q.now().UTC()
-	c := "#lk = :tok AND #lu > :now"
-	names, v := leaseExpr(map[string]types.AttributeValue{":tok": sS(tok), ":now": sN(ms(now)), ":zero": sN(0), ":one": sN(1)}, c, update)
-	out, err := r.q.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &r.leaseTable, Key: leaseKey(shard),
-		ConditionExpression: &c, UpdateExpression: &update, ExpressionAttributeNames: names, ExpressionAttributeValues: v,
-		ReturnValues: types.ReturnValueAllOld})
-	if isConditionFailed(err) {
-		return lease{}, apierr.FeedbackLockLost.New("the feedback lock token is unknown, expired or already used")
-	}
+	attrs, ok, err := updateIf(ctx, r.q.db, r.leaseTable, leaseKey(shard),
+		name(aLock).Equal(value(tok)).And(name(aLockTil).GreaterThan(value(ms(now)))),
+		upd.Remove(name(aLock)).Remove(name(aLockTil)).Remove(name(lKeys)).Set(name(aVer), name(aVer).Plus(value(1))),
+		types.ReturnValueAllOld)
 	if err != nil {
 		return lease{}, storeErr("release feedback", err)
 	}
-	return decodeLease(out.Attributes), nil
+	if !ok {
+		return lease{}, apierr.FeedbackLockLost.New("the feedback lock token is unknown, expired or already used")
+	}
+	l, err := decodeLease(attrs)
+	if err != nil {
+		return lease{}, storeErr("release feedback", err)
+	}
+	return l, nil
 }
 
 // consume takes records out of the feedback index; failures leave them due
 // again (at least once).
 func (r *FeedbackReader) consume(ctx context.Context, keys []string) {
-	sem := make(chan struct{}, 8)
-	var wg sync.WaitGroup
+	var g errgroup.Group
+	g.SetLimit(consumeParallelism)
 	for _, k := range keys {
 		dev, seq, ok := splitFeedbackKey(k)
 		if !ok {
 			continue
 		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
+		g.Go(func() error {
 			if err := r.q.feedbackConsumed(ctx, dev, seq, k); err != nil {
 				r.q.log.WarnContext(ctx, "feedback record stays due", "key", k, "error", err)
 			}
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	_ = g.Wait() // failures are logged above and leave their records due
 }
 
 func splitFeedbackKey(k string) (string, int64, bool) {

@@ -1,31 +1,22 @@
 package c2d
 
 import (
-	"context"
 	"fmt"
 	"sort"
 	"strconv"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/devicehub/devicehub/internal/schema"
 	"github.com/devicehub/devicehub/shared/iothub"
 )
 
-// DynamoDB is the slice of the DynamoDB API the queue uses: single-item
-// conditional writes and queries, nothing the emulator lacks.
-type DynamoDB interface {
-	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
-	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
-	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
-	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
-	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
-}
-
 // Item attribute names, short because every byte of a message's state item
-// is paid for on each of its writes.
+// is paid for on each of its writes. Expressions name them through these
+// constants; the item structs below carry the same names in their tags
+// (TestItemAttributeNames holds the two together).
 const (
 	aSeq     = "seq"  // head: last allocated sequence number
 	aHead    = "head" // head: lowest sequence number that may be pending
@@ -53,11 +44,6 @@ const (
 	aBody    = "b"
 )
 
-func sS(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
-func sN(v int64) types.AttributeValue {
-	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
-}
-
 const seqDigits = 16
 
 func seqKey(prefix string, seq int64) string {
@@ -74,158 +60,163 @@ const (
 var maxMsgKey = msgPrefix + "9999999999999999"
 
 func key(dev, sk string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{schema.DeviceID: sS(dev), schema.C2DSortKey: sS(sk)}
+	return map[string]types.AttributeValue{
+		schema.DeviceID:   &types.AttributeValueMemberS{Value: dev},
+		schema.C2DSortKey: &types.AttributeValueMemberS{Value: sk},
+	}
 }
 
-// head is a device queue's head item.
+func msgKey(dev string, seq int64) map[string]types.AttributeValue {
+	return key(dev, seqKey(msgPrefix, seq))
+}
+
+// head is a device queue's head item. The head is only ever written by
+// update expressions; it is read whole.
 type head struct {
+	Seq   int64 `dynamodbav:"seq"`
+	Head  int64 `dynamodbav:"head"`
+	Lim   int64 `dynamodbav:"lim"`
+	SeqAt int64 `dynamodbav:"sat"`
+	Swa   int64 `dynamodbav:"swa"` // 0: the device may have no sweep marker
+
 	exists bool
-	seq    int64
-	head   int64
-	lim    int64
-	seqAt  int64
-	swa    int64 // 0: the device may have no sweep marker
 }
 
-// msg is a message's state item.
-type msg struct {
-	dev, gen       string
-	seq            int64
-	id, cid, uid   string
-	ctype, cenc    string
-	ack            iothub.Ack
-	props          []iothub.Property
-	enq, exp       int64
-	state          State
-	lock           string
-	lockUntil      int64
-	count          int
-	ver            int64
-	settled        int64
-	fbKey          string
-	reqAs, reqOf   int64
-	ttl            int64
-	lockedNow      bool // decoded: lock valid at decode time (not stored)
-	hasFeedbackKey bool
-}
-
-func getS(it map[string]types.AttributeValue, k string) string {
-	if v, ok := it[k].(*types.AttributeValueMemberS); ok {
-		return v.Value
-	}
-	return ""
-}
-
-func getN(it map[string]types.AttributeValue, k string) int64 {
-	if v, ok := it[k].(*types.AttributeValueMemberN); ok {
-		n, _ := strconv.ParseInt(v.Value, 10, 64)
-		return n
-	}
-	return 0
-}
-
-func decodeHead(it map[string]types.AttributeValue) head {
+func decodeHead(it map[string]types.AttributeValue) (head, error) {
+	var h head
 	if len(it) == 0 {
-		return head{}
+		return h, nil
 	}
-	return head{exists: true, seq: getN(it, aSeq), head: getN(it, aHead), lim: getN(it, aLim),
-		seqAt: getN(it, aSeqAt), swa: getN(it, aSwa)}
+	if err := attributevalue.UnmarshalMap(it, &h); err != nil {
+		return head{}, fmt.Errorf("c2d: bad queue head: %w", err)
+	}
+	h.exists = true
+	return h, nil
+}
+
+// marker is a device's sweep marker.
+type marker struct {
+	SweepAt int64 `dynamodbav:"sweepAt"` // 0: no marker
+}
+
+// body is a message's body item, written once by the send.
+type body struct {
+	Dev  string `dynamodbav:"deviceId"`
+	SK   string `dynamodbav:"sk"`
+	Body []byte `dynamodbav:"b"`
+	TTL  int64  `dynamodbav:"ttl"`
+}
+
+// msg is a message's state item. A new message's item holds no lock,
+// settle, feedback or requeue attributes: they are omitted when zero.
+type msg struct {
+	Dev       string            `dynamodbav:"deviceId"`
+	SK        string            `dynamodbav:"sk"` // m#<Seq>
+	Seq       int64             `dynamodbav:"-"`
+	Gen       string            `dynamodbav:"gen"`
+	ID        string            `dynamodbav:"mid"`
+	CID       string            `dynamodbav:"cid,omitempty"`
+	UID       string            `dynamodbav:"uid,omitempty"`
+	CType     string            `dynamodbav:"ct,omitempty"`
+	CEnc      string            `dynamodbav:"ce,omitempty"`
+	Ack       iothub.Ack        `dynamodbav:"ack"`
+	Props     map[string]string `dynamodbav:"p,omitempty"`
+	Enq       int64             `dynamodbav:"enq"`
+	Exp       int64             `dynamodbav:"exp"`
+	State     State             `dynamodbav:"st"`
+	Lock      string            `dynamodbav:"lk,omitempty"`
+	LockUntil int64             `dynamodbav:"lu,omitempty"`
+	Count     int               `dynamodbav:"n"`
+	Ver       int64             `dynamodbav:"v"`
+	Settled   int64             `dynamodbav:"at,omitempty"`
+	FbShard   string            `dynamodbav:"fbShard,omitempty"`
+	FbKey     string            `dynamodbav:"fbKey,omitempty"`
+	ReqAs     int64             `dynamodbav:"rqa,omitempty"`
+	ReqOf     int64             `dynamodbav:"rqo,omitempty"`
+	TTL       int64             `dynamodbav:"ttl"`
 }
 
 func decodeMsg(it map[string]types.AttributeValue) (msg, error) {
-	sk := getS(it, schema.C2DSortKey)
-	if len(sk) != len(msgPrefix)+seqDigits || sk[:len(msgPrefix)] != msgPrefix {
-		return msg{}, fmt.Errorf("c2d: not a message item: %q", sk)
+	var m msg
+	if err := attributevalue.UnmarshalMap(it, &m); err != nil {
+		return msg{}, fmt.Errorf("c2d: bad message item: %w", err)
 	}
-	seq, err := strconv.ParseInt(sk[len(msgPrefix):], 10, 64)
+	if len(m.SK) != len(msgPrefix)+seqDigits || m.SK[:len(msgPrefix)] != msgPrefix {
+		return msg{}, fmt.Errorf("c2d: not a message item: %q", m.SK)
+	}
+	seq, err := strconv.ParseInt(m.SK[len(msgPrefix):], 10, 64)
 	if err != nil {
-		return msg{}, fmt.Errorf("c2d: bad sequence in %q: %w", sk, err)
+		return msg{}, fmt.Errorf("c2d: bad sequence in %q: %w", m.SK, err)
 	}
-	m := msg{
-		dev: getS(it, schema.DeviceID), gen: getS(it, aGen), seq: seq,
-		id: getS(it, aMsgID), cid: getS(it, aCorrID), uid: getS(it, aUserID),
-		ctype: getS(it, aCType), cenc: getS(it, aCEnc), ack: iothub.Ack(getS(it, aAck)),
-		enq: getN(it, aEnq), exp: getN(it, aExp), state: State(getS(it, aState)),
-		lock: getS(it, aLock), lockUntil: getN(it, aLockTil), count: int(getN(it, aCount)),
-		ver: getN(it, aVer), settled: getN(it, aSettled), fbKey: getS(it, schema.C2DFeedbackKey),
-		reqAs: getN(it, aReqAs), reqOf: getN(it, aReqOf), ttl: getN(it, schema.TTLAttribute),
-	}
-	m.hasFeedbackKey = m.fbKey != ""
-	if m.ack == "" {
-		m.ack = iothub.AckNone
-	}
-	if p, ok := it[aProps].(*types.AttributeValueMemberM); ok {
-		for k, v := range p.Value {
-			if s, ok := v.(*types.AttributeValueMemberS); ok {
-				m.props = append(m.props, iothub.Property{Name: k, Value: s.Value})
-			}
-		}
-		sort.Slice(m.props, func(i, j int) bool { return m.props[i].Name < m.props[j].Name })
+	m.Seq = seq
+	if m.Ack == "" {
+		m.Ack = iothub.AckNone
 	}
 	return m, nil
 }
 
-// encodeNew is the item a send puts: Enqueued, never delivered.
-func (m *msg) encodeNew() map[string]types.AttributeValue {
-	it := key(m.dev, seqKey(msgPrefix, m.seq))
-	it[aGen] = sS(m.gen)
-	it[aMsgID] = sS(m.id)
-	it[aAck] = sS(string(m.ack))
-	it[aEnq] = sN(m.enq)
-	it[aExp] = sN(m.exp)
-	it[aState] = sS(string(Enqueued))
-	it[aCount] = sN(0)
-	it[aVer] = sN(1)
-	it[schema.TTLAttribute] = sN(m.ttl)
-	for k, v := range map[string]string{aCorrID: m.cid, aUserID: m.uid, aCType: m.ctype, aCEnc: m.cenc} {
-		if v != "" {
-			it[k] = sS(v)
-		}
+// newItem is the item a send puts: Enqueued, never delivered.
+func (m msg) newItem() (map[string]types.AttributeValue, error) {
+	m.SK = seqKey(msgPrefix, m.Seq)
+	m.State, m.Count, m.Ver = Enqueued, 0, 1
+	it, err := attributevalue.MarshalMap(m)
+	if err != nil {
+		return nil, fmt.Errorf("c2d: encode message: %w", err)
 	}
-	if m.reqOf > 0 {
-		it[aReqOf] = sN(m.reqOf)
+	return it, nil
+}
+
+func propsMap(ps []iothub.Property) map[string]string {
+	if len(ps) == 0 {
+		return nil // no attribute at all, rather than an empty map
 	}
-	if len(m.props) > 0 {
-		p := make(map[string]types.AttributeValue, len(m.props))
-		for _, pr := range m.props {
-			p[pr.Name] = sS(pr.Value)
-		}
-		it[aProps] = &types.AttributeValueMemberM{Value: p}
+	m := make(map[string]string, len(ps))
+	for _, p := range ps {
+		m[p.Name] = p.Value
 	}
-	return it
+	return m
+}
+
+func (m *msg) properties() []iothub.Property {
+	var ps []iothub.Property
+	for k, v := range m.Props {
+		ps = append(ps, iothub.Property{Name: k, Value: v})
+	}
+	sort.Slice(ps, func(i, j int) bool { return ps[i].Name < ps[j].Name })
+	return ps
 }
 
 func (m *msg) message() Message {
-	return Message{MessageID: m.id, CorrelationID: m.cid, UserID: m.uid, ContentType: m.ctype,
-		ContentEncoding: m.cenc, Ack: m.ack, Expiry: fromMS(m.exp), Properties: m.props}
+	return Message{MessageID: m.ID, CorrelationID: m.CID, UserID: m.UID, ContentType: m.CType,
+		ContentEncoding: m.CEnc, Ack: m.Ack, Expiry: fromMS(m.Exp), Properties: m.properties()}
 }
 
 func (m *msg) status() iothub.C2DStatus {
-	s := iothub.C2DStatus{DeviceID: m.dev, MessageID: m.id, CorrelationID: m.cid, SequenceNumber: m.seq,
-		Ack: m.ack, DeliveryCount: m.count, EnqueuedTime: fromMS(m.enq), Expiry: fromMS(m.exp),
-		RequeuedAs: m.reqAs, FeedbackQueued: m.hasFeedbackKey}
-	s.State, s.Reason = m.state.names()
-	if m.reqAs > 0 {
+	s := iothub.C2DStatus{DeviceID: m.Dev, MessageID: m.ID, CorrelationID: m.CID, SequenceNumber: m.Seq,
+		Ack: m.Ack, DeliveryCount: m.Count, EnqueuedTime: fromMS(m.Enq), Expiry: fromMS(m.Exp),
+		RequeuedAs: m.ReqAs, FeedbackQueued: m.FbKey != ""}
+	s.State, s.Reason = m.State.names()
+	if m.ReqAs > 0 {
 		s.State = "Requeued"
 	}
-	if code, ok := m.state.outcome(); ok {
+	if code, ok := m.State.outcome(); ok {
 		s.Outcome = code
 	}
-	if m.state == Invisible {
-		t := fromMS(m.lockUntil)
+	if m.State == Invisible {
+		t := fromMS(m.LockUntil)
 		s.LockedUntil = &t
 	}
-	if m.settled > 0 {
-		t := fromMS(m.settled)
+	if m.Settled > 0 {
+		t := fromMS(m.Settled)
 		s.SettledTime = &t
 	}
 	return s
 }
 
 func (m *msg) feedback() iothub.FeedbackRecord {
-	code, _ := m.state.outcome()
-	return iothub.FeedbackRecord{OriginalMessageID: m.id, DeviceID: m.dev, DeviceGenerationID: m.gen,
-		StatusCode: code, Description: describe(code), EnqueuedTimeUTC: fromMS(m.settled)}
+	code, _ := m.State.outcome()
+	return iothub.FeedbackRecord{OriginalMessageID: m.ID, DeviceID: m.Dev, DeviceGenerationID: m.Gen,
+		StatusCode: code, Description: describe(code), EnqueuedTimeUTC: fromMS(m.Settled)}
 }
 
 func describe(c iothub.StatusCode) string {

@@ -3,11 +3,9 @@ package c2d
 import (
 	"context"
 	"errors"
-	"regexp"
-	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -95,173 +93,210 @@ const (
 	EvRequeue       Event = "Requeue"
 )
 
-// Transition is one row of the state machine. Guard is the rest of the
-// write's condition, beside the state being one of From; the settling rows
-// also put the item into the feedback index when the message's ack asks for
-// its outcome, in the same write.
-type Transition struct {
-	Event Event
-	From  []State
-	To    State
-	Guard string
+// request is what a transition's guard compares the stored item with and
+// what its effect writes: the message as the caller read it (or as a lock
+// token names it), the request's own values and the queue's options.
+type request struct {
+	m           msg // Dev and Seq name the item; Ver, Gen and Ack are as read
+	now         time.Time
+	tok         string // the lock held (settles) or taken (receive)
+	requeuedAs  int64  // requeue: the copy's sequence number
+	maxDelivery int
+	retention   time.Duration
+	feedback    bool // the message's ack asks for the outcome being written
+}
+
+// A guard is the part of a transition's condition beside its from-states:
+// a conjunction of terms, each a condition on the stored item that takes
+// its values from the request, so the expression carries exactly the values
+// it compares with. Guards are kept flat (one AND of terms): the emulator's
+// expression parser slows down exponentially with nested parentheses.
+type (
+	term   func(r *request) expression.ConditionBuilder
+	guard  []term
+	effect func(r *request, u expression.UpdateBuilder) expression.UpdateBuilder
+)
+
+// all is the conjunction of guards.
+func all(gs ...guard) guard {
+	var terms guard
+	for _, g := range gs {
+		terms = append(terms, g...)
+	}
+	return terms
+}
+
+// transition is one row of the state machine, written as one conditional
+// UpdateItem: the state is one of from and the guard holds; then the
+// version is bumped, the state becomes to, and the effect applies.
+type transition struct {
+	event  Event
+	from   []State
+	to     State // Requeued: the state is kept
+	guard  guard
+	effect effect
 }
 
 var (
 	pendingStates = []State{Enqueued, Invisible}
 	deadStates    = []State{Rejected, Expired, Exceeded}
-	lockHeld      = "#lk = :tok AND #lu > :now"
 )
 
-// Transitions is the C2D state machine. Send is a put of a new item
-// (attribute_not_exists); feedback consumption is not a state change
-// (feedbackConsumed).
-var Transitions = []Transition{
-	{EvReceive, pendingStates, Invisible, "#v = :v AND #exp > :now AND (#st = :Q OR #lu <= :now) AND #n < :max"},
-	{EvComplete, []State{Invisible}, Completed, lockHeld},
-	{EvReject, []State{Invisible}, Rejected, lockHeld},
-	{EvAbandon, []State{Invisible}, Enqueued, lockHeld + " AND #n < :max"},
-	{EvAbandonLast, []State{Invisible}, Exceeded, lockHeld + " AND #n >= :max"},
-	{EvLockLapseLast, []State{Invisible}, Exceeded, "#v = :v AND #lu <= :now AND #n >= :max"},
-	{EvExpire, pendingStates, Expired, "#v = :v AND #exp <= :now AND (#st = :Q OR #lu <= :now)"},
-	{EvPurge, pendingStates, Purged, ""},
-	{EvPurgeStale, pendingStates, Purged, "#gen = :gen"},
-	{EvRequeue, deadStates, Requeued, "#v = :v AND attribute_not_exists(#rqa)"},
+// transitions is the C2D state machine. Send is a put of a new item
+// (attribute_not_exists, send below); feedback consumption is not a state
+// change (feedbackConsumed). The settling rows also put the item into the
+// feedback index when the message's ack asks for its outcome, in the same
+// write, so no crash can separate an outcome from its feedback.
+var transitions = [...]transition{
+	{EvReceive, pendingStates, Invisible, all(sameVersion, unexpired, due, belowMaxDelivery), takeLock},
+	{EvComplete, []State{Invisible}, Completed, lockHeld, settle},
+	{EvReject, []State{Invisible}, Rejected, lockHeld, settle},
+	{EvAbandon, []State{Invisible}, Enqueued, all(lockHeld, belowMaxDelivery), releaseLock},
+	{EvAbandonLast, []State{Invisible}, Exceeded, all(lockHeld, atMaxDelivery), settle},
+	{EvLockLapseLast, []State{Invisible}, Exceeded, all(sameVersion, lockLapsed, atMaxDelivery), settle},
+	{EvExpire, pendingStates, Expired, all(sameVersion, expired, due), settle},
+	{EvPurge, pendingStates, Purged, nil, settle},
+	{EvPurgeStale, pendingStates, Purged, sameGeneration, settle},
+	{EvRequeue, deadStates, Requeued, all(sameVersion, notRequeued), markRequeued},
 }
 
-func transitionOf(ev Event) Transition {
-	for _, t := range Transitions {
-		if t.Event == ev {
+// Guards.
+var (
+	// sameVersion: nothing wrote the item since the caller read it.
+	sameVersion = guard{func(r *request) expression.ConditionBuilder {
+		return name(aVer).Equal(value(r.m.Ver))
+	}}
+	// lockHeld: the request's lock token is the item's, and it has not lapsed.
+	lockHeld = guard{
+		func(r *request) expression.ConditionBuilder { return name(aLock).Equal(value(r.tok)) },
+		func(r *request) expression.ConditionBuilder { return name(aLockTil).GreaterThan(value(ms(r.now))) },
+	}
+	lockLapsed = guard{lapsed}
+	// due: never delivered since it was (made) due, or its lock lapsed.
+	due = guard{func(r *request) expression.ConditionBuilder {
+		return name(aState).Equal(value(Enqueued)).Or(lapsed(r))
+	}}
+	unexpired = guard{func(r *request) expression.ConditionBuilder {
+		return name(aExp).GreaterThan(value(ms(r.now)))
+	}}
+	expired = guard{func(r *request) expression.ConditionBuilder {
+		return name(aExp).LessThanEqual(value(ms(r.now)))
+	}}
+	belowMaxDelivery = guard{func(r *request) expression.ConditionBuilder {
+		return name(aCount).LessThan(value(r.maxDelivery))
+	}}
+	atMaxDelivery = guard{func(r *request) expression.ConditionBuilder {
+		return name(aCount).GreaterThanEqual(value(r.maxDelivery))
+	}}
+	// sameGeneration: the item was sent to the device generation the
+	// caller read on it (PurgeStale purges what an earlier one left).
+	sameGeneration = guard{func(r *request) expression.ConditionBuilder {
+		return name(aGen).Equal(value(r.m.Gen))
+	}}
+	notRequeued = guard{func(*request) expression.ConditionBuilder {
+		return name(aReqAs).AttributeNotExists()
+	}}
+)
+
+func lapsed(r *request) expression.ConditionBuilder {
+	return name(aLockTil).LessThanEqual(value(ms(r.now)))
+}
+
+// Effects.
+
+// takeLock locks the message for a new delivery.
+func takeLock(r *request, u expression.UpdateBuilder) expression.UpdateBuilder {
+	return u.Set(name(aLock), value(r.tok)).
+		Set(name(aLockTil), value(ms(r.now.Add(LockDuration)))).
+		Set(name(aCount), name(aCount).Plus(value(1)))
+}
+
+func releaseLock(_ *request, u expression.UpdateBuilder) expression.UpdateBuilder {
+	return u.Remove(name(aLock)).Remove(name(aLockTil))
+}
+
+// settle records the settle time, starts the retention period and, when
+// the message's ack asks for this outcome, enters the feedback index.
+func settle(r *request, u expression.UpdateBuilder) expression.UpdateBuilder {
+	u = releaseLock(r, u).
+		Set(name(aSettled), value(ms(r.now))).
+		Set(name(schema.TTLAttribute), value(r.now.Add(r.retention).Unix()))
+	if r.feedback {
+		u = u.Set(name(schema.C2DFeedbackShard), value(shardName(shardOf(r.m.Dev)))).
+			Set(name(schema.C2DFeedbackKey), value(feedbackKey(r.now, r.m.Dev, r.m.Seq)))
+	}
+	return u
+}
+
+func markRequeued(r *request, u expression.UpdateBuilder) expression.UpdateBuilder {
+	return u.Set(name(aReqAs), value(r.requeuedAs))
+}
+
+func transitionOf(ev Event) transition {
+	for _, t := range transitions {
+		if t.event == ev {
 			return t
 		}
 	}
 	panic("c2d: no transition for event " + string(ev))
 }
 
-// attribute names the expressions use, by placeholder.
-var exprNames = map[string]string{
-	"#st": aState, "#v": aVer, "#exp": aExp, "#lu": aLockTil, "#lk": aLock, "#n": aCount,
-	"#gen": aGen, "#at": aSettled, "#ttl": schema.TTLAttribute, "#fs": schema.C2DFeedbackShard,
-	"#fk": schema.C2DFeedbackKey, "#rqa": aReqAs, "#sk": schema.C2DSortKey,
-	"#seq": aSeq, "#head": aHead, "#lim": aLim, "#sat": aSeqAt, "#swa": aSwa, "#ss": schema.C2DSweepShard,
-	"#sa": schema.C2DSweepAt, "#dev": schema.DeviceID,
+func (t transition) condition(r *request) expression.ConditionBuilder {
+	from := make([]expression.OperandBuilder, len(t.from))
+	for i, s := range t.from {
+		from[i] = value(s)
+	}
+	in := name(aState).In(from[0], from[1:]...)
+	if len(t.guard) == 0 {
+		return in
+	}
+	terms := make([]expression.ConditionBuilder, len(t.guard))
+	for i, g := range t.guard {
+		terms[i] = g(r)
+	}
+	return expression.And(in, terms[0], terms[1:]...)
 }
 
-var placeholder = regexp.MustCompile(`[#:][A-Za-z0-9_]+`)
-
-// expr fills the names and values an expression set uses; DynamoDB refuses
-// unused ones.
-func expr(values map[string]types.AttributeValue, exprs ...string) (map[string]string, map[string]types.AttributeValue) {
-	names := map[string]string{}
-	var vals map[string]types.AttributeValue
-	for _, e := range exprs {
-		for _, p := range placeholder.FindAllString(e, -1) {
-			if p[0] == '#' {
-				n, ok := exprNames[p]
-				if !ok {
-					panic("c2d: unknown attribute placeholder " + p)
-				}
-				names[p] = n
-				continue
-			}
-			v, ok := values[p]
-			if !ok {
-				panic("c2d: no value for " + p)
-			}
-			if vals == nil {
-				vals = map[string]types.AttributeValue{}
-			}
-			vals[p] = v
-		}
+func (t transition) update(r *request) expression.UpdateBuilder {
+	u := expression.Set(name(aVer), name(aVer).Plus(value(1)))
+	if t.to != Requeued {
+		u = u.Set(name(aState), value(t.to))
 	}
-	if len(names) == 0 {
-		names = nil
-	}
-	return names, vals
+	return t.effect(r, u)
 }
 
-// change is one transition about to be written.
-type change struct {
-	dev      string
-	seq      int64
-	ev       Event
-	values   map[string]types.AttributeValue
-	set      []string
-	remove   []string
-	feedback bool // the message's ack wants this outcome's feedback
-	shard    int
-	ret      types.ReturnValue
-}
-
-// write performs one transition as one conditional UpdateItem. It reports
-// false (and no error) when the condition does not hold.
-func (q *Queue) write(ctx context.Context, c change, now time.Time) (map[string]types.AttributeValue, bool, error) {
-	t := transitionOf(c.ev)
-	v := c.values
-	if v == nil {
-		v = map[string]types.AttributeValue{}
+// write performs transition ev as one conditional UpdateItem on the item
+// r.m names. It reports false, with no error, when the condition does not
+// hold; the item is then unchanged.
+func (q *Queue) write(ctx context.Context, ev Event, r request, ret types.ReturnValue) (map[string]types.AttributeValue, bool, error) {
+	t := transitionOf(ev)
+	r.maxDelivery, r.retention = q.opt.MaxDelivery, q.opt.Retention
+	if code, ok := t.to.outcome(); ok {
+		r.feedback = wants(r.m.Ack, code)
 	}
-	var in []string
-	for i, s := range t.From {
-		p := ":f" + string(rune('0'+i))
-		in = append(in, p)
-		v[p] = sS(string(s))
-	}
-	cond := "#st IN (" + strings.Join(in, ", ") + ")"
-	if t.Guard != "" {
-		cond += " AND " + t.Guard
-	}
-	v[":to"] = sS(string(t.To))
-	v[":one"] = sN(1)
-	v[":now"] = sN(ms(now))
-	set := append([]string{"#v = #v + :one"}, c.set...)
-	if t.To != Requeued {
-		set = append(set, "#st = :to")
-	}
-	remove := c.remove
-	if _, settled := t.To.outcome(); settled && !t.To.pending() {
-		set = append(set, "#at = :now", "#ttl = :ttl")
-		v[":ttl"] = sN(now.Add(q.opt.Retention).Unix())
-		remove = append(remove, "#lk", "#lu")
-		if c.feedback {
-			set = append(set, "#fs = :fs", "#fk = :fk")
-			v[":fs"] = sS(shardName(shardOf(c.dev)))
-			v[":fk"] = sS(feedbackKey(now, c.dev, c.seq))
-		}
-	}
-	update := "SET " + strings.Join(set, ", ")
-	if len(remove) > 0 {
-		update += " REMOVE " + strings.Join(remove, ", ")
-	}
-	names, vals := expr(v, cond, update)
-	ret := c.ret
-	if ret == "" {
-		ret = types.ReturnValueNone
-	}
-	out, err := q.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &q.table, Key: key(c.dev, seqKey(msgPrefix, c.seq)),
-		ConditionExpression: &cond, UpdateExpression: &update,
-		ExpressionAttributeNames: names, ExpressionAttributeValues: vals, ReturnValues: ret,
-	})
-	if isConditionFailed(err) {
-		return nil, false, nil
-	}
+	attrs, ok, err := updateIf(ctx, q.db, q.table, msgKey(r.m.Dev, r.m.Seq), t.condition(&r), t.update(&r), ret)
 	if err != nil {
-		return nil, false, storeErr(string(c.ev), err)
+		return nil, false, storeErr(string(ev), err)
 	}
-	return out.Attributes, true, nil
+	return attrs, ok, nil
 }
 
-func isConditionFailed(err error) bool {
-	var ccf *types.ConditionalCheckFailedException
-	return errors.As(err, &ccf)
+// settleObserved runs a transition decided on an item read at version
+// m.Ver (expire, lock lapse on the last delivery, purges, requeue).
+func (q *Queue) settleObserved(ctx context.Context, ev Event, m msg, now time.Time) (bool, error) {
+	_, ok, err := q.write(ctx, ev, request{m: m, now: now}, types.ReturnValueNone)
+	return ok, err
 }
 
 // send puts a new message's state item (Send: from nothing to Enqueued).
-func (q *Queue) send(ctx context.Context, m *msg) error {
-	cond := "attribute_not_exists(#sk)"
-	names, _ := expr(nil, cond)
-	_, err := q.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: &q.table, Item: m.encodeNew(), ConditionExpression: &cond, ExpressionAttributeNames: names,
+func (q *Queue) send(ctx context.Context, m msg) error {
+	it, err := m.newItem()
+	if err != nil {
+		return storeErr("send", err)
+	}
+	e := build(expression.NewBuilder().WithCondition(name(schema.C2DSortKey).AttributeNotExists()))
+	_, err = q.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: &q.table, Item: it, ConditionExpression: e.Condition(), ExpressionAttributeNames: e.Names(),
 	})
 	if isConditionFailed(err) {
 		return storeErr("send", errors.New("sequence number already used"))
@@ -272,83 +307,21 @@ func (q *Queue) send(ctx context.Context, m *msg) error {
 	return nil
 }
 
-// receive locks a due message observed at version m.ver for a new delivery.
-func (q *Queue) receive(ctx context.Context, m msg, now time.Time) (msg, bool, error) {
-	tok := newLockToken(m.seq, m.ack)
-	attrs, ok, err := q.write(ctx, change{dev: m.dev, seq: m.seq, ev: EvReceive, ret: types.ReturnValueAllNew,
-		values: map[string]types.AttributeValue{":v": sN(m.ver), ":Q": sS(string(Enqueued)),
-			":max": sN(int64(q.opt.MaxDelivery)), ":tok": sS(tok), ":lu": sN(ms(now.Add(LockDuration)))},
-		set: []string{"#lk = :tok", "#lu = :lu", "#n = #n + :one"},
-	}, now)
-	if err != nil || !ok {
-		return msg{}, ok, err
-	}
-	locked, err := decodeMsg(attrs)
-	if err != nil {
-		return msg{}, false, storeErr("receive", err)
-	}
-	return locked, true, nil
-}
-
-// byLock runs a lock-token transition (complete, reject, abandon).
-func (q *Queue) byLock(ctx context.Context, ev Event, dev string, seq int64, tok string, ack iothub.Ack, now time.Time) (bool, error) {
-	var fb bool
-	if code, ok := transitionOf(ev).To.outcome(); ok {
-		fb = wants(ack, code)
-	}
-	vals := map[string]types.AttributeValue{":tok": sS(tok)}
-	if ev == EvAbandon || ev == EvAbandonLast {
-		vals[":max"] = sN(int64(q.opt.MaxDelivery))
-	}
-	var remove []string
-	if ev == EvAbandon {
-		remove = []string{"#lk", "#lu"}
-	}
-	_, ok, err := q.write(ctx, change{dev: dev, seq: seq, ev: ev, values: vals, remove: remove, feedback: fb}, now)
-	return ok, err
-}
-
-// settleObserved runs a transition decided on an item read at version m.ver
-// (expire, lock lapse on the last delivery, purges, requeue).
-func (q *Queue) settleObserved(ctx context.Context, ev Event, m msg, now time.Time, extra map[string]types.AttributeValue, set ...string) (bool, error) {
-	vals := map[string]types.AttributeValue{}
-	for k, v := range extra {
-		vals[k] = v
-	}
-	t := transitionOf(ev)
-	if strings.Contains(t.Guard, ":v") {
-		vals[":v"] = sN(m.ver)
-	}
-	if strings.Contains(t.Guard, ":Q") {
-		vals[":Q"] = sS(string(Enqueued))
-	}
-	if strings.Contains(t.Guard, ":max") {
-		vals[":max"] = sN(int64(q.opt.MaxDelivery))
-	}
-	if strings.Contains(t.Guard, ":gen") {
-		vals[":gen"] = sS(m.gen)
-	}
-	var fb bool
-	if code, ok := t.To.outcome(); ok {
-		fb = wants(m.ack, code)
-	}
-	_, ok, err := q.write(ctx, change{dev: m.dev, seq: m.seq, ev: ev, values: vals, set: set, feedback: fb}, now)
-	return ok, err
-}
-
 // feedbackConsumed takes a settled message out of the feedback index once a
 // reader completed the batch holding its record.
 func (q *Queue) feedbackConsumed(ctx context.Context, dev string, seq int64, fbKey string) error {
-	cond := "#fk = :fk"
-	update := "REMOVE #fs, #fk"
-	names, vals := expr(map[string]types.AttributeValue{":fk": sS(fbKey)}, cond, update)
-	_, err := q.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &q.table, Key: key(dev, seqKey(msgPrefix, seq)),
-		ConditionExpression: aws.String(cond), UpdateExpression: aws.String(update),
-		ExpressionAttributeNames: names, ExpressionAttributeValues: vals,
-	})
-	if err != nil && !isConditionFailed(err) {
+	_, _, err := updateIf(ctx, q.db, q.table, msgKey(dev, seq),
+		name(schema.C2DFeedbackKey).Equal(value(fbKey)),
+		expression.Remove(name(schema.C2DFeedbackShard)).Remove(name(schema.C2DFeedbackKey)), types.ReturnValueNone)
+	if err != nil {
 		return storeErr("feedback complete", err)
 	}
 	return nil
+}
+
+// markRequeued records on a dead-lettered original, read at version
+// orig.Ver, the sequence number of its requeued copy.
+func (q *Queue) markRequeued(ctx context.Context, orig msg, copySeq int64, now time.Time) (bool, error) {
+	_, ok, err := q.write(ctx, EvRequeue, request{m: orig, now: now, requeuedAs: copySeq}, types.ReturnValueNone)
+	return ok, err
 }

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/devicehub/devicehub/internal/c2d"
 	"github.com/devicehub/devicehub/internal/schema"
 )
 
@@ -32,15 +33,19 @@ type Config struct {
 	AuthCacheTTL   time.Duration
 }
 
-// Defaults and limits, as IoT Hub's where it has them.
+// Defaults and limits, as IoT Hub's where it has them. The queue's defaults
+// are the c2d package's own, so a hub configured with nothing and a queue
+// built with zero Options behave alike.
 const (
-	DefaultC2DTTL      = time.Hour
-	MinC2DTTL          = time.Minute
-	MaxC2DTTL          = 48 * time.Hour
-	DefaultMaxDelivery = 10
-	DefaultMaxQueue    = 50
+	DefaultC2DTTL      = c2d.DefaultTTL
+	MinC2DTTL          = c2d.MinTTL // the default TTL must be one a message may have
+	MaxC2DTTL          = c2d.MaxTTL
+	DefaultMaxDelivery = c2d.DefaultMaxDelivery
+	MaxDeliveryLimit   = 100
+	DefaultMaxQueue    = c2d.DefaultMaxQueue
 	MaxQueueLimit      = 5000
-	DefaultFeedbackTTL = time.Hour
+	DefaultFeedbackTTL = c2d.DefaultFeedbackTTL
+	MinFeedbackTTL     = time.Minute
 	MaxFeedbackTTL     = 48 * time.Hour
 	DefaultAuthCache   = 30 * time.Second
 	MaxAuthCache       = 5 * time.Minute
@@ -68,13 +73,13 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	if c.C2DDefaultTTL, err = duration(getenv, schema.EnvC2DDefaultTTL, DefaultC2DTTL, MinC2DTTL, MaxC2DTTL); err != nil {
 		return Config{}, err
 	}
-	if c.FeedbackTTL, err = duration(getenv, schema.EnvFeedbackTTL, DefaultFeedbackTTL, time.Minute, MaxFeedbackTTL); err != nil {
+	if c.FeedbackTTL, err = duration(getenv, schema.EnvFeedbackTTL, DefaultFeedbackTTL, MinFeedbackTTL, MaxFeedbackTTL); err != nil {
 		return Config{}, err
 	}
 	if c.AuthCacheTTL, err = duration(getenv, schema.EnvAuthCacheTTL, DefaultAuthCache, 0, MaxAuthCache); err != nil {
 		return Config{}, err
 	}
-	if c.C2DMaxDelivery, err = integer(getenv, schema.EnvC2DMaxDelivery, DefaultMaxDelivery, 1, 100); err != nil {
+	if c.C2DMaxDelivery, err = integer(getenv, schema.EnvC2DMaxDelivery, DefaultMaxDelivery, 1, MaxDeliveryLimit); err != nil {
 		return Config{}, err
 	}
 	if c.C2DMaxQueue, err = integer(getenv, schema.EnvC2DMaxQueue, DefaultMaxQueue, 1, MaxQueueLimit); err != nil {
