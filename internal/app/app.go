@@ -48,6 +48,8 @@ type Hub struct {
 	// local runner calls it on a schedule, as EventBridge does in AWS; nil
 	// when the role has no sweeper.
 	Sweep func(ctx context.Context) error
+
+	requestTimeout time.Duration
 }
 
 // Build wires config and clients into the API's dependencies for role.
@@ -61,12 +63,16 @@ func Build(ctx context.Context, cfg config.Config, cl Clients, role Role, log *s
 	store := &registry.DynamoStore{DB: cl.DynamoDB, Table: cfg.DevicesTable}
 	auth, err := registry.NewAuthenticator(registry.AuthConfig{
 		HubHost: cfg.HubHost, Devices: store, PolicyKey: cfg.OwnerKey, Policy: cfg.OwnerKeyName,
-		Now: now, CacheTTL: cfg.AuthCacheTTL,
+		Now: now, CacheTTL: cfg.AuthCacheTTL, CacheSize: cfg.AuthCacheSize,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)
 	}
-	h := &Hub{Auth: auth, Deps: hubapi.Deps{Auth: auth, Logger: log, Now: now}}
+	timeout := cfg.RequestTimeout
+	if timeout <= 0 {
+		timeout = config.DefaultRequestTimeout
+	}
+	h := &Hub{Auth: auth, Deps: hubapi.Deps{Auth: auth, Logger: log, Now: now}, requestTimeout: timeout}
 	if role&Service != 0 {
 		h.Registry = &registry.Service{Store: store, Now: now, Cache: auth}
 		h.Deps.Registry = h.Registry
@@ -89,4 +95,4 @@ func Build(ctx context.Context, cfg config.Config, cl Clients, role Role, log *s
 
 // Handler returns the API handler of an assembled hub, with the request
 // deadline that bounds its AWS calls (deadline.go).
-func Handler(h *Hub) http.Handler { return withDeadline(hubapi.New(h.Deps)) }
+func Handler(h *Hub) http.Handler { return withDeadline(hubapi.New(h.Deps), h.requestTimeout) }

@@ -12,9 +12,6 @@ import (
 // Retry-After, instead of the request hanging until Lambda kills it (which
 // API Gateway would answer with a bare 502/504).
 const (
-	// DefaultRequestTimeout bounds a request that carries no deadline (the
-	// local server). It is below the functions' 10 s timeout in the stack.
-	DefaultRequestTimeout = 8 * time.Second
 	// answerMargin is kept back from Lambda's own deadline (which
 	// aws-lambda-go puts on the context) to write the 503.
 	answerMargin = 500 * time.Millisecond
@@ -28,12 +25,12 @@ const (
 )
 
 // withDeadline gives every request a deadline: Lambda's invocation deadline
-// less answerMargin, or DefaultRequestTimeout when there is none, whichever
-// comes first.
-func withDeadline(next http.Handler) http.Handler {
+// less answerMargin, or timeout (config.RequestTimeout), whichever comes
+// first.
+func withDeadline(next http.Handler, timeout time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		deadline := time.Now().Add(DefaultRequestTimeout)
+		deadline := time.Now().Add(timeout)
 		if d, ok := ctx.Deadline(); ok && d.Add(-answerMargin).Before(deadline) {
 			deadline = d.Add(-answerMargin)
 		}

@@ -31,24 +31,33 @@ type Config struct {
 	C2DMaxQueue    int
 	FeedbackTTL    time.Duration
 	AuthCacheTTL   time.Duration
+	AuthCacheSize  int
+	// RequestTimeout bounds a request with no deadline of its own (the local
+	// server); in Lambda the invocation's deadline bounds it too.
+	RequestTimeout time.Duration
 }
 
 // Defaults and limits, as IoT Hub's where it has them. The queue's defaults
 // are the c2d package's own, so a hub configured with nothing and a queue
 // built with zero Options behave alike.
 const (
-	DefaultC2DTTL      = c2d.DefaultTTL
-	MinC2DTTL          = c2d.MinTTL // the default TTL must be one a message may have
-	MaxC2DTTL          = c2d.MaxTTL
-	DefaultMaxDelivery = c2d.DefaultMaxDelivery
-	MaxDeliveryLimit   = 100
-	DefaultMaxQueue    = c2d.DefaultMaxQueue
-	MaxQueueLimit      = 5000
-	DefaultFeedbackTTL = c2d.DefaultFeedbackTTL
-	MinFeedbackTTL     = time.Minute
-	MaxFeedbackTTL     = 48 * time.Hour
-	DefaultAuthCache   = 30 * time.Second
-	MaxAuthCache       = 5 * time.Minute
+	DefaultC2DTTL         = c2d.DefaultTTL
+	MinC2DTTL             = c2d.MinTTL // the default TTL must be one a message may have
+	MaxC2DTTL             = c2d.MaxTTL
+	DefaultMaxDelivery    = c2d.DefaultMaxDelivery
+	MaxDeliveryLimit      = 100
+	DefaultMaxQueue       = c2d.DefaultMaxQueue
+	MaxQueueLimit         = 5000
+	DefaultFeedbackTTL    = c2d.DefaultFeedbackTTL
+	MinFeedbackTTL        = time.Minute
+	MaxFeedbackTTL        = 48 * time.Hour
+	DefaultAuthCache      = 30 * time.Second
+	DefaultAuthCacheSize  = 10_000
+	MaxAuthCacheSize      = 1_000_000
+	DefaultRequestTimeout = 8 * time.Second // below the functions' 10 s timeout in the stack
+	MinRequestTimeout     = time.Second
+	MaxRequestTimeout     = 5 * time.Minute
+	MaxAuthCache          = 5 * time.Minute
 )
 
 // FromEnv reads the configuration through getenv (os.Getenv in main).
@@ -77,6 +86,12 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		return Config{}, err
 	}
 	if c.AuthCacheTTL, err = duration(getenv, schema.EnvAuthCacheTTL, DefaultAuthCache, 0, MaxAuthCache); err != nil {
+		return Config{}, err
+	}
+	if c.AuthCacheSize, err = integer(getenv, schema.EnvAuthCacheSize, DefaultAuthCacheSize, 1, MaxAuthCacheSize); err != nil {
+		return Config{}, err
+	}
+	if c.RequestTimeout, err = duration(getenv, schema.EnvRequestTimeout, DefaultRequestTimeout, MinRequestTimeout, MaxRequestTimeout); err != nil {
 		return Config{}, err
 	}
 	if c.C2DMaxDelivery, err = integer(getenv, schema.EnvC2DMaxDelivery, DefaultMaxDelivery, 1, MaxDeliveryLimit); err != nil {

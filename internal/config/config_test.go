@@ -19,12 +19,16 @@ func TestFromEnv(t *testing.T) {
 	}{
 		{"defaults", nil, func(c Config) bool {
 			return c.C2DDefaultTTL == time.Hour && c.C2DMaxDelivery == 10 && c.C2DMaxQueue == 50 && c.AuthCacheTTL == 30*time.Second &&
-				c.StreamName == schema.Telemetry.DefaultName && c.DevicesTable == schema.Devices.DefaultName && c.OwnerKeyName == "iothubowner"
+				c.AuthCacheSize == 10_000 && c.RequestTimeout == 8*time.Second && c.StreamName == schema.Telemetry.DefaultName && c.DevicesTable == schema.Devices.DefaultName && c.OwnerKeyName == "iothubowner"
 		}, false},
 		{"overrides", map[string]string{schema.EnvC2DDefaultTTL: "2m", schema.EnvC2DMaxQueue: "1000", schema.EnvAuthCacheTTL: "0s", schema.EnvDevicesTable: "t1"},
 			func(c Config) bool {
 				return c.C2DDefaultTTL == 2*time.Minute && c.C2DMaxQueue == 1000 && c.AuthCacheTTL == 0 && c.DevicesTable == "t1"
 			}, false},
+		{"cache size and request timeout", map[string]string{schema.EnvAuthCacheSize: "200000", schema.EnvRequestTimeout: "20s"},
+			func(c Config) bool { return c.AuthCacheSize == 200_000 && c.RequestTimeout == 20*time.Second }, false},
+		{"cache size 0", map[string]string{schema.EnvAuthCacheSize: "0"}, nil, true},
+		{"request timeout under a second", map[string]string{schema.EnvRequestTimeout: "500ms"}, nil, true},
 		{"no host", map[string]string{schema.EnvHubHost: ""}, nil, true},
 		{"ttl too short", map[string]string{schema.EnvC2DDefaultTTL: "30s"}, nil, true},
 		{"ttl too long", map[string]string{schema.EnvC2DDefaultTTL: "49h"}, nil, true},

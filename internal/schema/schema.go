@@ -17,6 +17,8 @@ const (
 	EnvC2DMaxDelivery = "DEVICEHUB_C2D_MAX_DELIVERY"  // 1..100, default 10
 	EnvC2DMaxQueue    = "DEVICEHUB_C2D_MAX_QUEUE"     // queue depth per device, 1..5000, default 50
 	EnvFeedbackTTL    = "DEVICEHUB_FEEDBACK_TTL"      // Go duration, how long feedback is retained
+	EnvAuthCacheSize  = "DEVICEHUB_AUTH_CACHE_SIZE"   // devices whose keys a warm function caches
+	EnvRequestTimeout = "DEVICEHUB_REQUEST_TIMEOUT"   // Go duration, a request's deadline when Lambda sets none (local)
 	EnvAuthCacheTTL   = "DEVICEHUB_AUTH_CACHE_TTL"    // Go duration, how long a warm function trusts a cached device
 	EnvLogLevel       = "DEVICEHUB_LOG_LEVEL"         // debug, info, warn, error
 	EnvStateFile      = "DEVICEHUB_STATE_FILE"        // local mode: where `make run` writes URLs and secrets

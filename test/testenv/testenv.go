@@ -132,6 +132,10 @@ func New(t testing.TB, o Options) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The emulators run on a shared, busy test machine; a request's deadline
+	// there is generous, so tests see the hub's logic, not the machine's load.
+	// internal/app tests the deadline itself.
+	cfg.RequestTimeout = time.Minute
 	if o.Config != nil {
 		o.Config(&cfg)
 	}
