@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -150,17 +151,10 @@ func (c *cli) c2dPurgeCmd() *cobra.Command {
 		Example:           `  devicehub c2d purge dev1`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: c.completeDeviceArg,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			svc, err := c.service()
-			if err != nil {
-				return err
-			}
-			r, err := svc.PurgeC2D(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			return c.printOne(cmd, purgeRow(r))
-		},
+		RunE: c.serviceCall(func(ctx context.Context, svc *hubclient.Client, args []string) (row, error) {
+			r, err := svc.PurgeC2D(ctx, args[0])
+			return purgeRow(r), err
+		}),
 	}
 }
 
@@ -239,17 +233,10 @@ func (c *cli) c2dRequeueCmd() *cobra.Command {
 		Example:           `  devicehub c2d requeue dev1 m2`,
 		Args:              cobra.ExactArgs(2),
 		ValidArgsFunction: c.completeDeviceArg,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			svc, err := c.service()
-			if err != nil {
-				return err
-			}
-			sent, err := svc.RequeueC2D(cmd.Context(), args[0], args[1])
-			if err != nil {
-				return err
-			}
-			return c.printOne(cmd, c2dSentRow(sent))
-		},
+		RunE: c.serviceCall(func(ctx context.Context, svc *hubclient.Client, args []string) (row, error) {
+			sent, err := svc.RequeueC2D(ctx, args[0], args[1])
+			return c2dSentRow(sent), err
+		}),
 	}
 }
 

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
+
 	"github.com/spf13/cobra"
 
 	"github.com/devicehub/devicehub/internal/registry"
+	"github.com/devicehub/devicehub/shared/hubclient"
 	"github.com/devicehub/devicehub/shared/iothub"
 )
 
@@ -87,17 +90,10 @@ func (c *cli) deviceGetCmd() *cobra.Command {
 		Example:           `  devicehub device get thermostat-1 | jq -r .authentication.symmetricKey.primaryKey`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: c.completeDeviceArg,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			svc, err := c.service()
-			if err != nil {
-				return err
-			}
-			d, err := svc.GetDevice(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			return c.printOne(cmd, deviceRow(d))
-		},
+		RunE: c.serviceCall(func(ctx context.Context, svc *hubclient.Client, args []string) (row, error) {
+			d, err := svc.GetDevice(ctx, args[0])
+			return deviceRow(d), err
+		}),
 	}
 }
 
@@ -154,16 +150,9 @@ func (c *cli) deviceStatusCmd(verb, status string) *cobra.Command {
 		Example:           "  devicehub device " + verb + " thermostat-1",
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: c.completeDeviceArg,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			svc, err := c.service()
-			if err != nil {
-				return err
-			}
-			d, err := svc.UpdateDevice(cmd.Context(), args[0], iothub.Device{Status: status}, "")
-			if err != nil {
-				return err
-			}
-			return c.printOne(cmd, deviceRow(d))
-		},
+		RunE: c.serviceCall(func(ctx context.Context, svc *hubclient.Client, args []string) (row, error) {
+			d, err := svc.UpdateDevice(ctx, args[0], iothub.Device{Status: status}, "")
+			return deviceRow(d), err
+		}),
 	}
 }

@@ -242,6 +242,22 @@ func (c *cli) printer(cmd *cobra.Command, streaming bool) *printer {
 	return newPrinter(cmd.OutOrStdout(), c.output, streaming)
 }
 
+// serviceCall is the RunE of a command that makes one service call and prints
+// its one answer.
+func (c *cli) serviceCall(call func(ctx context.Context, svc *hubclient.Client, args []string) (row, error)) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		svc, err := c.service()
+		if err != nil {
+			return err
+		}
+		r, err := call(cmd.Context(), svc, args)
+		if err != nil {
+			return err
+		}
+		return c.printOne(cmd, r)
+	}
+}
+
 // printOne prints a command's one answer.
 func (c *cli) printOne(cmd *cobra.Command, r row) error {
 	p := c.printer(cmd, false)

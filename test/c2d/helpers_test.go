@@ -3,11 +3,8 @@
 package c2d
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -60,50 +57,18 @@ func (h *hub) sweep() c2d.SweepStats {
 	return st
 }
 
-type reply struct {
-	Status int
-	Header http.Header
-	Body   []byte
-}
-
-func (r reply) errorBody(t *testing.T) iothub.ErrorBody {
-	t.Helper()
-	var e iothub.ErrorBody
-	if err := json.Unmarshal(r.Body, &e); err != nil || e.Code == "" {
-		t.Fatalf("status %d: body is not a JSON error: %q", r.Status, r.Body)
-	}
-	return e
-}
-
-func (h *hub) do(method, path, auth string, hdr map[string]string, body []byte) reply {
+func (h *hub) do(method, path, auth string, hdr map[string]string, body []byte) testenv.Reply {
 	h.t.Helper()
 	sep := "?"
 	if strings.Contains(path, "?") {
 		sep = "&"
 	}
-	req, err := http.NewRequest(method, h.env.Server.URL+path+sep+"api-version=2021-04-12", bytes.NewReader(body))
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	req.Header.Set("Authorization", auth)
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	return reply{Status: resp.StatusCode, Header: resp.Header, Body: b}
+	return h.env.Do(h.t, method, path+sep+"api-version=2021-04-12", auth, hdr, body)
 }
 
 func (h *hub) owner() string { return h.env.OwnerToken(h.t) }
 
-func (h *hub) send(dev string, hdr map[string]string, body string) reply {
+func (h *hub) send(dev string, hdr map[string]string, body string) testenv.Reply {
 	h.t.Helper()
 	return h.do("POST", "/devices/"+dev+"/messages/devicebound", h.owner(), hdr, []byte(body))
 }
@@ -130,12 +95,12 @@ func (h *hub) device(id string) *device {
 
 func (d *device) token() string { return d.h.env.DeviceToken(d.h.t, d.conn) }
 
-func (d *device) receive() reply {
+func (d *device) receive() testenv.Reply {
 	return d.h.do("GET", "/devices/"+d.id+"/messages/devicebound", d.token(), nil, nil)
 }
 
 // mustReceive receives one message and returns its lock token (ETag without quotes).
-func (d *device) mustReceive(wantID string) (string, reply) {
+func (d *device) mustReceive(wantID string) (string, testenv.Reply) {
 	d.h.t.Helper()
 	r := d.receive()
 	if r.Status != 200 {
@@ -154,15 +119,15 @@ func (d *device) mustBeEmpty() {
 	}
 }
 
-func (d *device) complete(lock string) reply {
+func (d *device) complete(lock string) testenv.Reply {
 	return d.h.do("DELETE", "/devices/"+d.id+"/messages/devicebound/"+lock, d.token(), map[string]string{"If-Match": `"` + lock + `"`}, nil)
 }
 
-func (d *device) reject(lock string) reply {
+func (d *device) reject(lock string) testenv.Reply {
 	return d.h.do("DELETE", "/devices/"+d.id+"/messages/devicebound/"+lock+"?reject", d.token(), map[string]string{"If-Match": lock}, nil)
 }
 
-func (d *device) abandon(lock string) reply {
+func (d *device) abandon(lock string) testenv.Reply {
 	return d.h.do("POST", "/devices/"+d.id+"/messages/devicebound/"+lock+"/abandon", d.token(), map[string]string{"If-Match": lock}, nil)
 }
 
