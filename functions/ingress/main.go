@@ -19,5 +19,5 @@ func main() {
 		log.Error("init failed", slog.Any("error", err))
 		os.Exit(1)
 	}
-	lambda.Start(app.LambdaHandler(app.Handler(hub)))
+	lambda.Start(hub.LambdaHandler())
 }

@@ -50,6 +50,7 @@ type Hub struct {
 	Sweep func(ctx context.Context) error
 
 	requestTimeout time.Duration
+	eventFormat    string
 }
 
 // Build wires config and clients into the API's dependencies for role.
@@ -72,7 +73,7 @@ func Build(ctx context.Context, cfg config.Config, cl Clients, role Role, log *s
 	if timeout <= 0 {
 		timeout = config.DefaultRequestTimeout
 	}
-	h := &Hub{Auth: auth, Deps: hubapi.Deps{Auth: auth, Logger: log, Now: now}, requestTimeout: timeout}
+	h := &Hub{Auth: auth, Deps: hubapi.Deps{Auth: auth, Logger: log, Now: now}, requestTimeout: timeout, eventFormat: cfg.EventFormat}
 	if role&Service != 0 {
 		h.Registry = &registry.Service{Store: store, Now: now, Cache: auth}
 		h.Deps.Registry = h.Registry
@@ -92,6 +93,10 @@ func Build(ctx context.Context, cfg config.Config, cl Clients, role Role, log *s
 	}
 	return h, nil
 }
+
+// LambdaHandler is the hub's API as a Lambda handler for the payload version
+// the configuration names.
+func (h *Hub) LambdaHandler() any { return LambdaHandler(Handler(h), h.eventFormat) }
 
 // Handler returns the API handler of an assembled hub, with the request
 // deadline that bounds its AWS calls (deadline.go).

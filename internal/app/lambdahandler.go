@@ -1,8 +1,10 @@
 package app
 
 // The Lambda side of the one handler: API Gateway events in, http.Handler out.
-// Both HTTP API (payload v2) and REST API (payload v1) events are accepted, so
-// either API flavour of the stack can front the same function.
+// The stack knows at synth time which payload its front door sends (HTTP API
+// and function URLs: 2.0, REST API: 1.0) and says so in
+// DEVICEHUB_EVENT_FORMAT, so the runtime decodes each event once, straight
+// into its type. Without it (an unknown front door) the event is probed.
 
 import (
 	"context"
@@ -12,10 +14,24 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
+	"github.com/devicehub/devicehub/internal/config"
 )
 
-// LambdaHandler returns a Lambda handler for h.
-func LambdaHandler(h http.Handler) func(context.Context, json.RawMessage) (any, error) {
+// LambdaHandler returns a Lambda handler for h, for lambda.Start: typed for
+// format (config.EventFormatV1 or V2), or probing each event when format is
+// empty.
+func LambdaHandler(h http.Handler, format string) any {
+	switch format {
+	case config.EventFormatV2:
+		return httpadapter.NewV2(h).ProxyWithContext
+	case config.EventFormatV1:
+		return httpadapter.New(h).ProxyWithContext
+	}
+	return probingHandler(h)
+}
+
+// probingHandler reads the event's version first, then decodes it as that.
+func probingHandler(h http.Handler) func(context.Context, json.RawMessage) (any, error) {
 	v1, v2 := httpadapter.New(h), httpadapter.NewV2(h)
 	return func(ctx context.Context, raw json.RawMessage) (any, error) {
 		var probe struct {

@@ -35,7 +35,16 @@ type Config struct {
 	// RequestTimeout bounds a request with no deadline of its own (the local
 	// server); in Lambda the invocation's deadline bounds it too.
 	RequestTimeout time.Duration
+	// EventFormat is the API Gateway payload version the function's front
+	// door sends (EventFormatV1 or EventFormatV2); empty: probe each event.
+	EventFormat string
 }
+
+// API Gateway payload versions, as the events' "version" field spells them.
+const (
+	EventFormatV1 = "1.0" // REST API
+	EventFormatV2 = "2.0" // HTTP API, Lambda function URLs
+)
 
 // Defaults and limits, as IoT Hub's where it has them. The queue's defaults
 // are the c2d package's own, so a hub configured with nothing and a queue
@@ -93,6 +102,11 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 	if c.RequestTimeout, err = duration(getenv, schema.EnvRequestTimeout, DefaultRequestTimeout, MinRequestTimeout, MaxRequestTimeout); err != nil {
 		return Config{}, err
+	}
+	switch c.EventFormat = getenv(schema.EnvEventFormat); c.EventFormat {
+	case "", EventFormatV1, EventFormatV2:
+	default:
+		return Config{}, fmt.Errorf("config: %s must be %s or %s, not %q", schema.EnvEventFormat, EventFormatV1, EventFormatV2, c.EventFormat)
 	}
 	if c.C2DMaxDelivery, err = integer(getenv, schema.EnvC2DMaxDelivery, DefaultMaxDelivery, 1, MaxDeliveryLimit); err != nil {
 		return Config{}, err

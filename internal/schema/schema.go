@@ -18,6 +18,7 @@ const (
 	EnvC2DMaxQueue    = "DEVICEHUB_C2D_MAX_QUEUE"     // queue depth per device, 1..5000, default 50
 	EnvFeedbackTTL    = "DEVICEHUB_FEEDBACK_TTL"      // Go duration, how long feedback is retained
 	EnvAuthCacheSize  = "DEVICEHUB_AUTH_CACHE_SIZE"   // devices whose keys a warm function caches
+	EnvEventFormat    = "DEVICEHUB_EVENT_FORMAT"      // the API Gateway payload version the function receives: 1.0 or 2.0
 	EnvRequestTimeout = "DEVICEHUB_REQUEST_TIMEOUT"   // Go duration, a request's deadline when Lambda sets none (local)
 	EnvAuthCacheTTL   = "DEVICEHUB_AUTH_CACHE_TTL"    // Go duration, how long a warm function trusts a cached device
 	EnvLogLevel       = "DEVICEHUB_LOG_LEVEL"         // debug, info, warn, error
