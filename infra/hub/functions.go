@@ -62,6 +62,13 @@ func (h *Hub) functions() {
 			Environment:  &env,
 			Role:         role,
 			LogGroup:     logs,
+			// Lambda's JSON log format lets it filter by level: the system
+			// level decides whether the START/END/REPORT lines of each
+			// invocation are written, the application level drops the
+			// functions' own JSON lines below it (their "level" field).
+			LoggingFormat:         awslambda.LoggingFormat_JSON,
+			SystemLogLevelV2:      systemLogLevels[p.SystemLogLevel],
+			ApplicationLogLevelV2: applicationLogLevels[p.LogLevel],
 		}
 		if n := p.Concurrency.of(name); n != Unreserved {
 			fp.ReservedConcurrentExecutions = jsii.Number(n)

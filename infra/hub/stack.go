@@ -20,6 +20,7 @@ const (
 	OutputAlarmTopicARN   = "AlarmTopicArn"
 	OutputDomainTarget    = "DomainTarget"  // DNS target of the custom domain, when one is set
 	OutputDashboard       = "DashboardName" // when the dashboard is on
+	OutputDeviceURL       = "DeviceUrl"     // base URL of the device routes when they have their own (API url)
 )
 
 // OutputTableName is the output holding a table's physical name, e.g.
@@ -68,6 +69,9 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) (awscdk.
 	out(OutputAlarmTopicARN, h.AlarmTopic.TopicArn(), "SNS topic every alarm notifies: subscribe whoever is on call")
 	if h.Dashboard != nil {
 		out(OutputDashboard, h.Dashboard.DashboardName(), "CloudWatch dashboard")
+	}
+	if h.DeviceURL != nil {
+		out(OutputDeviceURL, h.DeviceURL, "Base URL of the device routes (the ingress function's URL); its host is the HostName for SDK devices: deploy again with -c hubHost=<that host>")
 	}
 	if h.DomainTarget != nil {
 		out(OutputDomainTarget, h.DomainTarget, "Point a CNAME (or alias) for the custom domain here")
