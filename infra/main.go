@@ -63,6 +63,7 @@ func stackProps(get, getenv func(string) string) (string, *hub.StackProps, error
 	h.LogLevel = get("logLevel")
 	h.SystemLogLevel = get("systemLogLevel")
 	h.AccessLogs = hub.AccessLogMode(get("accessLogs"))
+	h.StreamKey = hub.StreamKeyKind(get("streamKey"))
 	h.AlarmTopicARN = get("alarmTopicArn")
 	if e := get("alarmEmail"); e != "" {
 		h.AlarmEmails = strings.Split(e, ",")

@@ -13,10 +13,10 @@ import (
 
 // TestGatewayFreeFlavour synthesizes the cheapest configuration in one
 // stack: device routes on the ingress function's URL (service routes on an
-// HTTP API of their own), a provisioned stream with its capacity alarm, and
-// no access logs.
+// HTTP API of their own), a provisioned stream with its capacity alarm,
+// encrypted with the aws/kinesis key, and no access logs.
 func TestGatewayFreeFlavour(t *testing.T) {
-	f := synth(t, hub.Props{API: hub.FunctionURL, StreamShards: 2, AccessLogs: hub.NoAccessLogs})
+	f := synth(t, hub.Props{API: hub.FunctionURL, StreamShards: 2, AccessLogs: hub.NoAccessLogs, StreamKey: hub.AWSManagedStreamKey})
 	t.Run("cdk-nag", func(t *testing.T) { checkNag(t, f) })
 	t.Run("functions", func(t *testing.T) { checkFunctions(t, f) })
 	t.Run("environment", func(t *testing.T) { checkEnvironment(t, f) })
@@ -114,11 +114,19 @@ func TestGatewayFreeFlavour(t *testing.T) {
 			t.Errorf("%d log groups, want one per function", n)
 		}
 	})
-	t.Run("provisioned stream", func(t *testing.T) {
+	t.Run("provisioned stream, aws/kinesis key", func(t *testing.T) {
 		must(t, "stream", func() {
 			f.tmpl.HasResourceProperties(jsii.String("AWS::Kinesis::Stream"), map[string]any{
 				"ShardCount": 2, "StreamModeDetails": map[string]any{"StreamMode": "PROVISIONED"},
+				"StreamEncryption": map[string]any{"EncryptionType": "KMS", "KeyId": "alias/aws/kinesis"},
 			})
+			f.tmpl.ResourceCountIs(jsii.String("AWS::KMS::Key"), jsii.Number(0))
 		})
+		if f.hub.StreamKey != nil {
+			t.Error("a stream key built")
+		}
+		if _, ok := dig(f.template, "Outputs", hub.OutputStreamKeyARN).(map[string]any); ok {
+			t.Errorf("output %s without a customer key", hub.OutputStreamKeyARN)
+		}
 	})
 }

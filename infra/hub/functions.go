@@ -123,8 +123,11 @@ func (h *Hub) grants() {
 
 	in := h.Functions[Ingress].Role()
 	in.AddToPrincipalPolicy(allow([]string{"kinesis:PutRecords"}, h.Stream.StreamArn()))
-	// A producer to a KMS-encrypted stream needs a data key from its key.
-	in.AddToPrincipalPolicy(allow([]string{"kms:GenerateDataKey"}, h.StreamKey.KeyArn()))
+	// A producer to a stream encrypted with a customer key needs a data key
+	// from it (the aws/kinesis key's policy admits the account's producers).
+	if h.StreamKey != nil {
+		in.AddToPrincipalPolicy(allow([]string{"kms:GenerateDataKey"}, h.StreamKey.KeyArn()))
+	}
 	// The authenticator reads device keys; it never writes the registry.
 	in.AddToPrincipalPolicy(allow([]string{"dynamodb:GetItem"}, devices.TableArn()))
 	// A device's queue is its own partition: no index, and no owner key

@@ -39,6 +39,21 @@ const (
 	FunctionURL APIKind = "url"  // device routes on a Lambda function URL (no per-request gateway charge), service routes on an HTTP API
 )
 
+// StreamKeyKind is the KMS key that encrypts the telemetry stream.
+type StreamKeyKind string
+
+// Stream keys.
+const (
+	// CustomerStreamKey is a key of the stack's own (rotated yearly): the
+	// owner grants kms:Decrypt on it to exactly the consumers it chooses.
+	// $1 a month, $3 after two rotations, plus its requests.
+	CustomerStreamKey StreamKeyKind = "customer"
+	// AWSManagedStreamKey is Kinesis's aws/kinesis key: no monthly charge,
+	// but every principal of the account with Kinesis read grants can
+	// decrypt; it cannot be scoped to chosen consumers.
+	AWSManagedStreamKey StreamKeyKind = "aws"
+)
+
 // AccessLogMode says what the API stage writes to its access log group.
 type AccessLogMode string
 
@@ -77,6 +92,7 @@ type Props struct {
 	// records/s of writes (README "Stream capacity" says when each wins).
 	StreamShards    int
 	StreamRetention time.Duration // Kinesis retention, 24h (default) to 8760h: how long a stopped consumer may catch up
+	StreamKey       StreamKeyKind // the stream's encryption key, default CustomerStreamKey
 
 	C2DDefaultTTL  time.Duration // default expiry of a cloud-to-device message; 1m..48h, default 1h
 	C2DMaxDelivery int           // deliveries before dead-lettering; 1..100, default 10
@@ -186,7 +202,7 @@ type Hub struct {
 	constructs.Construct
 	Props       Props // with defaults applied
 	Stream      awskinesis.Stream
-	StreamKey   awskms.Key
+	StreamKey   awskms.Key                   // nil with Props.StreamKey AWSManagedStreamKey
 	Tables      map[string]awsdynamodb.Table // by schema.Table.ID
 	OwnerSecret awssecretsmanager.Secret
 	Functions   map[string]awslambda.Function // by function name
@@ -250,6 +266,12 @@ func (p *Props) defaults() error {
 		// A function URL answers on its own host only; a custom domain
 		// needs CloudFront in front of it, which this construct does not build.
 		return fmt.Errorf("hub: a custom Domain needs API %q or %q: a function URL has no custom domain without CloudFront", HTTPAPI, RESTAPI)
+	}
+	if p.StreamKey == "" {
+		p.StreamKey = CustomerStreamKey
+	}
+	if p.StreamKey != CustomerStreamKey && p.StreamKey != AWSManagedStreamKey {
+		return fmt.Errorf("hub: StreamKey %q must be %q or %q", p.StreamKey, CustomerStreamKey, AWSManagedStreamKey)
 	}
 	if p.AccessLogs == "" {
 		p.AccessLogs = FullAccessLogs

@@ -181,6 +181,7 @@ func TestPropsValidation(t *testing.T) {
 		"api kind":       {API: "websocket"},
 		"url and domain": {API: hub.FunctionURL, Domain: &hub.Domain{Name: "hub.example.com", CertificateARN: "arn:cert"}},
 		"access logs":    {AccessLogs: "verbose"},
+		"stream key":     {StreamKey: "none"},
 		"system level":   {SystemLogLevel: "error"},
 		"auth cache ttl": {AuthCacheTTL: 10 * time.Minute},
 		"negative ttl":   {AuthCacheTTL: -time.Second},
@@ -443,7 +444,6 @@ func checkIAM(t *testing.T, f *fixture) {
 		hub.Ingress: {
 			logs(hub.Ingress),
 			{[]string{"kinesis:PutRecords"}, []any{arn(f.hub.Stream.StreamName())}},
-			{[]string{"kms:GenerateDataKey"}, []any{arn(f.hub.StreamKey.KeyId())}},
 			{[]string{"dynamodb:GetItem"}, []any{tables[schema.Devices.ID]}},
 			{rw, []any{tables[schema.C2D.ID]}},
 		},
@@ -459,6 +459,10 @@ func checkIAM(t *testing.T, f *fixture) {
 			{rw, []any{tables[schema.C2D.ID]}},
 			{[]string{"dynamodb:Query"}, []any{index(schema.C2D, schema.C2DSweepIndex)}},
 		},
+	}
+	// A customer stream key: the ingress function needs a data key from it.
+	if f.hub.StreamKey != nil {
+		want[hub.Ingress] = append(want[hub.Ingress], grant{[]string{"kms:GenerateDataKey"}, []any{arn(f.hub.StreamKey.KeyId())}})
 	}
 	policies := f.resources("AWS::IAM::Policy")
 	for _, name := range hub.Functions() {

@@ -16,7 +16,7 @@ const (
 	OutputOwnerSecretName = "OwnerSecretName" // same secret, by name
 	OutputStreamName      = "StreamName"      // telemetry stream
 	OutputStreamARN       = "StreamArn"
-	OutputStreamKeyARN    = "StreamKeyArn" // KMS key of the stream: consumers need kms:Decrypt on it
+	OutputStreamKeyARN    = "StreamKeyArn" // KMS key of the stream (customer key only): consumers need kms:Decrypt on it
 	OutputAlarmTopicARN   = "AlarmTopicArn"
 	OutputDomainTarget    = "DomainTarget"  // DNS target of the custom domain, when one is set
 	OutputDashboard       = "DashboardName" // when the dashboard is on
@@ -62,7 +62,9 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) (awscdk.
 	out(OutputOwnerSecretName, h.OwnerSecret.SecretName(), "Name of the owner policy secret")
 	out(OutputStreamName, h.Stream.StreamName(), "Telemetry Kinesis stream")
 	out(OutputStreamARN, h.Stream.StreamArn(), "Telemetry Kinesis stream ARN")
-	out(OutputStreamKeyARN, h.StreamKey.KeyArn(), "KMS key of the telemetry stream: grant consumers kms:Decrypt on it")
+	if h.StreamKey != nil {
+		out(OutputStreamKeyARN, h.StreamKey.KeyArn(), "KMS key of the telemetry stream: grant consumers kms:Decrypt on it")
+	}
 	for _, t := range schema.Tables() {
 		out(OutputTableName(t), h.Tables[t.ID].TableName(), t.ID+" DynamoDB table")
 	}
