@@ -661,7 +661,7 @@ func checkAlarms(t *testing.T, f *fixture, api5xx string, topic any) {
 		case id == "StreamCapacity":
 			// Per-minute sums against the shards' limits per minute.
 			shards := float64(props.StreamShards)
-			wantExpr := fmt.Sprintf("100 * MAX([FILL(bytes, 0) / %g, FILL(records, 0) / %g])", 60*shards*(1<<20), 60*shards*1000)
+			wantExpr := fmt.Sprintf("100 * MAX([FILL(bytes, 0) / %d, FILL(records, 0) / %d])", int(60*shards*(1<<20)), int(60*shards*1000))
 			if a["Threshold"] != float64(hub.StreamCapacityPercent) || a["EvaluationPeriods"] != 5.0 || a["DatapointsToAlarm"] != 5.0 || expression(a) != wantExpr {
 				t.Errorf("%s: %s, want expression %s", id, canon(a), wantExpr)
 			}

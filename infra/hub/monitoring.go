@@ -156,8 +156,9 @@ func (h *Hub) streamCapacity() alarmSpec {
 	opts := &awscloudwatch.MetricOptions{Statistic: jsii.String("Sum"), Period: oneMinute}
 	shards := float64(h.Props.StreamShards)
 	use := awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
-		Expression: jsii.String(fmt.Sprintf("100 * MAX([FILL(bytes, 0) / %g, FILL(records, 0) / %g])",
-			60*shards*shardBytesPerSecond, 60*shards*shardRecordsPerSecond)),
+		// Plain decimals: metric math reads the e of 6.3e+07 as an identifier.
+		Expression: jsii.String(fmt.Sprintf("100 * MAX([FILL(bytes, 0) / %s, FILL(records, 0) / %s])",
+			decimal(60*shards*shardBytesPerSecond), decimal(60*shards*shardRecordsPerSecond))),
 		Label:  jsii.String("stream write capacity used %"),
 		Period: oneMinute,
 		UsingMetrics: &map[string]awscloudwatch.IMetric{
@@ -170,6 +171,9 @@ func (h *Hub) streamCapacity() alarmSpec {
 		metric: use, op: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD, threshold: StreamCapacityPercent,
 		periods: 5, datapoints: 5, missing: awscloudwatch.TreatMissingData_NOT_BREACHING}
 }
+
+// decimal formats v without an exponent.
+func decimal(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 
 // urlMetric is one of Lambda's function URL metrics of the ingress function.
 func (h *Hub) urlMetric(name string, opts *awscloudwatch.MetricOptions) awscloudwatch.IMetric {
