@@ -1,6 +1,7 @@
 package hub_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -8,6 +9,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/devicehub/devicehub/infra/hub"
+	"github.com/devicehub/devicehub/internal/costmodel"
 	"github.com/devicehub/devicehub/internal/schema"
 )
 
@@ -18,6 +20,9 @@ import (
 func TestGatewayFreeFlavour(t *testing.T) {
 	f := synth(t, hub.Props{API: hub.FunctionURL, StreamShards: 2, AccessLogs: hub.NoAccessLogs, StreamKey: hub.AWSManagedStreamKey})
 	t.Run("cdk-nag", func(t *testing.T) { checkNag(t, f) })
+	// Nor any other warning (CDK's own, e.g. a metric math expression it
+	// cannot parse).
+	must(t, "warnings", func() { f.annotations.HasNoWarning(jsii.String("*"), assertions.Match_AnyValue()) })
 	t.Run("functions", func(t *testing.T) { checkFunctions(t, f) })
 	t.Run("environment", func(t *testing.T) { checkEnvironment(t, f) })
 	t.Run("iam", func(t *testing.T) { checkIAM(t, f) })
@@ -112,6 +117,19 @@ func TestGatewayFreeFlavour(t *testing.T) {
 		}
 		if n := len(f.resources("AWS::Logs::LogGroup")); n != len(hub.Functions()) {
 			t.Errorf("%d log groups, want one per function", n)
+		}
+	})
+	// The cost model reads what was built.
+	t.Run("cost model reads it", func(t *testing.T) {
+		raw, _ := json.Marshal(f.template)
+		s, err := costmodel.ReadTemplate("url", raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.API != costmodel.FunctionURL || s.Stream.OnDemand || s.Stream.Shards != 2 || s.Stream.CustomerKey || s.CustomerKeys != 0 ||
+			s.AccessLogFormat != "" || s.Dashboards != 1 || s.Functions[costmodel.Ingress].SystemLogLevel != "WARN" ||
+			s.AlarmMetrics != 34 || s.SweepsPerMonth != 730*60 {
+			t.Errorf("%+v", s)
 		}
 	})
 	t.Run("provisioned stream, aws/kinesis key", func(t *testing.T) {
