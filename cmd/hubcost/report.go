@@ -231,13 +231,18 @@ func (r *report) targets() {
 			return "MISSED"
 		}
 		fmt.Fprintf(r.w, "  %-48s ≤ $%s %s\n", v.Name, money(v.Limit), strings.TrimPrefix(v.Unit, "$"))
-		fmt.Fprintf(r.w, "    strongly consistent:   %-6s best %s $%s\n", mark(v), v.Best, money(v.Value))
-		if v.Why != "" {
-			fmt.Fprintf(r.w, "      why: %s\n", v.Why)
-		}
-		fmt.Fprintf(r.w, "    eventually consistent: %-6s best %s $%s\n", mark(e), e.Best, money(e.Value))
-		if e.Why != "" {
-			fmt.Fprintf(r.w, "      why: %s\n", e.Why)
+		for _, c := range []struct {
+			reads string
+			v     costmodel.Verdict
+		}{{"strongly consistent:  ", v}, {"eventually consistent:", e}} {
+			if c.v.Best == "" {
+				fmt.Fprintf(r.w, "    %s %s\n", c.reads, c.v.Why)
+				continue
+			}
+			fmt.Fprintf(r.w, "    %s %-6s best %s $%s\n", c.reads, mark(c.v), c.v.Best, money(c.v.Value))
+			if c.v.Why != "" {
+				fmt.Fprintf(r.w, "      why: %s\n", c.v.Why)
+			}
 		}
 	}
 	fmt.Fprintln(r.w, "  C2D lifecycle per million: shown above, beside IoT Hub.")

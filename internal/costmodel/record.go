@@ -1,7 +1,6 @@
 package costmodel
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/devicehub/devicehub/internal/registry"
@@ -58,9 +57,4 @@ func Records() map[string]RecordSize { return map[string]RecordSize{"v1": V1Reco
 // body: a stand-in for a format under design (e.g. -envelope 120).
 func FixedEnvelope(bytes int) RecordSize {
 	return func(n int) int { return len(ReferenceBody(n)) + bytes }
-}
-
-// describe names a record size function's effect, for reports.
-func describe(record RecordSize, n int) string {
-	return fmt.Sprintf("%d B record for a %d B body (%d B of envelope)", record(n), len(ReferenceBody(n)), EnvelopeBytes(record, n))
 }
