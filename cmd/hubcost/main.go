@@ -71,7 +71,8 @@ func run(args []string, w io.Writer) error {
 	}
 
 	var stacks []costmodel.Stack
-	if len(tmpl) == 0 {
+	synthesized := len(tmpl) == 0
+	if synthesized {
 		paths, err := synthesize(*out)
 		if err != nil {
 			return err
@@ -94,7 +95,7 @@ func run(args []string, w io.Writer) error {
 	if *devices > 0 {
 		profiles = append(profiles, costmodel.Profile{Name: "custom", Devices: *devices, PerDay: *perDay, Batch: *batch, BodyBytes: *body, C2DPerDay: *c2d})
 	}
-	r := report{w: w, p: costmodel.USEast1(), m: m, mf: mf, o: o, recordName: recordName, stacks: stacks}
+	r := report{w: w, p: costmodel.USEast1(), m: m, mf: mf, o: o, recordName: recordName, stacks: stacks, synthesized: synthesized}
 	r.print(profiles)
 	return nil
 }

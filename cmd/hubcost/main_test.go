@@ -41,6 +41,9 @@ func TestRunPricesGivenTemplates(t *testing.T) {
 			t.Errorf("no %q in:\n%s", want, out.String())
 		}
 	}
+	if strings.Contains(out.String(), "the default: HTTP API") {
+		t.Errorf("the named configurations described for a given template:\n%s", out.String())
+	}
 	// No HTTP API configuration was given: that target names no stack.
 	if !strings.Contains(out.String(), "no configuration of this kind was priced") {
 		t.Errorf("the HTTP API target was judged without an HTTP API stack:\n%s", out.String())

@@ -20,6 +20,8 @@ type report struct {
 	o          costmodel.Options
 	recordName string
 	stacks     []costmodel.Stack
+	// synthesized: the stacks are the named configurations.
+	synthesized bool
 }
 
 var money = costmodel.Money
@@ -84,8 +86,10 @@ func (r *report) configurations() {
 			logs, stream, key, s.AlarmMetrics, s.Dashboards, s.AuthCacheTTL, s.AuthCacheSize)
 	}
 	t.Flush()
-	for _, c := range configurations {
-		fmt.Fprintf(r.w, "  %-13s %s\n", c.name, c.about)
+	if r.synthesized {
+		for _, c := range configurations {
+			fmt.Fprintf(r.w, "  %-13s %s\n", c.name, c.about)
+		}
 	}
 	fmt.Fprintln(r.w)
 }
