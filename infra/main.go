@@ -61,6 +61,9 @@ func stackProps(get, getenv func(string) string) (string, *hub.StackProps, error
 	h.Arch = get("lambdaArch")
 	h.HubHost = get("hubHost")
 	h.LogLevel = get("logLevel")
+	h.SystemLogLevel = get("systemLogLevel")
+	h.AccessLogs = hub.AccessLogMode(get("accessLogs"))
+	h.StreamKey = hub.StreamKeyKind(get("streamKey"))
 	h.AlarmTopicARN = get("alarmTopicArn")
 	if e := get("alarmEmail"); e != "" {
 		h.AlarmEmails = strings.Split(e, ",")
@@ -99,7 +102,7 @@ func stackProps(get, getenv func(string) string) (string, *hub.StackProps, error
 	var err error
 	ints := map[string]*int{
 		"streamShards": &h.StreamShards, "c2dMaxDelivery": &h.C2DMaxDelivery, "c2dMaxQueue": &h.C2DMaxQueue, "memoryMB": &h.MemoryMB,
-		"throttleBurst":      &h.ThrottleBurst,
+		"throttleBurst": &h.ThrottleBurst, "authCacheSize": &h.AuthCacheSize,
 		"ingressConcurrency": &h.Concurrency.Ingress, "serviceConcurrency": &h.Concurrency.Service, "sweeperConcurrency": &h.Concurrency.Sweeper,
 	}
 	for key, dst := range ints {
@@ -124,7 +127,7 @@ func stackProps(get, getenv func(string) string) (string, *hub.StackProps, error
 	}
 	durations := map[string]*time.Duration{
 		"streamRetention": &h.StreamRetention, "c2dDefaultTTL": &h.C2DDefaultTTL, "feedbackTTL": &h.FeedbackTTL, "sweepRate": &h.SweepRate,
-		"alarmDeviceP99": &h.Alarms.DeviceP99, "alarmServiceP99": &h.Alarms.ServiceP99,
+		"alarmDeviceP99": &h.Alarms.DeviceP99, "alarmServiceP99": &h.Alarms.ServiceP99, "authCacheTTL": &h.AuthCacheTTL,
 	}
 	for key, dst := range durations {
 		if v := get(key); v != "" {
@@ -132,6 +135,9 @@ func stackProps(get, getenv func(string) string) (string, *hub.StackProps, error
 				return "", nil, fmt.Errorf("context %s: %w", key, err)
 			}
 		}
+	}
+	if get("authCacheTTL") != "" && h.AuthCacheTTL == 0 {
+		h.AuthCacheTTL = hub.DisableAuthCache // authCacheTTL=0s: no cache
 	}
 	return name, p, nil
 }

@@ -40,6 +40,7 @@ func TestStackPropsFleetContext(t *testing.T) {
 		"lambdaArch": "amd64", "dashboard": "false", "restDetailedMetrics": "true", "deletionProtection": "false",
 		"terminationProtection": "false", "throttleRate": "250.5", "throttleBurst": "100", "ingressConcurrency": "50",
 		"serviceConcurrency": "none", "alarmEmail": "a@example.com,b@example.com", "alarmErrorRate": "2.5", "alarmDeviceP99": "800ms",
+		"api": "url", "accessLogs": "lean", "systemLogLevel": "info", "authCacheTTL": "2m", "authCacheSize": "50000", "streamKey": "aws",
 	}
 	_, p, err := stackProps(func(k string) string { return ctx[k] }, func(string) string { return "" })
 	if err != nil {
@@ -50,6 +51,8 @@ func TestStackPropsFleetContext(t *testing.T) {
 		Arch: "amd64", DisableDashboard: true, RESTDetailedMetrics: true, DisableDeletionProtection: true,
 		ThrottleRate: 250.5, ThrottleBurst: 100, Concurrency: hub.Concurrency{Ingress: 50, Service: hub.Unreserved},
 		AlarmEmails: []string{"a@example.com", "b@example.com"}, Alarms: hub.AlarmThresholds{ErrorRate: 2.5, DeviceP99: 800 * time.Millisecond},
+		API: hub.FunctionURL, AccessLogs: hub.LeanAccessLogs, SystemLogLevel: "info", AuthCacheTTL: 2 * time.Minute, AuthCacheSize: 50_000,
+		StreamKey: hub.AWSManagedStreamKey,
 	}
 	if !reflect.DeepEqual(h, want) || p.TerminationProtection == nil || *p.TerminationProtection {
 		t.Errorf("got %+v (termination protection %v), want %+v", h, p.TerminationProtection, want)
@@ -124,6 +127,15 @@ func TestLambdaArchDrivesBuildAndTemplate(t *testing.T) {
 	}
 }
 
+// TestAuthCacheOffByContext: authCacheTTL=0s turns the cache off (a zero
+// prop would mean the default).
+func TestAuthCacheOffByContext(t *testing.T) {
+	_, p, err := stackProps(func(k string) string { return map[string]string{"authCacheTTL": "0s"}[k] }, func(string) string { return "" })
+	if err != nil || p.Hub.AuthCacheTTL != hub.DisableAuthCache {
+		t.Errorf("authCacheTTL=0s: %v %v, want DisableAuthCache", p.Hub.AuthCacheTTL, err)
+	}
+}
+
 func TestStackPropsDefaults(t *testing.T) {
 	none := func(string) string { return "" }
 	name, p, err := stackProps(none, none)
@@ -135,7 +147,7 @@ func TestStackPropsDefaults(t *testing.T) {
 func TestStackPropsRejects(t *testing.T) {
 	for key, value := range map[string]string{
 		"removalPolicy": "snapshot", "streamShards": "many", "feedbackTTL": "1 hour", "dashboard": "maybe",
-		"throttleRate": "fast", "memoryMB": "none", "alarmDeviceP99": "1",
+		"throttleRate": "fast", "memoryMB": "none", "alarmDeviceP99": "1", "authCacheTTL": "soon", "authCacheSize": "big",
 	} {
 		get := func(k string) string {
 			if k == key {

@@ -9,6 +9,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2integrations"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
@@ -29,27 +31,32 @@ var authSuppressions = []*cdknag.NagPackSuppression{
 	{Id: jsii.String("AwsSolutions-COG4"), Reason: jsii.String("IoT Hub clients authenticate with SAS tokens, not Cognito; the function verifies them.")},
 }
 
-// api creates the API Gateway flavour chosen by Props.API, its access logs
-// and routes, and hands each function the host name devices sign for.
+// api creates the API flavour chosen by Props.API, its access logs and
+// routes, and hands each function the host name devices sign for.
 func (h *Hub) api() error {
 	p := h.Props
 	if err := checkRoutes(Routes()); err != nil {
 		return err
 	}
-	h.AccessLogs = awslogs.NewLogGroup(h.Construct, jsii.String("ApiAccessLogs"), &awslogs.LogGroupProps{
-		Retention:     p.LogRetention,
-		RemovalPolicy: p.RemovalPolicy,
-	})
+	if p.AccessLogs != NoAccessLogs {
+		h.AccessLogs = awslogs.NewLogGroup(h.Construct, jsii.String("ApiAccessLogs"), &awslogs.LogGroupProps{
+			Retention:     p.LogRetention,
+			RemovalPolicy: p.RemovalPolicy,
+		})
+	}
 	// The execute-api host is built from the API id, not read from the
 	// stage URL: the stage depends on the functions, which need the host.
 	var apiID *string
 	basePath := "/"
 	switch p.API {
 	case HTTPAPI:
-		apiID = h.httpAPI()
+		apiID = h.httpAPI(Routes())
 	case RESTAPI:
 		apiID = h.restAPI()
 		basePath = "/" + RESTStage + "/"
+	case FunctionURL:
+		apiID = h.httpAPI(routesOf(Service))
+		h.deviceURL()
 	}
 	execHost := awscdk.Fn_Join(jsii.String(""), &[]*string{apiID, jsii.String(".execute-api."), awscdk.Aws_REGION(), jsii.String("."), awscdk.Aws_URL_SUFFIX()})
 	h.APIURL = awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("https://"), execHost, jsii.String(basePath)})
@@ -65,6 +72,42 @@ func (h *Hub) api() error {
 		fn.AddEnvironment(jsii.String(schema.EnvHubHost), h.HubHost, nil)
 	}
 	return nil
+}
+
+// deviceURL gives the ingress function a public URL (AuthType NONE: the
+// function verifies every device's SAS token itself, as behind the API).
+// The URL reaches only the device routes: the ingress function serves
+// nothing else and holds no grant beyond them.
+//
+// A function cannot be told its own URL (the URL depends on the function),
+// so the hub host stays the service API's host, or Props.HubHost: deploy
+// once, then again with HubHost set to the DeviceUrl output's host, so that
+// SDK devices, which sign for the host they connect to, are accepted.
+func (h *Hub) deviceURL() {
+	fn := h.Functions[Ingress]
+	url := fn.AddFunctionUrl(&awslambda.FunctionUrlOptions{
+		AuthType:   awslambda.FunctionUrlAuthType_NONE,
+		InvokeMode: awslambda.InvokeMode_BUFFERED,
+	})
+	// Since October 2025 a public URL also needs lambda:InvokeFunction,
+	// allowed only through the URL.
+	fn.AddPermission(jsii.String("InvokeViaFunctionUrl"), &awslambda.Permission{
+		Principal:             awsiam.NewAnyPrincipal(),
+		Action:                jsii.String("lambda:InvokeFunction"),
+		InvokedViaFunctionUrl: jsii.Bool(true),
+	})
+	h.DeviceURL = url.Url()
+}
+
+// routesOf are the routes served by function.
+func routesOf(function string) []Route {
+	var out []Route
+	for _, r := range Routes() {
+		if r.Function == function {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // checkRoutes refuses a route table API Gateway would reject or that would
@@ -84,8 +127,9 @@ func checkRoutes(routes []Route) error {
 	return nil
 }
 
-// httpAPI builds the HTTP API with its $default stage; it returns the API id.
-func (h *Hub) httpAPI() *string {
+// httpAPI builds the HTTP API with its $default stage and routes; it
+// returns the API id.
+func (h *Hub) httpAPI(routes []Route) *string {
 	p := h.Props
 	api := awsapigatewayv2.NewHttpApi(h.Construct, jsii.String("HttpApi"), &awsapigatewayv2.HttpApiProps{
 		Description:        jsii.String("devicehub device and service API"),
@@ -97,15 +141,17 @@ func (h *Hub) httpAPI() *string {
 		HttpApi:    api,
 		StageName:  jsii.String("$default"),
 		AutoDeploy: jsii.Bool(true),
-		AccessLogSettings: &accessLogSettings{
-			destination: awsapigatewayv2.NewLogGroupLogDestination(h.AccessLogs),
-			format:      awsapigateway.AccessLogFormat_Custom(jsii.String(httpAccessLogFormat())),
-		},
 		// The stage's default route settings: each route its own bucket.
 		Throttle: &awsapigatewayv2.ThrottleSettings{
 			RateLimit:  jsii.Number(p.ThrottleRate),
 			BurstLimit: jsii.Number(p.ThrottleBurst),
 		},
+	}
+	if h.AccessLogs != nil {
+		stageProps.AccessLogSettings = &accessLogSettings{
+			destination: awsapigatewayv2.NewLogGroupLogDestination(h.AccessLogs),
+			format:      awsapigateway.AccessLogFormat_Custom(jsii.String(accessLogFormat(HTTPAPI, p.AccessLogs))),
+		}
 	}
 	if p.Domain != nil {
 		dn := awsapigatewayv2.NewDomainName(h.Construct, jsii.String("Domain"), &awsapigatewayv2.DomainNameProps{
@@ -115,14 +161,20 @@ func (h *Hub) httpAPI() *string {
 		stageProps.DomainMapping = &awsapigatewayv2.DomainMappingOptions{DomainName: dn}
 		h.DomainTarget = dn.RegionalDomainName()
 	}
-	awsapigatewayv2.NewHttpStage(h.Construct, jsii.String("HttpStage"), stageProps)
+	stage := awsapigatewayv2.NewHttpStage(h.Construct, jsii.String("HttpStage"), stageProps)
+	if h.AccessLogs == nil {
+		cdknag.NagSuppressions_AddResourceSuppressions(stage, &[]*cdknag.NagPackSuppression{noAccessLogs}, jsii.Bool(false))
+	}
 
 	integrations := map[string]awsapigatewayv2.HttpRouteIntegration{}
-	for _, name := range []string{Ingress, Service} {
-		integrations[name] = awsapigatewayv2integrations.NewHttpLambdaIntegration(jsii.String(title(name)+"Integration"), h.Functions[name],
+	for _, r := range routes {
+		if integrations[r.Function] != nil {
+			continue
+		}
+		integrations[r.Function] = awsapigatewayv2integrations.NewHttpLambdaIntegration(jsii.String(title(r.Function)+"Integration"), h.Functions[r.Function],
 			&awsapigatewayv2integrations.HttpLambdaIntegrationProps{PayloadFormatVersion: awsapigatewayv2.PayloadFormatVersion_VERSION_2_0()})
 	}
-	for _, r := range Routes() {
+	for _, r := range routes {
 		api.AddRoutes(&awsapigatewayv2.AddRoutesOptions{
 			Path:        jsii.String(r.Path),
 			Methods:     &[]awsapigatewayv2.HttpMethod{awsapigatewayv2.HttpMethod(r.Method)},
@@ -150,13 +202,7 @@ func (h *Hub) restAPI() *string {
 		CloudWatchRole:              jsii.Bool(true),
 		CloudWatchRoleRemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 		DeployOptions: &awsapigateway.StageOptions{
-			StageName:            jsii.String(RESTStage),
-			AccessLogDestination: awsapigateway.NewLogGroupLogDestination(h.AccessLogs),
-			AccessLogFormat: awsapigateway.AccessLogFormat_JsonWithStandardFields(&awsapigateway.JsonWithStandardFieldProps{
-				Caller: jsii.Bool(true), HttpMethod: jsii.Bool(true), Ip: jsii.Bool(true), Protocol: jsii.Bool(true),
-				RequestTime: jsii.Bool(true), ResourcePath: jsii.Bool(true), ResponseLength: jsii.Bool(true),
-				Status: jsii.Bool(true), User: jsii.Bool(true),
-			}),
+			StageName:    jsii.String(RESTStage),
 			LoggingLevel: awsapigateway.MethodLoggingLevel_ERROR,
 			// Per-method metrics are custom metrics, billed; the API-wide
 			// ones the alarms use are free.
@@ -166,6 +212,18 @@ func (h *Hub) restAPI() *string {
 			ThrottlingBurstLimit: jsii.Number(p.ThrottleBurst),
 		},
 		DisableExecuteApiEndpoint: jsii.Bool(p.Domain != nil),
+	}
+	switch p.AccessLogs {
+	case FullAccessLogs:
+		props.DeployOptions.AccessLogDestination = awsapigateway.NewLogGroupLogDestination(h.AccessLogs)
+		props.DeployOptions.AccessLogFormat = awsapigateway.AccessLogFormat_JsonWithStandardFields(&awsapigateway.JsonWithStandardFieldProps{
+			Caller: jsii.Bool(true), HttpMethod: jsii.Bool(true), Ip: jsii.Bool(true), Protocol: jsii.Bool(true),
+			RequestTime: jsii.Bool(true), ResourcePath: jsii.Bool(true), ResponseLength: jsii.Bool(true),
+			Status: jsii.Bool(true), User: jsii.Bool(true),
+		})
+	case LeanAccessLogs:
+		props.DeployOptions.AccessLogDestination = awsapigateway.NewLogGroupLogDestination(h.AccessLogs)
+		props.DeployOptions.AccessLogFormat = awsapigateway.AccessLogFormat_Custom(jsii.String(accessLogFormat(RESTAPI, LeanAccessLogs)))
 	}
 	if p.Domain != nil {
 		props.DomainName = &awsapigateway.DomainNameOptions{
@@ -193,13 +251,17 @@ func (h *Hub) restAPI() *string {
 			AuthorizationType: awsapigateway.AuthorizationType_NONE,
 		})
 	}
-	cdknag.NagSuppressions_AddResourceSuppressions(api, &[]*cdknag.NagPackSuppression{
+	suppressions := []*cdknag.NagPackSuppression{
 		authSuppressions[0], authSuppressions[1],
 		{Id: jsii.String("AwsSolutions-APIG2"), Reason: jsii.String("Requests are proxied whole to the function, which validates headers and bodies against IoT Hub's protocol and answers IoT Hub's error shape.")},
 		{Id: jsii.String("AwsSolutions-APIG3"), Reason: jsii.String("WAF is a deployment choice with its own price; attach a web ACL to the stage where the threat model asks for it. The functions reject unauthenticated calls before any storage access.")},
 		{Id: jsii.String("AwsSolutions-IAM4"), Reason: jsii.String("The account-level API Gateway logging role uses AWS's own AmazonAPIGatewayPushToCloudWatchLogs policy, the documented policy for it: API Gateway names the log groups it writes."),
 			AppliesTo: &[]interface{}{jsii.String("Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs")}},
-	}, jsii.Bool(true))
+	}
+	if h.AccessLogs == nil {
+		suppressions = append(suppressions, noAccessLogs)
+	}
+	cdknag.NagSuppressions_AddResourceSuppressions(api, &suppressions, jsii.Bool(true))
 	h.apiMetrics = apiMetrics{
 		count: api.MetricCount(nil), clientErrors: api.MetricClientError(nil),
 		serverErrors: api.MetricServerError(nil), latency: api.MetricLatency(nil),
@@ -207,14 +269,39 @@ func (h *Hub) restAPI() *string {
 	return api.RestApiId()
 }
 
-// httpAccessLogFormat is one JSON object per request.
-func httpAccessLogFormat() string {
+// noAccessLogs justifies a stage without access logs (Props.AccessLogs off).
+var noAccessLogs = &cdknag.NagPackSuppression{
+	Id: jsii.String("AwsSolutions-APIG1"),
+	Reason: jsii.String("Access logs are off by the deployment's choice (AccessLogs off): each line is billed as log ingestion, " +
+		"which at one line per device message costs more than the compute. Failed requests are still logged by the functions, and the API metrics remain."),
+}
+
+// accessLogFormat is the access log line, one JSON object per request, of
+// an API flavour (HTTP API or REST API variables) in mode full or lean.
+// The REST API's full format is CDK's standard fields instead.
+func accessLogFormat(api APIKind, mode AccessLogMode) string {
 	fields := map[string]string{
-		"requestId": "$context.requestId", "ip": "$context.identity.sourceIp", "requestTime": "$context.requestTime",
-		"httpMethod": "$context.httpMethod", "routeKey": "$context.routeKey", "path": "$context.path",
-		"status": "$context.status", "protocol": "$context.protocol", "responseLength": "$context.responseLength",
-		"integrationLatency": "$context.integrationLatency", "integrationError": "$context.integrationErrorMessage",
-		"userAgent": "$context.identity.userAgent",
+		"requestId": "$context.requestId", "ip": "$context.identity.sourceIp",
+		"status": "$context.status",
+	}
+	switch api {
+	case RESTAPI:
+		fields["routeKey"] = "$context.httpMethod $context.resourcePath"
+		fields["integrationError"] = "$context.integration.error"
+	default:
+		fields["routeKey"] = "$context.routeKey"
+		fields["integrationError"] = "$context.integrationErrorMessage"
+	}
+	if mode == LeanAccessLogs {
+		fields["requestTime"] = "$context.requestTimeEpoch"
+	} else {
+		for k, v := range map[string]string{
+			"requestTime": "$context.requestTime", "httpMethod": "$context.httpMethod", "path": "$context.path",
+			"protocol": "$context.protocol", "responseLength": "$context.responseLength",
+			"integrationLatency": "$context.integrationLatency", "userAgent": "$context.identity.userAgent",
+		} {
+			fields[k] = v
+		}
 	}
 	b, _ := json.Marshal(fields)
 	return string(b)

@@ -28,28 +28,32 @@ const (
 // data creates the stream, its key, the tables and the owner secret.
 func (h *Hub) data() {
 	p := h.Props
-	h.StreamKey = awskms.NewKey(h.Construct, jsii.String("TelemetryKey"), &awskms.KeyProps{
-		Description:       jsii.String("devicehub telemetry stream encryption"),
-		EnableKeyRotation: jsii.Bool(true),
-		RemovalPolicy:     p.RemovalPolicy,
-	})
 	sp := &awskinesis.StreamProps{
-		Encryption:      awskinesis.StreamEncryption_KMS,
-		EncryptionKey:   h.StreamKey,
+		Encryption:      awskinesis.StreamEncryption_MANAGED,
 		RetentionPeriod: awscdk.Duration_Hours(jsii.Number(p.StreamRetention.Hours())),
 		RemovalPolicy:   p.RemovalPolicy,
 		StreamMode:      awskinesis.StreamMode_ON_DEMAND,
+	}
+	if p.StreamKey == CustomerStreamKey {
+		h.StreamKey = awskms.NewKey(h.Construct, jsii.String("TelemetryKey"), &awskms.KeyProps{
+			Description:       jsii.String("devicehub telemetry stream encryption"),
+			EnableKeyRotation: jsii.Bool(true),
+			RemovalPolicy:     p.RemovalPolicy,
+		})
+		sp.Encryption, sp.EncryptionKey = awskinesis.StreamEncryption_KMS, h.StreamKey
 	}
 	if p.StreamShards > 0 {
 		sp.StreamMode = awskinesis.StreamMode_PROVISIONED
 		sp.ShardCount = jsii.Number(p.StreamShards)
 	}
 	h.Stream = awskinesis.NewStream(h.Construct, jsii.String(schema.Telemetry.ID), sp)
-	cdknag.NagSuppressions_AddResourceSuppressions(h.Stream, &[]*cdknag.NagPackSuppression{{
-		Id: jsii.String("AwsSolutions-KDS3"),
-		Reason: jsii.String("A customer-managed key lets the owner grant kms:Decrypt to exactly the telemetry consumers it chooses " +
-			"(the aws/kinesis key cannot be scoped per consumer); its cost is one key and its API calls."),
-	}}, jsii.Bool(false))
+	if h.StreamKey != nil {
+		cdknag.NagSuppressions_AddResourceSuppressions(h.Stream, &[]*cdknag.NagPackSuppression{{
+			Id: jsii.String("AwsSolutions-KDS3"),
+			Reason: jsii.String("A customer-managed key lets the owner grant kms:Decrypt to exactly the telemetry consumers it chooses " +
+				"(the aws/kinesis key cannot be scoped per consumer); its cost is one key and its API calls."),
+		}}, jsii.Bool(false))
+	}
 
 	h.Tables = map[string]awsdynamodb.Table{}
 	for _, t := range schema.Tables() {

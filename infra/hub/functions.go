@@ -62,6 +62,13 @@ func (h *Hub) functions() {
 			Environment:  &env,
 			Role:         role,
 			LogGroup:     logs,
+			// Lambda's JSON log format lets it filter by level: the system
+			// level decides whether the START/END/REPORT lines of each
+			// invocation are written, the application level drops the
+			// functions' own JSON lines below it (their "level" field).
+			LoggingFormat:         awslambda.LoggingFormat_JSON,
+			SystemLogLevelV2:      systemLogLevels[p.SystemLogLevel],
+			ApplicationLogLevelV2: applicationLogLevels[p.LogLevel],
 		}
 		if n := p.Concurrency.of(name); n != Unreserved {
 			fp.ReservedConcurrentExecutions = jsii.Number(n)
@@ -116,8 +123,11 @@ func (h *Hub) grants() {
 
 	in := h.Functions[Ingress].Role()
 	in.AddToPrincipalPolicy(allow([]string{"kinesis:PutRecords"}, h.Stream.StreamArn()))
-	// A producer to a KMS-encrypted stream needs a data key from its key.
-	in.AddToPrincipalPolicy(allow([]string{"kms:GenerateDataKey"}, h.StreamKey.KeyArn()))
+	// A producer to a stream encrypted with a customer key needs a data key
+	// from it (the aws/kinesis key's policy admits the account's producers).
+	if h.StreamKey != nil {
+		in.AddToPrincipalPolicy(allow([]string{"kms:GenerateDataKey"}, h.StreamKey.KeyArn()))
+	}
 	// The authenticator reads device keys; it never writes the registry.
 	in.AddToPrincipalPolicy(allow([]string{"dynamodb:GetItem"}, devices.TableArn()))
 	// A device's queue is its own partition: no index, and no owner key

@@ -30,10 +30,39 @@ import (
 // APIKind selects the API Gateway flavour in front of the functions.
 type APIKind string
 
-// API flavours. Both carry the same routes to the same functions.
+// API flavours. HTTPAPI and RESTAPI carry every route; FunctionURL puts
+// the device routes on the ingress function's own URL and keeps the
+// service routes on an HTTP API (README "Gateway-free flavour").
 const (
-	HTTPAPI APIKind = "http" // API Gateway HTTP API (payload v2): the default, a third of the price per request
-	RESTAPI APIKind = "rest" // API Gateway REST API (payload v1): what LocalStack's free plan serves
+	HTTPAPI     APIKind = "http" // API Gateway HTTP API (payload v2): the default, a third of the price per request
+	RESTAPI     APIKind = "rest" // API Gateway REST API (payload v1): what LocalStack's free plan serves
+	FunctionURL APIKind = "url"  // device routes on a Lambda function URL (no per-request gateway charge), service routes on an HTTP API
+)
+
+// StreamKeyKind is the KMS key that encrypts the telemetry stream.
+type StreamKeyKind string
+
+// Stream keys.
+const (
+	// CustomerStreamKey is a key of the stack's own (rotated yearly): the
+	// owner grants kms:Decrypt on it to exactly the consumers it chooses.
+	// $1 a month, $3 after two rotations, plus its requests.
+	CustomerStreamKey StreamKeyKind = "customer"
+	// AWSManagedStreamKey is Kinesis's aws/kinesis key: no monthly charge,
+	// but every principal of the account with Kinesis read grants can
+	// decrypt; it cannot be scoped to chosen consumers.
+	AWSManagedStreamKey StreamKeyKind = "aws"
+)
+
+// AccessLogMode says what the API stage writes to its access log group.
+type AccessLogMode string
+
+// Access log modes. Each log line is billed as CloudWatch Logs ingestion:
+// the full line is ~400 bytes, the lean one ~150.
+const (
+	FullAccessLogs AccessLogMode = "full" // one JSON object per request with method, path, protocol, latency, user agent... (default)
+	LeanAccessLogs AccessLogMode = "lean" // request id, source ip, epoch time, route, status and integration error only
+	NoAccessLogs   AccessLogMode = "off"  // none: function error logs and the API metrics remain
 )
 
 // Function names: each is a directory under Props.AssetDir holding the
@@ -58,8 +87,12 @@ type Domain struct {
 type Props struct {
 	API APIKind // default HTTPAPI
 
-	StreamShards    int           // Kinesis shard count; 0 means on-demand capacity (default)
+	// StreamShards is the Kinesis capacity: 0 is on-demand (the default),
+	// N > 0 provisioned with N shards, each taking 1 MB/s and 1,000
+	// records/s of writes (README "Stream capacity" says when each wins).
+	StreamShards    int
 	StreamRetention time.Duration // Kinesis retention, 24h (default) to 8760h: how long a stopped consumer may catch up
+	StreamKey       StreamKeyKind // the stream's encryption key, default CustomerStreamKey
 
 	C2DDefaultTTL  time.Duration // default expiry of a cloud-to-device message; 1m..48h, default 1h
 	C2DMaxDelivery int           // deliveries before dead-lettering; 1..100, default 10
@@ -70,7 +103,24 @@ type Props struct {
 	Arch         string                // GOARCH the bootstraps were built for (make's LAMBDA_ARCH): arm64 (default) or amd64
 	MemoryMB     int                   // function memory, default 256
 	LogRetention awslogs.RetentionDays // function and access logs, default one month
-	LogLevel     string                // debug, info (default), warn, error
+	// LogLevel is the functions' application log level, debug, info
+	// (default), warn or error: the functions' own filter
+	// (DEVICEHUB_LOG_LEVEL) and Lambda's (ApplicationLogLevel).
+	LogLevel string
+	// SystemLogLevel is the level of Lambda's own log lines for the
+	// functions: warn (default) leaves out the START, END and REPORT lines
+	// of every invocation, which would cost more than the request itself
+	// (the Duration, Errors and Throttles metrics stay); info or debug
+	// writes them. The functions log in Lambda's JSON format.
+	SystemLogLevel string
+	AccessLogs     AccessLogMode // the API's access log, default FullAccessLogs
+
+	// The device-key cache of a warm function: how long a device's keys
+	// are trusted (default 30s, at most 5m; DisableAuthCache reads the
+	// registry on every request) and how many devices it holds (default
+	// 10,000). A device that sends less often than the TTL never hits it.
+	AuthCacheTTL  time.Duration
+	AuthCacheSize int
 
 	// Flood limits. Each API route gets its own token bucket of
 	// ThrottleRate requests per second and ThrottleBurst at once (API
@@ -114,6 +164,14 @@ type Concurrency struct {
 	Sweeper int // default 1: sweeps never overlap
 }
 
+// DisableAuthCache, as Props.AuthCacheTTL, turns the device-key cache off.
+const DisableAuthCache time.Duration = -1
+
+// EnvAuthCacheSize carries Props.AuthCacheSize to the functions.
+// internal/config does not read it yet (see infra/README.md, "Cost"): it is
+// the name the functions are to read it under.
+const EnvAuthCacheSize = "DEVICEHUB_AUTH_CACHE_SIZE"
+
 // Unreserved, as a Concurrency field, leaves that function in the account's
 // unreserved pool: for accounts whose concurrency quota cannot hold the
 // reservations (AWS keeps 100 unreserved).
@@ -144,7 +202,7 @@ type Hub struct {
 	constructs.Construct
 	Props       Props // with defaults applied
 	Stream      awskinesis.Stream
-	StreamKey   awskms.Key
+	StreamKey   awskms.Key                   // nil with Props.StreamKey AWSManagedStreamKey
 	Tables      map[string]awsdynamodb.Table // by schema.Table.ID
 	OwnerSecret awssecretsmanager.Secret
 	Functions   map[string]awslambda.Function // by function name
@@ -159,6 +217,9 @@ type Hub struct {
 	AlarmTopic   awssns.ITopic // the topic every alarm notifies (Props.AlarmTopic or the one created)
 	Alarms       []awscloudwatch.Alarm
 	Dashboard    awscloudwatch.Dashboard // nil with Props.DisableDashboard
+	// DeviceURL is the base URL of the device routes when they are not on
+	// the API (Props.API FunctionURL): the ingress function's URL.
+	DeviceURL *string
 
 	apiMetrics apiMetrics
 }
@@ -198,8 +259,27 @@ func (p *Props) defaults() error {
 	if p.API == "" {
 		p.API = HTTPAPI
 	}
-	if p.API != HTTPAPI && p.API != RESTAPI {
-		return fmt.Errorf("hub: API must be %q or %q, not %q", HTTPAPI, RESTAPI, p.API)
+	if p.API != HTTPAPI && p.API != RESTAPI && p.API != FunctionURL {
+		return fmt.Errorf("hub: API must be %q, %q or %q, not %q", HTTPAPI, RESTAPI, FunctionURL, p.API)
+	}
+	if p.API == FunctionURL && p.Domain != nil {
+		// A function URL answers on its own host only; a custom domain
+		// needs CloudFront in front of it, which this construct does not build.
+		return fmt.Errorf("hub: a custom Domain needs API %q or %q: a function URL has no custom domain without CloudFront", HTTPAPI, RESTAPI)
+	}
+	if p.StreamKey == "" {
+		p.StreamKey = CustomerStreamKey
+	}
+	if p.StreamKey != CustomerStreamKey && p.StreamKey != AWSManagedStreamKey {
+		return fmt.Errorf("hub: StreamKey %q must be %q or %q", p.StreamKey, CustomerStreamKey, AWSManagedStreamKey)
+	}
+	if p.AccessLogs == "" {
+		p.AccessLogs = FullAccessLogs
+	}
+	switch p.AccessLogs {
+	case FullAccessLogs, LeanAccessLogs, NoAccessLogs:
+	default:
+		return fmt.Errorf("hub: AccessLogs %q must be %q, %q or %q", p.AccessLogs, FullAccessLogs, LeanAccessLogs, NoAccessLogs)
 	}
 	if p.StreamRetention == 0 {
 		p.StreamRetention = 24 * time.Hour
@@ -248,10 +328,26 @@ func (p *Props) defaults() error {
 	if p.LogLevel == "" {
 		p.LogLevel = "info"
 	}
-	switch p.LogLevel {
-	case "debug", "info", "warn", "error":
-	default:
+	if _, ok := applicationLogLevels[p.LogLevel]; !ok {
 		return fmt.Errorf("hub: LogLevel %q must be debug, info, warn or error", p.LogLevel)
+	}
+	if p.SystemLogLevel == "" {
+		p.SystemLogLevel = "warn"
+	}
+	if _, ok := systemLogLevels[p.SystemLogLevel]; !ok {
+		return fmt.Errorf("hub: SystemLogLevel %q must be debug, info or warn", p.SystemLogLevel)
+	}
+	switch {
+	case p.AuthCacheTTL == 0:
+		p.AuthCacheTTL = config.DefaultAuthCache
+	case p.AuthCacheTTL < 0 && p.AuthCacheTTL != DisableAuthCache:
+		return fmt.Errorf("hub: AuthCacheTTL %s must be positive or DisableAuthCache", p.AuthCacheTTL)
+	}
+	if p.AuthCacheSize == 0 {
+		p.AuthCacheSize = defaultAuthCacheSize
+	}
+	if p.AuthCacheSize < 1 || p.AuthCacheSize > maxAuthCacheSize {
+		return fmt.Errorf("hub: AuthCacheSize %d must be in 1..%d", p.AuthCacheSize, maxAuthCacheSize)
 	}
 	if p.ThrottleRate == 0 {
 		p.ThrottleRate = 1000
@@ -318,13 +414,37 @@ func (p *Props) defaults() error {
 	return nil
 }
 
+// The device-key cache's size: registry.AuthConfig's default, and a bound
+// on a function's memory (an entry is well under 1 KB).
+const (
+	defaultAuthCacheSize = 10_000
+	maxAuthCacheSize     = 1_000_000
+)
+
+// Lambda's log levels by the names Props uses.
+var (
+	applicationLogLevels = map[string]awslambda.ApplicationLogLevel{
+		"debug": awslambda.ApplicationLogLevel_DEBUG, "info": awslambda.ApplicationLogLevel_INFO,
+		"warn": awslambda.ApplicationLogLevel_WARN, "error": awslambda.ApplicationLogLevel_ERROR,
+	}
+	systemLogLevels = map[string]awslambda.SystemLogLevel{
+		"debug": awslambda.SystemLogLevel_DEBUG, "info": awslambda.SystemLogLevel_INFO, "warn": awslambda.SystemLogLevel_WARN,
+	}
+)
+
 // settings are the environment variables that carry Props into the functions.
 func (p *Props) settings() map[string]string {
+	ttl := p.AuthCacheTTL
+	if ttl == DisableAuthCache {
+		ttl = 0 // internal/config: 0 disables the cache
+	}
 	return map[string]string{
 		schema.EnvC2DDefaultTTL:  p.C2DDefaultTTL.String(),
 		schema.EnvC2DMaxDelivery: strconv.Itoa(p.C2DMaxDelivery),
 		schema.EnvC2DMaxQueue:    strconv.Itoa(p.C2DMaxQueue),
 		schema.EnvFeedbackTTL:    p.FeedbackTTL.String(),
 		schema.EnvLogLevel:       p.LogLevel,
+		schema.EnvAuthCacheTTL:   ttl.String(),
+		EnvAuthCacheSize:         strconv.Itoa(p.AuthCacheSize),
 	}
 }

@@ -95,12 +95,14 @@ func TestCustomProps(t *testing.T) {
 				SweepRate: 5 * time.Minute, MemoryMB: 512, LogRetention: awslogs.RetentionDays_ONE_WEEK, LogLevel: "debug",
 				Domain:        &hub.Domain{Name: "hub.example.com", CertificateARN: "arn:aws:acm:eu-west-1:123456789012:certificate/abc"},
 				AlarmTopicARN: topic, RemovalPolicy: awscdk.RemovalPolicy_DESTROY, DisableDeletionProtection: true,
-				RESTDetailedMetrics: true,
+				RESTDetailedMetrics: true, SystemLogLevel: "info", AccessLogs: hub.LeanAccessLogs,
+				AuthCacheTTL: 5 * time.Minute, AuthCacheSize: 50_000,
 			})
 			checkNag(t, f)
 			env := map[string]string{
 				schema.EnvHubHost: "hub.example.com", schema.EnvC2DDefaultTTL: "2h0m0s", schema.EnvC2DMaxDelivery: "5",
 				schema.EnvC2DMaxQueue: "1000", schema.EnvFeedbackTTL: "30m0s", schema.EnvLogLevel: "debug",
+				schema.EnvAuthCacheTTL: "5m0s", hub.EnvAuthCacheSize: "50000",
 			}
 			for id, fn := range f.resources("AWS::Lambda::Function") {
 				vars := dig(fn, "Environment", "Variables").(map[string]any)
@@ -111,6 +113,9 @@ func TestCustomProps(t *testing.T) {
 				}
 				if fn["MemorySize"] != 512.0 {
 					t.Errorf("%s: memory %v", id, fn["MemorySize"])
+				}
+				if lc := dig(fn, "LoggingConfig"); dig(lc, "LogFormat") != "JSON" || dig(lc, "SystemLogLevel") != "INFO" || dig(lc, "ApplicationLogLevel") != "DEBUG" {
+					t.Errorf("%s: logging %s, want JSON, system INFO, application DEBUG", id, canon(lc))
 				}
 			}
 			for _, s := range f.resources("AWS::Kinesis::Stream") {
@@ -145,6 +150,21 @@ func TestCustomProps(t *testing.T) {
 			if n := len(f.resources("AWS::SNS::Topic")); n != 0 {
 				t.Errorf("%d topics created beside the given one", n)
 			}
+			// Lean access logs: the fields to trace a request, no more.
+			stageType, formatPath := "AWS::ApiGatewayV2::Stage", []string{"AccessLogSettings", "Format"}
+			if api == hub.RESTAPI {
+				stageType, formatPath = "AWS::ApiGateway::Stage", []string{"AccessLogSetting", "Format"}
+			}
+			for _, s := range f.resources(stageType) {
+				var format map[string]string
+				if err := json.Unmarshal([]byte(fmt.Sprint(dig(s, formatPath...))), &format); err != nil {
+					t.Fatalf("access log format %v: %v", dig(s, formatPath...), err)
+				}
+				if d := diffSets([]string{"requestId", "ip", "requestTime", "routeKey", "status", "integrationError"}, slices.Collect(maps.Keys(format))); d != "" ||
+					format["requestTime"] != "$context.requestTimeEpoch" {
+					t.Errorf("lean access log format %v:%s", format, d)
+				}
+			}
 			if api == hub.RESTAPI {
 				for _, s := range f.resources("AWS::ApiGateway::Stage") {
 					if ms := list(s["MethodSettings"]); dig(ms[0], "MetricsEnabled") != true {
@@ -159,6 +179,13 @@ func TestCustomProps(t *testing.T) {
 func TestPropsValidation(t *testing.T) {
 	bad := map[string]hub.Props{
 		"api kind":       {API: "websocket"},
+		"url and domain": {API: hub.FunctionURL, Domain: &hub.Domain{Name: "hub.example.com", CertificateARN: "arn:cert"}},
+		"access logs":    {AccessLogs: "verbose"},
+		"stream key":     {StreamKey: "none"},
+		"system level":   {SystemLogLevel: "error"},
+		"auth cache ttl": {AuthCacheTTL: 10 * time.Minute},
+		"negative ttl":   {AuthCacheTTL: -time.Second},
+		"cache size":     {AuthCacheSize: 2_000_000},
 		"queue depth":    {C2DMaxQueue: config.MaxQueueLimit + 1},
 		"delivery count": {C2DMaxDelivery: 101},
 		"c2d ttl":        {C2DDefaultTTL: 30 * time.Second},
@@ -309,6 +336,11 @@ func checkFunctions(t *testing.T, f *fixture) {
 		if dig(fn, "Code", "S3Key") == nil {
 			t.Errorf("%s: code is not an asset: %v", name, fn["Code"])
 		}
+		// Lambda's JSON log format, its own lines at WARN (no
+		// START/END/REPORT) and the functions' at their level.
+		if lc := dig(fn, "LoggingConfig"); dig(lc, "LogFormat") != "JSON" || dig(lc, "SystemLogLevel") != "WARN" || dig(lc, "ApplicationLogLevel") != "INFO" {
+			t.Errorf("%s: logging %s, want JSON, system WARN, application INFO", name, canon(lc))
+		}
 		lg := dig(fn, "LoggingConfig", "LogGroup")
 		logID, _ := dig(lg, "Ref").(string)
 		logs := f.resources("AWS::Logs::LogGroup")[logID]
@@ -328,6 +360,7 @@ func checkEnvironment(t *testing.T, f *fixture) {
 	common := []string{
 		schema.EnvHubHost, schema.Telemetry.EnvVar,
 		schema.EnvC2DDefaultTTL, schema.EnvC2DMaxDelivery, schema.EnvC2DMaxQueue, schema.EnvFeedbackTTL, schema.EnvLogLevel,
+		schema.EnvAuthCacheTTL, hub.EnvAuthCacheSize,
 	}
 	for _, tb := range schema.Tables() {
 		common = append(common, tb.EnvVar)
@@ -359,6 +392,9 @@ func checkEnvironment(t *testing.T, f *fixture) {
 		}
 		if !strings.Contains(canon(vars[schema.EnvHubHost]), ".execute-api.") && vars[schema.EnvHubHost] != "hub.example.com" {
 			t.Errorf("%s: host %s", name, canon(vars[schema.EnvHubHost]))
+		}
+		if p := f.hub.Props; p.AuthCacheTTL == config.DefaultAuthCache && (vars[schema.EnvAuthCacheTTL] != "30s" || vars[hub.EnvAuthCacheSize] != "10000") {
+			t.Errorf("%s: auth cache %v, %v, want 30s and 10000 by default", name, vars[schema.EnvAuthCacheTTL], vars[hub.EnvAuthCacheSize])
 		}
 		// The functions must accept their configuration as synthesized.
 		if _, err := config.FromEnv(func(k string) string {
@@ -408,7 +444,6 @@ func checkIAM(t *testing.T, f *fixture) {
 		hub.Ingress: {
 			logs(hub.Ingress),
 			{[]string{"kinesis:PutRecords"}, []any{arn(f.hub.Stream.StreamName())}},
-			{[]string{"kms:GenerateDataKey"}, []any{arn(f.hub.StreamKey.KeyId())}},
 			{[]string{"dynamodb:GetItem"}, []any{tables[schema.Devices.ID]}},
 			{rw, []any{tables[schema.C2D.ID]}},
 		},
@@ -424,6 +459,10 @@ func checkIAM(t *testing.T, f *fixture) {
 			{rw, []any{tables[schema.C2D.ID]}},
 			{[]string{"dynamodb:Query"}, []any{index(schema.C2D, schema.C2DSweepIndex)}},
 		},
+	}
+	// A customer stream key: the ingress function needs a data key from it.
+	if f.hub.StreamKey != nil {
+		want[hub.Ingress] = append(want[hub.Ingress], grant{[]string{"kms:GenerateDataKey"}, []any{arn(f.hub.StreamKey.KeyId())}})
 	}
 	policies := f.resources("AWS::IAM::Policy")
 	for _, name := range hub.Functions() {
@@ -573,6 +612,13 @@ func checkOutputs(t *testing.T, f *fixture) {
 func checkAlarms(t *testing.T, f *fixture, api5xx string, topic any) {
 	byID := alarmsByID(f)
 	want := []string{"Api5xxRate", "DeviceLatencyP99", "ServiceLatencyP99", "SweeperHeartbeat", "StreamWriteThrottleRate"}
+	props := f.hub.Props
+	if props.StreamShards > 0 {
+		want = append(want, "StreamCapacity")
+	}
+	if props.API == hub.FunctionURL {
+		want = append(want, "DeviceUrl5xxRate")
+	}
 	for _, name := range hub.Functions() {
 		want = append(want, title(name)+"ErrorRate", title(name)+"ThrottleRate")
 	}
@@ -612,6 +658,13 @@ func checkAlarms(t *testing.T, f *fixture, api5xx string, topic any) {
 				t.Errorf("%s metrics:%s", id, d)
 			}
 			continue
+		case id == "StreamCapacity":
+			// Per-minute sums against the shards' limits per minute.
+			shards := float64(props.StreamShards)
+			wantExpr := fmt.Sprintf("100 * MAX([FILL(bytes, 0) / %d, FILL(records, 0) / %d])", int(60*shards*(1<<20)), int(60*shards*1000))
+			if a["Threshold"] != float64(hub.StreamCapacityPercent) || a["EvaluationPeriods"] != 5.0 || a["DatapointsToAlarm"] != 5.0 || expression(a) != wantExpr {
+				t.Errorf("%s: %s, want expression %s", id, canon(a), wantExpr)
+			}
 		case strings.HasSuffix(id, "LatencyP99"):
 			name, ms := hub.Ingress, 1000.0
 			if id == "ServiceLatencyP99" {
@@ -638,6 +691,13 @@ func checkAlarms(t *testing.T, f *fixture, api5xx string, topic any) {
 	wantMetrics := map[string][]string{
 		"Api5xxRate":              {"AWS/ApiGateway " + api5xx, "AWS/ApiGateway Count"},
 		"StreamWriteThrottleRate": {"AWS/Kinesis WriteProvisionedThroughputExceeded", "AWS/Kinesis IncomingRecords"},
+	}
+	if props.StreamShards > 0 {
+		wantMetrics["StreamCapacity"] = []string{"AWS/Kinesis IncomingBytes", "AWS/Kinesis IncomingRecords"}
+	}
+	if props.API == hub.FunctionURL {
+		in := "FunctionName=" + fn(hub.Ingress)
+		wantMetrics["DeviceUrl5xxRate"] = []string{"AWS/Lambda Url5xxCount " + in, "AWS/Lambda UrlRequestCount " + in}
 	}
 	for _, name := range hub.Functions() {
 		wantMetrics[title(name)+"ErrorRate"] = []string{"AWS/Lambda Errors FunctionName=" + fn(name), "AWS/Lambda Invocations FunctionName=" + fn(name)}
@@ -666,6 +726,13 @@ func checkAlarms(t *testing.T, f *fixture, api5xx string, topic any) {
 	}
 	if n := len(f.resources("AWS::CloudWatch::Dashboard")); n != 1 {
 		t.Errorf("%d dashboards", n)
+	}
+	body := canon(f.resource(t, f.logicalID(f.hub.Dashboard))["Properties"])
+	if props.API == hub.FunctionURL && !strings.Contains(body, `\"AWS/Lambda\",\"Url5xxCount\"`) {
+		t.Errorf("dashboard has no device URL graphs: %s", body)
+	}
+	if props.StreamShards > 0 && !strings.Contains(body, `\"AWS/Kinesis\",\"IncomingBytes\"`) {
+		t.Errorf("dashboard has no stream bytes graph: %s", body)
 	}
 }
 

@@ -90,6 +90,15 @@ func (h *Hub) monitoring() {
 		specs = append(specs, atLeast(group.id, fmt.Sprintf("%s routes' p99 latency (%s function duration) ≥ %s for 15 minutes", routeGroup(name), name, group.p99),
 			d, float64(group.p99.Milliseconds()), 3, 3))
 	}
+	if p.API == FunctionURL {
+		// The device routes bypass the API: the function URL's own metrics.
+		specs = append(specs, atLeast("DeviceUrl5xxRate", "device URL 5xx responses ≥ "+pct+" of requests over 5 minutes",
+			failureRate("device URL 5xx %", h.urlMetric("Url5xxCount", sum(fiveMinutes)), h.urlMetric("UrlRequestCount", sum(fiveMinutes)), true),
+			p.Alarms.ErrorRate, 1, 1))
+	}
+	if p.StreamShards > 0 {
+		specs = append(specs, h.streamCapacity())
+	}
 	specs = append(specs, h.heartbeat(),
 		atLeast("StreamWriteThrottleRate", "telemetry stream write throttling (WriteProvisionedThroughputExceeded) ≥ "+pct+" of records over 5 minutes",
 			failureRate("throttled records %", h.Stream.MetricWriteProvisionedThroughputExceeded(sum(fiveMinutes)),
@@ -126,6 +135,53 @@ func (h *Hub) monitoring() {
 	if !p.DisableDashboard {
 		h.dashboard()
 	}
+}
+
+// StreamCapacityPercent is the share of a provisioned stream's write
+// capacity (1 MB/s and 1,000 records/s per shard, whichever is nearer)
+// above which the StreamCapacity alarm fires.
+const StreamCapacityPercent = 80
+
+// Kinesis's write limits per shard.
+const (
+	shardBytesPerSecond   = 1 << 20
+	shardRecordsPerSecond = 1000
+)
+
+// streamCapacity fires when a provisioned stream's writes reach
+// StreamCapacityPercent of its shards' limits, averaged over each minute
+// in 5 consecutive minutes: time to add shards before writes are throttled
+// (a hot shard throttles earlier; StreamWriteThrottleRate catches that).
+func (h *Hub) streamCapacity() alarmSpec {
+	opts := &awscloudwatch.MetricOptions{Statistic: jsii.String("Sum"), Period: oneMinute}
+	shards := float64(h.Props.StreamShards)
+	use := awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+		// Plain decimals: metric math reads the e of 6.3e+07 as an identifier.
+		Expression: jsii.String(fmt.Sprintf("100 * MAX([FILL(bytes, 0) / %s, FILL(records, 0) / %s])",
+			decimal(60*shards*shardBytesPerSecond), decimal(60*shards*shardRecordsPerSecond))),
+		Label:  jsii.String("stream write capacity used %"),
+		Period: oneMinute,
+		UsingMetrics: &map[string]awscloudwatch.IMetric{
+			"bytes": h.Stream.MetricIncomingBytes(opts), "records": h.Stream.MetricIncomingRecords(opts),
+		},
+	})
+	return alarmSpec{id: "StreamCapacity",
+		reason: fmt.Sprintf("telemetry writes ≥ %d%% of the %d provisioned shards' capacity (1 MB/s and 1,000 records/s each) for 5 minutes: add shards",
+			StreamCapacityPercent, h.Props.StreamShards),
+		metric: use, op: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD, threshold: StreamCapacityPercent,
+		periods: 5, datapoints: 5, missing: awscloudwatch.TreatMissingData_NOT_BREACHING}
+}
+
+// decimal formats v without an exponent.
+func decimal(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+
+// urlMetric is one of Lambda's function URL metrics of the ingress function.
+func (h *Hub) urlMetric(name string, opts *awscloudwatch.MetricOptions) awscloudwatch.IMetric {
+	return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+		Namespace: jsii.String("AWS/Lambda"), MetricName: jsii.String(name),
+		DimensionsMap: &map[string]*string{"FunctionName": h.Functions[Ingress].FunctionName()},
+		Statistic:     opts.Statistic, Period: opts.Period,
+	})
 }
 
 // heartbeat fires when no sweep succeeded in a window of at least five
@@ -251,26 +307,39 @@ func (h *Hub) dashboard() {
 	for i, a := range h.Alarms {
 		alarms[i] = a
 	}
-	h.Dashboard = awscloudwatch.NewDashboard(h.Construct, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{
-		Widgets: &[]*[]awscloudwatch.IWidget{
-			{awscloudwatch.NewAlarmStatusWidget(&awscloudwatch.AlarmStatusWidgetProps{Title: jsii.String("Alarms"), Alarms: &alarms, Width: jsii.Number(24)})},
-			{
-				graph("API requests", api.count.With(sum)),
-				graph("API 4xx", api.clientErrors.With(sum)),
-				graph("API 5xx", api.serverErrors.With(sum)),
-				graph("API latency p99", api.latency.With(p99("p99"))),
-			},
-			{
-				graph("Function invocations", invocations...),
-				graph("Function errors", errs...),
-				graph("Function throttles", throttles...),
-				graph("Function duration p99", durations...),
-			},
-			{
-				graph("Telemetry records in", h.Stream.MetricIncomingRecords(sum)),
-				graph("Telemetry throttled records", h.Stream.MetricWriteProvisionedThroughputExceeded(sum)),
-				graph("DynamoDB throttled requests a minute", dynamo...),
-			},
+	rows := []*[]awscloudwatch.IWidget{
+		{awscloudwatch.NewAlarmStatusWidget(&awscloudwatch.AlarmStatusWidgetProps{Title: jsii.String("Alarms"), Alarms: &alarms, Width: jsii.Number(24)})},
+		{
+			graph("API requests", api.count.With(sum)),
+			graph("API 4xx", api.clientErrors.With(sum)),
+			graph("API 5xx", api.serverErrors.With(sum)),
+			graph("API latency p99", api.latency.With(p99("p99"))),
 		},
-	})
+	}
+	if h.Props.API == FunctionURL {
+		rows = append(rows, &[]awscloudwatch.IWidget{
+			graph("Device URL requests", h.urlMetric("UrlRequestCount", sum)),
+			graph("Device URL 4xx", h.urlMetric("Url4xxCount", sum)),
+			graph("Device URL 5xx", h.urlMetric("Url5xxCount", sum)),
+			graph("Device URL latency p99", h.urlMetric("UrlRequestLatency", p99("p99"))),
+		})
+	}
+	telemetry := []awscloudwatch.IWidget{
+		graph("Telemetry records in", h.Stream.MetricIncomingRecords(sum)),
+		graph("Telemetry throttled records", h.Stream.MetricWriteProvisionedThroughputExceeded(sum)),
+		graph("DynamoDB throttled requests a minute", dynamo...),
+	}
+	if h.Props.StreamShards > 0 {
+		telemetry = append(telemetry, graph("Telemetry bytes in", h.Stream.MetricIncomingBytes(sum)))
+	}
+	rows = append(rows,
+		&[]awscloudwatch.IWidget{
+			graph("Function invocations", invocations...),
+			graph("Function errors", errs...),
+			graph("Function throttles", throttles...),
+			graph("Function duration p99", durations...),
+		},
+		&telemetry,
+	)
+	h.Dashboard = awscloudwatch.NewDashboard(h.Construct, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{Widgets: &rows})
 }

@@ -16,10 +16,11 @@ const (
 	OutputOwnerSecretName = "OwnerSecretName" // same secret, by name
 	OutputStreamName      = "StreamName"      // telemetry stream
 	OutputStreamARN       = "StreamArn"
-	OutputStreamKeyARN    = "StreamKeyArn" // KMS key of the stream: consumers need kms:Decrypt on it
+	OutputStreamKeyARN    = "StreamKeyArn" // KMS key of the stream (customer key only): consumers need kms:Decrypt on it
 	OutputAlarmTopicARN   = "AlarmTopicArn"
 	OutputDomainTarget    = "DomainTarget"  // DNS target of the custom domain, when one is set
 	OutputDashboard       = "DashboardName" // when the dashboard is on
+	OutputDeviceURL       = "DeviceUrl"     // base URL of the device routes when they have their own (API url)
 )
 
 // OutputTableName is the output holding a table's physical name, e.g.
@@ -61,13 +62,18 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) (awscdk.
 	out(OutputOwnerSecretName, h.OwnerSecret.SecretName(), "Name of the owner policy secret")
 	out(OutputStreamName, h.Stream.StreamName(), "Telemetry Kinesis stream")
 	out(OutputStreamARN, h.Stream.StreamArn(), "Telemetry Kinesis stream ARN")
-	out(OutputStreamKeyARN, h.StreamKey.KeyArn(), "KMS key of the telemetry stream: grant consumers kms:Decrypt on it")
+	if h.StreamKey != nil {
+		out(OutputStreamKeyARN, h.StreamKey.KeyArn(), "KMS key of the telemetry stream: grant consumers kms:Decrypt on it")
+	}
 	for _, t := range schema.Tables() {
 		out(OutputTableName(t), h.Tables[t.ID].TableName(), t.ID+" DynamoDB table")
 	}
 	out(OutputAlarmTopicARN, h.AlarmTopic.TopicArn(), "SNS topic every alarm notifies: subscribe whoever is on call")
 	if h.Dashboard != nil {
 		out(OutputDashboard, h.Dashboard.DashboardName(), "CloudWatch dashboard")
+	}
+	if h.DeviceURL != nil {
+		out(OutputDeviceURL, h.DeviceURL, "Base URL of the device routes (the ingress function's URL); its host is the HostName for SDK devices: deploy again with -c hubHost=<that host>")
 	}
 	if h.DomainTarget != nil {
 		out(OutputDomainTarget, h.DomainTarget, "Point a CNAME (or alias) for the custom domain here")

@@ -1,0 +1,60 @@
+package costmodel
+
+import (
+	"time"
+
+	"github.com/devicehub/devicehub/internal/registry"
+	"github.com/devicehub/devicehub/shared/iothub"
+	"github.com/devicehub/devicehub/shared/telemetry"
+)
+
+// RecordSize is the size of the Kinesis record the hub writes for one
+// reference message with a body of n bytes. The telemetry record format
+// decides it; V1Record is today's, and a newer format plugs in here.
+type RecordSize func(n int) int
+
+// ReferenceBody is a JSON body of exactly n bytes (n ≥ 8), which the
+// envelope carries inline: {"d":"abc..."}.
+func ReferenceBody(n int) []byte {
+	n = max(n, 8)
+	b := make([]byte, n)
+	copy(b, `{"d":"`)
+	for i := 6; i < n-2; i++ {
+		b[i] = 'a' + byte(i%26)
+	}
+	copy(b[n-2:], `"}`)
+	return b
+}
+
+// ReferenceMessage is the message the model prices, as the Azure IoT SDKs
+// send it: an SDK-style message id (a UUID), content type and encoding,
+// three application properties; the hub stamps the device id, a generation
+// id, the SAS auth method and the enqueued time.
+func ReferenceMessage(n int) (telemetry.SystemProperties, []iothub.Property, []byte) {
+	sys := telemetry.SystemProperties{
+		MessageID: "3f2504e0-4f89-41d3-9a0c-0305e82c3301", ContentType: "application/json", ContentEncoding: "utf-8",
+		DeviceID: "device-000001", AuthGenerationID: "638672845123456789", AuthMethod: registry.AuthMethodSAS,
+		EnqueuedTime: time.Date(2026, 11, 27, 9, 0, 0, 123456789, time.UTC),
+	}
+	props := []iothub.Property{{Name: "alert", Value: "false"}, {Name: "site", Value: "plant-7"}, {Name: "unit", Value: "celsius"}}
+	return sys, props, ReferenceBody(n)
+}
+
+// V1Record is the size of the version 1 envelope (shared/telemetry's
+// encoder, the one the ingress function runs) of the reference message.
+func V1Record(n int) int {
+	sys, props, body := ReferenceMessage(n)
+	return len(telemetry.Append(nil, &sys, props, body))
+}
+
+// EnvelopeBytes is what a record format adds to a body of n bytes.
+func EnvelopeBytes(record RecordSize, n int) int { return record(n) - len(ReferenceBody(n)) }
+
+// Records names the record formats the model knows, for its -record flag.
+func Records() map[string]RecordSize { return map[string]RecordSize{"v1": V1Record} }
+
+// FixedEnvelope is a record format that adds a fixed number of bytes to the
+// body: a stand-in for a format under design (e.g. -envelope 120).
+func FixedEnvelope(bytes int) RecordSize {
+	return func(n int) int { return len(ReferenceBody(n)) + bytes }
+}
