@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/devicehub/devicehub/internal/config"
 	"github.com/devicehub/devicehub/internal/schema"
 )
 
@@ -110,6 +111,16 @@ func (h *Hub) environment(name string) map[string]*string {
 	}
 	for k, v := range h.Props.settings() {
 		env[k] = jsii.String(v)
+	}
+	if name != Sweeper {
+		// The payload version the front door sends, so the function decodes
+		// each event once, into its type: REST is 1.0; HTTP API and function
+		// URLs are 2.0.
+		format := config.EventFormatV2
+		if h.Props.API == RESTAPI {
+			format = config.EventFormatV1
+		}
+		env[schema.EnvEventFormat] = jsii.String(format)
 	}
 	// EnvHubHost is added by api(), once the API exists.
 	return env

@@ -167,11 +167,6 @@ type Concurrency struct {
 // DisableAuthCache, as Props.AuthCacheTTL, turns the device-key cache off.
 const DisableAuthCache time.Duration = -1
 
-// EnvAuthCacheSize carries Props.AuthCacheSize to the functions.
-// internal/config does not read it yet (see infra/README.md, "Cost"): it is
-// the name the functions are to read it under.
-const EnvAuthCacheSize = "DEVICEHUB_AUTH_CACHE_SIZE"
-
 // Unreserved, as a Concurrency field, leaves that function in the account's
 // unreserved pool: for accounts whose concurrency quota cannot hold the
 // reservations (AWS keeps 100 unreserved).
@@ -445,6 +440,6 @@ func (p *Props) settings() map[string]string {
 		schema.EnvFeedbackTTL:    p.FeedbackTTL.String(),
 		schema.EnvLogLevel:       p.LogLevel,
 		schema.EnvAuthCacheTTL:   ttl.String(),
-		EnvAuthCacheSize:         strconv.Itoa(p.AuthCacheSize),
+		schema.EnvAuthCacheSize:  strconv.Itoa(p.AuthCacheSize),
 	}
 }

@@ -102,7 +102,7 @@ func TestCustomProps(t *testing.T) {
 			env := map[string]string{
 				schema.EnvHubHost: "hub.example.com", schema.EnvC2DDefaultTTL: "2h0m0s", schema.EnvC2DMaxDelivery: "5",
 				schema.EnvC2DMaxQueue: "1000", schema.EnvFeedbackTTL: "30m0s", schema.EnvLogLevel: "debug",
-				schema.EnvAuthCacheTTL: "5m0s", hub.EnvAuthCacheSize: "50000",
+				schema.EnvAuthCacheTTL: "5m0s", schema.EnvAuthCacheSize: "50000",
 			}
 			for id, fn := range f.resources("AWS::Lambda::Function") {
 				vars := dig(fn, "Environment", "Variables").(map[string]any)
@@ -360,7 +360,7 @@ func checkEnvironment(t *testing.T, f *fixture) {
 	common := []string{
 		schema.EnvHubHost, schema.Telemetry.EnvVar,
 		schema.EnvC2DDefaultTTL, schema.EnvC2DMaxDelivery, schema.EnvC2DMaxQueue, schema.EnvFeedbackTTL, schema.EnvLogLevel,
-		schema.EnvAuthCacheTTL, hub.EnvAuthCacheSize,
+		schema.EnvAuthCacheTTL, schema.EnvAuthCacheSize,
 	}
 	for _, tb := range schema.Tables() {
 		common = append(common, tb.EnvVar)
@@ -393,8 +393,8 @@ func checkEnvironment(t *testing.T, f *fixture) {
 		if !strings.Contains(canon(vars[schema.EnvHubHost]), ".execute-api.") && vars[schema.EnvHubHost] != "hub.example.com" {
 			t.Errorf("%s: host %s", name, canon(vars[schema.EnvHubHost]))
 		}
-		if p := f.hub.Props; p.AuthCacheTTL == config.DefaultAuthCache && (vars[schema.EnvAuthCacheTTL] != "30s" || vars[hub.EnvAuthCacheSize] != "10000") {
-			t.Errorf("%s: auth cache %v, %v, want 30s and 10000 by default", name, vars[schema.EnvAuthCacheTTL], vars[hub.EnvAuthCacheSize])
+		if p := f.hub.Props; p.AuthCacheTTL == config.DefaultAuthCache && (vars[schema.EnvAuthCacheTTL] != "30s" || vars[schema.EnvAuthCacheSize] != "10000") {
+			t.Errorf("%s: auth cache %v, %v, want 30s and 10000 by default", name, vars[schema.EnvAuthCacheTTL], vars[schema.EnvAuthCacheSize])
 		}
 		// The functions must accept their configuration as synthesized.
 		if _, err := config.FromEnv(func(k string) string {

@@ -3,6 +3,7 @@ package costmodel
 import (
 	"time"
 
+	"github.com/devicehub/devicehub/internal/d2c"
 	"github.com/devicehub/devicehub/internal/registry"
 	"github.com/devicehub/devicehub/shared/iothub"
 	"github.com/devicehub/devicehub/shared/telemetry"
@@ -40,11 +41,11 @@ func ReferenceMessage(n int) (telemetry.SystemProperties, []iothub.Property, []b
 	return sys, props, ReferenceBody(n)
 }
 
-// V1Record is the size of the version 1 envelope (shared/telemetry's
-// encoder, the one the ingress function runs) of the reference message.
+// V1Record is the size of the version 1 envelope (internal/d2c's encoder,
+// the one the ingress function runs) of the reference message.
 func V1Record(n int) int {
 	sys, props, body := ReferenceMessage(n)
-	return len(telemetry.Append(nil, &sys, props, body))
+	return len(d2c.EncodeRecord(&sys, props, body))
 }
 
 // EnvelopeBytes is what a record format adds to a body of n bytes.

@@ -49,6 +49,10 @@ func (g oneDevice) Get(_ context.Context, id string) (registry.Device, error) {
 	return g.d, nil
 }
 
+func (g oneDevice) GetEventually(ctx context.Context, id string) (registry.Device, error) {
+	return g.Get(ctx, id)
+}
+
 // streams are the Kinesis writers under test, each over the fake transport.
 var streams = []struct {
 	name string

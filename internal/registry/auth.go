@@ -23,15 +23,20 @@ type Identity struct {
 	AuthMethod   string
 }
 
-// Getter reads one device (a Store, usually).
+// Getter reads one device (a Store, usually): Get strongly consistently,
+// GetEventually from any replica (half the read cost; DynamoDB replicas
+// usually agree within a second).
 type Getter interface {
 	Get(ctx context.Context, id string) (Device, error)
+	GetEventually(ctx context.Context, id string) (Device, error)
 }
 
 // Authenticator checks device and owner-policy SAS tokens. A warm function
-// keeps device keys in a bounded cache for at most CacheTTL, so a disabled or
-// deleted device is refused at the latest CacheTTL after the change (at once
-// in the process that made the change).
+// keeps device keys in a bounded cache for at most CacheTTL and reads them
+// eventually consistently, so a disabled or deleted device is refused at the
+// latest CacheTTL plus DynamoDB's replication lag (about a second) after the
+// change; in the process that made the change, at once (Invalidate makes the
+// next read of that device strongly consistent).
 type Authenticator struct {
 	host      string // lower case
 	devices   Getter
@@ -41,9 +46,14 @@ type Authenticator struct {
 	ttl       time.Duration
 	max       int
 
-	mu    sync.Mutex
-	cache map[string]cached
+	mu          sync.Mutex
+	cache       map[string]cached
+	invalidated map[string]time.Time // devices this process changed: read strongly until their writes have surely spread
 }
+
+// replicationLag bounds how long after a write an eventually consistent read
+// may still return the old item, for Invalidate's purpose.
+const replicationLag = 5 * time.Second
 
 // cached is a device as authentication needs it, with its keys prepared, or
 // the fact that no such device is registered (missing).
@@ -92,7 +102,7 @@ func NewAuthenticator(c AuthConfig) (*Authenticator, error) {
 	}
 	return &Authenticator{
 		host: strings.ToLower(c.HubHost), devices: c.Devices, policy: c.Policy, policyKey: policyKey,
-		now: c.Now, ttl: c.CacheTTL, max: c.CacheSize, cache: make(map[string]cached),
+		now: c.Now, ttl: c.CacheTTL, max: c.CacheSize, cache: make(map[string]cached), invalidated: make(map[string]time.Time),
 	}, nil
 }
 
@@ -202,6 +212,10 @@ func (a *Authenticator) grants(sr, path string) bool {
 func (a *Authenticator) Invalidate(deviceID string) {
 	a.mu.Lock()
 	delete(a.cache, deviceID)
+	if len(a.invalidated) >= a.max {
+		clear(a.invalidated) // bounded; losing one only costs a possibly stale read
+	}
+	a.invalidated[deviceID] = a.now()
 	a.mu.Unlock()
 }
 
@@ -224,7 +238,17 @@ func (a *Authenticator) lookup(ctx context.Context, id string, now time.Time) (c
 // load reads the device from the registry and caches what it found, a
 // missing device included.
 func (a *Authenticator) load(ctx context.Context, id string, now time.Time) (cached, error) {
-	d, err := a.devices.Get(ctx, id)
+	get := a.devices.GetEventually
+	a.mu.Lock()
+	if at, ok := a.invalidated[id]; ok {
+		if now.Sub(at) < replicationLag {
+			get = a.devices.Get
+		} else {
+			delete(a.invalidated, id)
+		}
+	}
+	a.mu.Unlock()
+	d, err := get(ctx, id)
 	if err != nil {
 		if apierr.KindOf(err) == apierr.NotFound {
 			c := cached{missing: true, loaded: now}

@@ -73,7 +73,18 @@ func storeErr(op string, err error) error {
 
 // Get reads a device with a strongly consistent read, so a disable is seen at once.
 func (s *DynamoStore) Get(ctx context.Context, id string) (Device, error) {
-	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.Table, Key: key(id), ConsistentRead: aws.Bool(true)})
+	return s.get(ctx, id, true)
+}
+
+// GetEventually reads a device from any replica: half the read units of Get,
+// and possibly a write behind (DynamoDB's replicas usually agree within a
+// second). Authentication reads keys this way on every cache miss.
+func (s *DynamoStore) GetEventually(ctx context.Context, id string) (Device, error) {
+	return s.get(ctx, id, false)
+}
+
+func (s *DynamoStore) get(ctx context.Context, id string, consistent bool) (Device, error) {
+	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.Table, Key: key(id), ConsistentRead: aws.Bool(consistent)})
 	if err != nil {
 		return Device{}, storeErr("get", err)
 	}

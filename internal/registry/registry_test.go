@@ -39,11 +39,17 @@ func TestValidateDeviceID(t *testing.T) {
 
 // memDevices is a small fake of Getter.
 type memDevices struct {
-	m     map[string]Device
-	reads int
+	m      map[string]Device
+	reads  int
+	strong int // of reads, the strongly consistent ones
 }
 
-func (f *memDevices) Get(_ context.Context, id string) (Device, error) {
+func (f *memDevices) Get(ctx context.Context, id string) (Device, error) {
+	f.strong++
+	return f.GetEventually(ctx, id)
+}
+
+func (f *memDevices) GetEventually(_ context.Context, id string) (Device, error) {
 	f.reads++
 	d, ok := f.m[id]
 	if !ok {
@@ -219,5 +225,37 @@ func TestAuthenticatorRemembersUnknownDevicesBriefly(t *testing.T) {
 	a.Invalidate("ghost")
 	if _, err := a.Device(context.Background(), hdr, "ghost"); err != nil {
 		t.Fatalf("Invalidate must end a remembered absence at once: %v", err)
+	}
+}
+
+// Authentication reads keys eventually consistently (half the read cost),
+// except right after this process changed the device, when a replica could
+// still hold the old item.
+func TestAuthenticatorReadsEventuallyExceptAfterInvalidate(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	d := Device{DeviceID: "d", GenerationID: "g", Status: StatusEnabled, PrimaryKey: NewKey(), SecondaryKey: NewKey()}
+	store := &memDevices{m: map[string]Device{"d": d}}
+	a, _ := NewAuthenticator(AuthConfig{HubHost: "h", Devices: store, PolicyKey: NewKey(), Policy: "iothubowner",
+		Now: func() time.Time { return now }, CacheTTL: time.Second})
+	hdr, _ := sas.New("h/devices/d", d.PrimaryKey, "", now.Add(time.Hour))
+	read := func() {
+		t.Helper()
+		if _, err := a.Device(context.Background(), hdr, "d"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read()
+	if store.reads != 1 || store.strong != 0 {
+		t.Fatalf("first read: %d reads, %d strong; want one eventually consistent read", store.reads, store.strong)
+	}
+	a.Invalidate("d")
+	read()
+	if store.reads != 2 || store.strong != 1 {
+		t.Fatalf("after Invalidate: %d reads, %d strong; want a strongly consistent one", store.reads, store.strong)
+	}
+	now = now.Add(replicationLag)
+	read()
+	if store.reads != 3 || store.strong != 1 {
+		t.Fatalf("once the change has spread: %d reads, %d strong; want eventual again", store.reads, store.strong)
 	}
 }
