@@ -114,6 +114,7 @@ func (c *Client) Do(ctx context.Context, method, path string, hdr http.Header, b
 	e := &Error{Status: resp.StatusCode}
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	_ = json.Unmarshal(raw, &e.Body)
+	e.Body.FillFromClassic() // IoT Hub itself may answer with the classic fields only
 	if e.Body.Message == "" {
 		e.Body.Message = strings.TrimSpace(string(raw))
 	}
