@@ -24,6 +24,12 @@ const (
 	EnvStateFile      = "DEVICEHUB_STATE_FILE"        // local mode: where `make run` writes URLs and secrets
 	EnvHubURL         = "DEVICEHUB_URL"               // CLI: base URL of the hub's HTTP API
 	EnvConnString     = "DEVICEHUB_CONNECTION_STRING" // CLI: owner (service) connection string
+	// The device-facing function's front door: empty for API Gateway,
+	// "alb-mtls" for the function behind the mutual-TLS load balancer, which
+	// alone reads the client certificate header (named by
+	// EnvClientCertHeader, default X-Amzn-Mtls-Clientcert).
+	EnvFrontDoor        = "DEVICEHUB_FRONT_DOOR"
+	EnvClientCertHeader = "DEVICEHUB_CLIENT_CERT_HEADER"
 )
 
 // OwnerPolicyName is the default hub-level shared access policy, as in IoT Hub.
