@@ -69,6 +69,9 @@ func newServer(d Deps) (http.Handler, *server) {
 		s.handle(mux, "GET /devices/{id}", s.service(s.getDevice))
 		s.handle(mux, "DELETE /devices/{id}", s.service(s.deleteDevice))
 		s.handle(mux, "GET /devices", s.service(s.listDevices))
+		// The Node service SDK lists at /devices/ (its devicePath('')), and
+		// API Gateway routes that to GET /devices with the slash kept.
+		mux.HandleFunc("GET /devices/{$}", s.service(s.listDevices))
 	}
 	if d.Telemetry != nil {
 		s.handle(mux, "POST /devices/{id}/messages/events", s.device(s.postEvents))

@@ -134,12 +134,16 @@ async function main() {
   await step('update-partial', async () => summary((await registry.update({ deviceId: prefix + '-class', status: 'disabled' })).responseBody));
   await step('update-missing', async () => summary((await registry.update({ deviceId: prefix + '-missing', status: 'disabled' })).responseBody));
   // Update guarded by the current etag, then by the stale one.
-  const cur = (await registry.get(prefix + '-keys')).responseBody;
   await step('update-etag', async () => {
+    const cur = (await registry.get(prefix + '-keys')).responseBody;
     cur.status = 'enabled';
     return summary(await putWithETag(host, cur, cur.etag));
   });
-  await step('update-stale-etag', async () => summary(await putWithETag(host, cur, got ? got.etag : 'x')));
+  // The etag the first get saw is two updates old by now.
+  await step('update-stale-etag', async () => {
+    const cur = (await registry.get(prefix + '-keys')).responseBody;
+    return summary(await putWithETag(host, cur, got ? got.etag : 'x'));
+  });
 
   await step('list', async () => (await registry.list()).responseBody.map((d) => summary(d)).sort((a, b) => a.deviceId.localeCompare(b.deviceId)));
 
