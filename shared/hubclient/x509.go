@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"net/http"
-	"strings"
 
 	"github.com/devicehub/devicehub/shared/iothub"
 	"github.com/devicehub/devicehub/shared/sas"
@@ -14,14 +13,14 @@ import (
 // SetTLS makes the client trust roots for the hub's server certificate (nil:
 // the system's roots) and, when cert is given, present it in the TLS
 // handshake: the credential of an X.509 device, which then sends no SAS
-// token.
+// token (an empty cert: no credential at all).
 func (c *Client) SetTLS(roots *x509.CertPool, cert *tls.Certificate) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	if t, ok := c.HTTP.Transport.(*http.Transport); ok {
 		tr = t.Clone()
 	}
 	cfg := &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
-	if cert != nil {
+	if cert != nil && len(cert.Certificate) > 0 {
 		cfg.Certificates = []tls.Certificate{*cert}
 	}
 	tr.TLSClientConfig = cfg
@@ -96,6 +95,6 @@ func (c *Client) GenerateVerificationCode(ctx context.Context, name, etag string
 func (c *Client) VerifyCA(ctx context.Context, name, etag, proofPEM string) (iothub.Certificate, error) {
 	var out iothub.Certificate
 	_, err := c.doJSON(ctx, http.MethodPost, certificatePath(name)+"/verify", ifMatch(etag),
-		iothub.CertificateVerification{Certificate: strings.TrimSpace(proofPEM) + "\n"}, &out)
+		iothub.CertificateVerification{Certificate: proofPEM}, &out)
 	return out, err
 }
