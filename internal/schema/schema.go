@@ -24,6 +24,7 @@ const (
 	EnvStateFile      = "DEVICEHUB_STATE_FILE"        // local mode: where `make run` writes URLs and secrets
 	EnvHubURL         = "DEVICEHUB_URL"               // CLI: base URL of the hub's HTTP API
 	EnvConnString     = "DEVICEHUB_CONNECTION_STRING" // CLI: owner (service) connection string
+	EnvTLSCA          = "DEVICEHUB_TLS_CA"            // CLI: PEM file of the CA the hub's TLS certificate chains to
 	// The device-facing function's front door: empty for API Gateway,
 	// "alb-mtls" for the function behind the mutual-TLS load balancer, which
 	// alone reads the client certificate header (named by
