@@ -26,7 +26,7 @@ import (
 
 // FrontDoorALB is the DEVICEHUB_FRONT_DOOR value of the function behind the
 // mTLS load balancer.
-const FrontDoorALB = "alb-mtls"
+const FrontDoorALB = schema.FrontDoorALB
 
 // IngressHandler is the Lambda handler of a device-facing function: the API
 // Gateway one, or, with DEVICEHUB_FRONT_DOOR=alb-mtls, the ALB one reading

@@ -33,6 +33,10 @@ const (
 	EnvClientCertHeader = "DEVICEHUB_CLIENT_CERT_HEADER"
 )
 
+// FrontDoorALB is the EnvFrontDoor value of the function behind the
+// mutual-TLS load balancer.
+const FrontDoorALB = "alb-mtls"
+
 // OwnerPolicyName is the default hub-level shared access policy, as in IoT Hub.
 const OwnerPolicyName = "iothubowner"
 
