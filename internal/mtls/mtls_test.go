@@ -89,3 +89,17 @@ func TestALBHeaderRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkParseALBHeader is the ALB front door's per-request decoding of a
+// leaf and its intermediate.
+func BenchmarkParseALBHeader(b *testing.B) {
+	t := &testing.T{}
+	ca := issue(t, certgen.Spec{CommonName: "ca", IsCA: true}, nil)
+	enc := EncodeALBHeader(issue(t, certgen.Spec{CommonName: "dev"}, ca).Cert, ca.Cert)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ParseALBHeader(enc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
