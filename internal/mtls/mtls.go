@@ -71,6 +71,9 @@ func ParseALBHeader(v string) ([]*x509.Certificate, error) {
 		var b *pem.Block
 		b, rest = pem.Decode(rest)
 		if b == nil {
+			if len(strings.TrimSpace(string(rest))) != 0 {
+				return nil, errors.New("mtls: client certificate header holds something other than PEM certificates")
+			}
 			break
 		}
 		if b.Type != "CERTIFICATE" {

@@ -75,15 +75,20 @@ func TestALBHeaderRoundTrip(t *testing.T) {
 	if len(chain) != 2 || !chain[0].Equal(dev.Cert) || !chain[1].Equal(ca.Cert) {
 		t.Fatalf("chain %v", chain)
 	}
-	for name, bad := range map[string]string{
-		"empty":        "",
-		"not PEM":      "hello",
-		"bad escape":   "%zz",
-		"bad DER":      "-----BEGIN%20CERTIFICATE-----%0AAAAA%0A-----END%20CERTIFICATE-----%0A",
-		"too long":     strings.Repeat(EncodeALBHeader(ca.Cert), MaxChain+1),
-		"only a key":   "-----BEGIN%20PRIVATE%20KEY-----%0AAAAA%0A-----END%20PRIVATE%20KEY-----%0A",
-		"space for +s": strings.ReplaceAll(enc, "+", " "),
-	} {
+	bad := map[string]string{
+		"empty":           "",
+		"not PEM":         "hello",
+		"bad escape":      "%zz",
+		"bad DER":         "-----BEGIN%20CERTIFICATE-----%0AAAAA%0A-----END%20CERTIFICATE-----%0A",
+		"too long":        strings.Repeat(EncodeALBHeader(ca.Cert), MaxChain+1),
+		"only a key":      "-----BEGIN%20PRIVATE%20KEY-----%0AAAAA%0A-----END%20PRIVATE%20KEY-----%0A",
+		"trailing bytes":  enc + "garbage",
+		"truncated chain": enc[:len(enc)-40],
+	}
+	if strings.Contains(enc, "+") { // base64 of two certificates almost always holds one
+		bad["'+' read as a space"] = strings.ReplaceAll(enc, "+", " ")
+	}
+	for name, bad := range bad {
 		if c, err := ParseALBHeader(bad); err == nil {
 			t.Errorf("%s: parsed %d certificates", name, len(c))
 		}
