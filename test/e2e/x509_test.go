@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -332,5 +333,80 @@ func TestX509Refusals(t *testing.T) {
 	}
 	if n := len(h.env.ReadStream(t)); n != before {
 		t.Fatalf("%d records after refused sends, want %d", n, before)
+	}
+}
+
+// TestCertificateAPI: IoT Hub's certificate resource over the wire, and the
+// answers to every misuse.
+func TestCertificateAPI(t *testing.T) {
+	env := testenv.New(t, testenv.Options{})
+	svc := hubclient.New(env.Server.URL, env.OwnerConn)
+	ctx := context.Background()
+	ca := issue(t, certgen.Spec{CommonName: "api CA", IsCA: true}, nil)
+	leaf := issue(t, certgen.Spec{CommonName: "not a CA"}, ca)
+
+	status := func(err error) (int, string) {
+		var he *hubclient.Error
+		if !errors.As(err, &he) {
+			return 0, fmt.Sprint(err)
+		}
+		return he.Status, he.Body.Code
+	}
+	up, err := svc.UploadCA(ctx, "api", string(ca.CertPEM()), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s1, _ := registry.Thumbprints(ca.Cert)
+	p := up.Properties
+	if up.Name != "api" || up.Type != iothub.CertificateType || up.ETag == "" || p.IsVerified || p.Thumbprint != s1 ||
+		p.Subject != "CN=api CA" || p.Expiry != ca.Cert.NotAfter.UTC().Format(http.TimeFormat) || p.Certificate != string(ca.CertPEM()) {
+		t.Errorf("uploaded: %+v", up)
+	}
+	raw := func(method, path, body string, hdr http.Header) error {
+		if hdr == nil {
+			hdr = http.Header{}
+		}
+		hdr.Set("Content-Type", "application/json")
+		resp, err := svc.Do(ctx, method, path, hdr, []byte(body))
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	}
+	pemJSON := func(c *certgen.Issued) string { b, _ := json.Marshal(string(c.CertPEM())); return string(b) }
+	cases := []struct {
+		name   string
+		err    error
+		status int
+		code   string
+	}{
+		{"verified on upload", raw("PUT", "/certificates/other", `{"properties":{"certificate":`+pemJSON(ca)+`,"isVerified":true}}`, nil), 400, "ArgumentInvalid"},
+		{"a leaf as a CA", raw("PUT", "/certificates/other", `{"properties":{"certificate":`+pemJSON(leaf)+`}}`, nil), 400, "ArgumentInvalid"},
+		{"no certificate", raw("PUT", "/certificates/other", `{"properties":{}}`, nil), 400, "ArgumentInvalid"},
+		{"bad name", raw("PUT", "/certificates/a%20b", `{"properties":{"certificate":`+pemJSON(ca)+`}}`, nil), 400, "ArgumentInvalid"},
+		{"replace without If-Match", raw("PUT", "/certificates/api", `{"properties":{"certificate":`+pemJSON(ca)+`}}`, nil), 412, "PreconditionFailed"},
+		{"replace with a stale etag", raw("PUT", "/certificates/api", `{"properties":{"certificate":`+pemJSON(ca)+`}}`, http.Header{"If-Match": {`"Nw=="`}}), 412, "PreconditionFailed"},
+		{"verify without a code", raw("POST", "/certificates/api/verify", `{"certificate":`+pemJSON(leaf)+`}`, nil), 400, "ArgumentInvalid"},
+		{"get unknown", func() error { _, err := svc.GetCA(ctx, "nope"); return err }(), 404, "CertificateNotFound"},
+		{"delete unknown", svc.DeleteCA(ctx, "nope", ""), 404, "CertificateNotFound"},
+		{"code for unknown", func() error { _, err := svc.GenerateVerificationCode(ctx, "nope", ""); return err }(), 404, "CertificateNotFound"},
+	}
+	for _, tc := range cases {
+		if st, code := status(tc.err); st != tc.status || code != tc.code {
+			t.Errorf("%s: %d %s, want %d %s", tc.name, st, code, tc.status, tc.code)
+		}
+	}
+	list, err := svc.ListCAs(ctx)
+	if err != nil || len(list) != 1 || list[0].Name != "api" {
+		t.Fatalf("list: %+v %v", list, err)
+	}
+	if err := svc.DeleteCA(ctx, "api", up.ETag); err != nil {
+		t.Fatal(err)
+	}
+	// The CA item never shows among the devices.
+	env.CreateDevice(t, "d1")
+	devs, err := svc.ListDevices(ctx)
+	if err != nil || len(devs) != 1 || devs[0].DeviceID != "d1" {
+		t.Fatalf("devices: %+v %v", devs, err)
 	}
 }
