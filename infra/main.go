@@ -78,6 +78,9 @@ func stackProps(get, getenv func(string) string) (string, *hub.StackProps, error
 	if d := get("domainName"); d != "" {
 		h.Domain = &hub.Domain{Name: d, CertificateARN: get("certificateArn")}
 	}
+	if d := get("x509Domain"); d != "" {
+		h.X509 = &hub.X509{Domain: d, CertificateARN: get("x509CertificateArn"), ClientCertHeader: get("x509ClientCertHeader")}
+	}
 	// A throwaway stack (removalPolicy=destroy) is unprotected unless the
 	// context says otherwise: protection would stop its destruction.
 	if h.RemovalPolicy == awscdk.RemovalPolicy_DESTROY {

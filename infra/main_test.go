@@ -17,6 +17,7 @@ func TestStackPropsFromContext(t *testing.T) {
 	ctx := map[string]string{
 		"stackName": "Hub2", "api": "rest", "removalPolicy": "destroy", "streamShards": "4",
 		"c2dMaxQueue": "200", "sweepRate": "2m", "domainName": "hub.example.com", "certificateArn": "arn:cert",
+		"x509Domain": "devices.example.com", "x509CertificateArn": "arn:x509", "x509ClientCertHeader": "X-Chain",
 	}
 	env := map[string]string{"CDK_DEFAULT_REGION": "us-east-1", "AWS_REGION": "eu-central-1", "CDK_DEFAULT_ACCOUNT": "123456789012"}
 	name, p, err := stackProps(func(k string) string { return ctx[k] }, func(k string) string { return env[k] })
@@ -25,7 +26,8 @@ func TestStackPropsFromContext(t *testing.T) {
 	}
 	h := p.Hub
 	if name != "Hub2" || h.API != hub.RESTAPI || h.RemovalPolicy != awscdk.RemovalPolicy_DESTROY || h.StreamShards != 4 ||
-		h.C2DMaxQueue != 200 || h.SweepRate != 2*time.Minute || h.Domain == nil || h.Domain.CertificateARN != "arn:cert" {
+		h.C2DMaxQueue != 200 || h.SweepRate != 2*time.Minute || h.Domain == nil || h.Domain.CertificateARN != "arn:cert" ||
+		h.X509 == nil || *h.X509 != (hub.X509{Domain: "devices.example.com", CertificateARN: "arn:x509", ClientCertHeader: "X-Chain"}) {
 		t.Errorf("%s %+v", name, h)
 	}
 	// AWS_REGION wins: the CLI overwrites CDK_DEFAULT_REGION with us-east-1

@@ -46,17 +46,23 @@ func (c *cli) deviceCmd() *cobra.Command {
 }
 
 func (c *cli) deviceCreateCmd() *cobra.Command {
-	var primary, secondary string
-	var disabled bool
+	var primary, secondary, thumb, thumb2 string
+	var disabled, caSigned bool
 	cmd := &cobra.Command{
 		Use:   "create ID",
 		Short: "Register a device and print its connection string",
-		Long: `Registers a device with SAS authentication. The hub generates its keys unless
---primary-key/--secondary-key give them. Prints the device with the connection
-string to give it ("connectionString").`,
+		Long: `Registers a device. By default it authenticates with SAS: the hub generates its
+keys unless --primary-key/--secondary-key give them. --thumbprint registers an
+X.509 selfSigned device by its certificate's SHA-1 or SHA-256 thumbprint (and
+--secondary-thumbprint a second one, for rotation); --ca an X.509 device whose
+certificate chains to a verified CA ('devicehub ca') with the device id as its
+subject CN. Prints the device with the connection string to give it
+("connectionString"; x509=true for X.509 devices).`,
 		Example: `  devicehub device create thermostat-1
   devicehub device create thermostat-1 --disabled -o table
-  devicehub device create thermostat-1 -o json | jq -r .connectionString`,
+  devicehub device create thermostat-1 -o json | jq -r .connectionString
+  devicehub device create cam-1 --thumbprint "$(openssl x509 -in cam-1.pem -noout -fingerprint -sha256 | cut -d= -f2)"
+  devicehub device create cam-2 --ca`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			svc, err := c.service()
@@ -67,19 +73,35 @@ string to give it ("connectionString").`,
 			if disabled {
 				in.Status = registry.StatusDisabled
 			}
-			if primary != "" || secondary != "" {
+			switch {
+			case caSigned:
+				in.Authentication.Type = iothub.AuthCertificateAuthority
+			case thumb != "" || thumb2 != "":
+				in.Authentication.Type = iothub.AuthSelfSigned
+				in.Authentication.X509Thumbprint = &iothub.X509Thumbprint{PrimaryThumbprint: thumb, SecondaryThumbprint: thumb2}
+			case primary != "" || secondary != "":
 				in.Authentication.SymmetricKey = &iothub.SymmetricKey{PrimaryKey: primary, SecondaryKey: secondary}
 			}
 			d, err := svc.CreateDevice(cmd.Context(), args[0], in)
 			if err != nil {
 				return err
 			}
-			return c.printOne(cmd, createdRow{Device: d, ConnectionString: svc.DeviceConnectionString(d).String()})
+			return c.printOne(cmd, createdRow{Device: d, ConnectionString: connectionString(svc, d)})
 		},
 	}
 	cmd.Flags().StringVar(&primary, "primary-key", "", "base64 primary key (generated when empty)")
 	cmd.Flags().StringVar(&secondary, "secondary-key", "", "base64 secondary key (generated when empty)")
 	cmd.Flags().BoolVar(&disabled, "disabled", false, "create the device disabled")
+	cmd.Flags().StringVar(&thumb, "thumbprint", "", "X.509 selfSigned: the certificate's hex SHA-1 or SHA-256 thumbprint")
+	cmd.Flags().StringVar(&thumb2, "secondary-thumbprint", "", "X.509 selfSigned: a second certificate's thumbprint")
+	cmd.Flags().BoolVar(&caSigned, "ca", false, "X.509 certificateAuthority: a certificate from a verified CA, subject CN = ID")
+	cmd.MarkFlagsMutuallyExclusive("ca", "thumbprint")
+	cmd.MarkFlagsMutuallyExclusive("ca", "secondary-thumbprint")
+	for _, k := range []string{"primary-key", "secondary-key"} {
+		for _, x := range []string{"ca", "thumbprint", "secondary-thumbprint"} {
+			cmd.MarkFlagsMutuallyExclusive(k, x)
+		}
+	}
 	return cmd
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/devicehub/devicehub/internal/localhub"
 	"github.com/devicehub/devicehub/internal/schema"
 	"github.com/devicehub/devicehub/shared/hubclient"
+	"github.com/devicehub/devicehub/shared/iothub"
 	"github.com/devicehub/devicehub/shared/sas"
 )
 
@@ -34,6 +35,8 @@ type deps struct {
 type cli struct {
 	deps
 	url, conn, stateFile string
+	tlsCA                string // --tls-ca: PEM CA(s) to trust for the hub's certificate
+	certFile, keyFile    string // --cert/--key: act as an X.509 device (x509.go)
 	output               outputFormat
 
 	state    *localhub.State // read once, on first use
@@ -79,11 +82,12 @@ func (c *cli) rootCmd() *cobra.Command {
 	pf.StringVar(&c.url, "url", "", "hub base URL (default $"+schema.EnvHubURL+", else the local hub's)")
 	pf.StringVar(&c.conn, "connection-string", "", "owner (service) connection string (default $"+schema.EnvConnString+", else the local hub's)")
 	pf.StringVar(&c.stateFile, "state", "", "state file of a local hub (default $"+schema.EnvStateFile+", else "+localhub.DefaultStateFile+" at the repository root)")
+	pf.StringVar(&c.tlsCA, "tls-ca", "", "PEM file of the CA to trust for the hub's TLS certificate (default $"+schema.EnvTLSCA+", else a local --tls hub's)")
 	pf.VarP(&c.output, "output", "o", "output format: json (one value per line) or table")
 	_ = root.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(outputFormats, cobra.ShellCompDirectiveNoFileComp))
 	_ = root.MarkPersistentFlagFilename("state", "json")
 
-	root.AddCommand(c.localCmd(), c.deviceCmd(), c.sendCmd(), c.tailCmd(), c.c2dCmd(), c.feedbackCmd())
+	root.AddCommand(c.localCmd(), c.deviceCmd(), c.caCmd(), c.sendCmd(), c.tailCmd(), c.c2dCmd(), c.feedbackCmd())
 	c.markRuns(root)
 	return root
 }
@@ -174,10 +178,17 @@ func (c *cli) baseURL() (string, error) {
 	return st.URL, nil
 }
 
-func (c *cli) client(base string, conn sas.ConnectionString) *hubclient.Client {
+func (c *cli) client(base string, conn sas.ConnectionString) (*hubclient.Client, error) {
 	hc := hubclient.New(base, conn)
 	hc.Now = c.Now
-	return hc
+	roots, err := c.roots()
+	if err != nil {
+		return nil, err
+	}
+	if roots != nil {
+		hc.SetTLS(roots, nil)
+	}
+	return hc, nil
 }
 
 // service returns a client acting with the owner policy.
@@ -201,7 +212,7 @@ func (c *cli) service() (*hubclient.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("owner connection string: %w", err)
 	}
-	return c.client(u, conn), nil
+	return c.client(u, conn)
 }
 
 // device returns a client acting as the device of deviceConn.
@@ -217,12 +228,16 @@ func (c *cli) device(deviceConn string) (*hubclient.Client, error) {
 	if conn.DeviceID == "" {
 		return nil, errors.New("the device connection string has no DeviceId")
 	}
-	return c.client(u, conn), nil
+	return c.client(u, conn)
 }
 
 // deviceClient resolves --device (its key looked up with the owner policy)
-// or --device-connection-string into a client acting as that device.
+// or --device-connection-string into a client acting as that device; with
+// --cert and --key, an X.509 device (x509.go).
 func (c *cli) deviceClient(ctx context.Context, id, conn string) (*hubclient.Client, error) {
+	if c.certFile != "" {
+		return c.x509Device(id, conn)
+	}
 	if conn != "" {
 		return c.device(conn)
 	}
@@ -233,6 +248,9 @@ func (c *cli) deviceClient(ctx context.Context, id, conn string) (*hubclient.Cli
 	d, err := svc.GetDevice(ctx, id)
 	if err != nil {
 		return nil, err
+	}
+	if t := d.Authentication.Type; t != "" && t != iothub.AuthSAS {
+		return nil, fmt.Errorf("device %s authenticates with X.509 (%s): pass its --cert and --key", id, t)
 	}
 	return c.device(svc.DeviceConnectionString(d).String())
 }
@@ -267,12 +285,18 @@ func (c *cli) printOne(cmd *cobra.Command, r row) error {
 	return p.flush()
 }
 
-// deviceFlags adds --device and --device-connection-string, one of them required.
+// deviceFlags adds --device and --device-connection-string, one of them
+// required, and --cert/--key for an X.509 device.
 func (c *cli) deviceFlags(cmd *cobra.Command, id, conn *string) {
 	cmd.Flags().StringVar(id, "device", "", "act as this device (its key is read from the registry)")
 	cmd.Flags().StringVar(conn, "device-connection-string", "", "act as the device of this connection string")
 	cmd.MarkFlagsMutuallyExclusive("device", "device-connection-string")
 	cmd.MarkFlagsOneRequired("device", "device-connection-string")
+	cmd.Flags().StringVar(&c.certFile, "cert", "", "act as an X.509 device: its PEM certificate (then its chain)")
+	cmd.Flags().StringVar(&c.keyFile, "key", "", "the X.509 device's PEM private key")
+	cmd.MarkFlagsRequiredTogether("cert", "key")
+	_ = cmd.MarkFlagFilename("cert", "pem", "crt")
+	_ = cmd.MarkFlagFilename("key", "pem", "key")
 	_ = cmd.RegisterFlagCompletionFunc("device", c.completeDevice)
 	_ = cmd.RegisterFlagCompletionFunc("device-connection-string", cobra.NoFileCompletions)
 }

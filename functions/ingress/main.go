@@ -1,5 +1,7 @@
 // Command ingress is the devicehub ingress Lambda function: the hub API's
-// device routes (telemetry in, cloud-to-device out) behind API Gateway.
+// device routes (telemetry in, cloud-to-device out) behind API Gateway, or,
+// with DEVICEHUB_FRONT_DOOR=alb-mtls, behind the mutual-TLS load balancer
+// that X.509 devices connect to.
 package main
 
 import (
@@ -19,5 +21,10 @@ func main() {
 		log.Error("init failed", slog.Any("error", err))
 		os.Exit(1)
 	}
-	lambda.Start(hub.LambdaHandler())
+	handler, err := hub.IngressHandler(os.Getenv, log)
+	if err != nil {
+		log.Error("init failed", slog.Any("error", err))
+		os.Exit(1)
+	}
+	lambda.Start(handler)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscertificatemanager"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskinesis"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
@@ -131,6 +132,7 @@ type Props struct {
 	Concurrency   Concurrency // default ingress 100, service 20, sweeper 1
 
 	Domain        *Domain         // optional custom domain
+	X509          *X509           // optional: the mutual-TLS front door for X.509 devices (x509.go)
 	HubHost       string          // overrides the host name devices sign for (e.g. behind a proxy); default the domain or the API's host
 	AlarmTopic    awssns.ITopic   // alarms notify it (alarm and OK); one is created when neither it nor AlarmTopicARN is set
 	AlarmTopicARN string          // or the topic's ARN, imported when AlarmTopic is nil
@@ -210,6 +212,11 @@ type Hub struct {
 	DomainTarget *string
 	AccessLogs   awslogs.LogGroup
 	AlarmTopic   awssns.ITopic // the topic every alarm notifies (Props.AlarmTopic or the one created)
+	// With Props.X509: the function behind the mTLS load balancer, the load
+	// balancer, and the DNS name to point Props.X509.Domain at.
+	X509Function awslambda.Function
+	LoadBalancer awselasticloadbalancingv2.ApplicationLoadBalancer
+	X509Target   *string
 	Alarms       []awscloudwatch.Alarm
 	Dashboard    awscloudwatch.Dashboard // nil with Props.DisableDashboard
 	// DeviceURL is the base URL of the device routes when they are not on
@@ -245,6 +252,7 @@ func New(scope constructs.Construct, id string, props *Props) (*Hub, error) {
 	if err := h.api(); err != nil {
 		return nil, err
 	}
+	h.x509()
 	h.sweepSchedule()
 	h.monitoring()
 	return h, nil
@@ -386,6 +394,9 @@ func (p *Props) defaults() error {
 	}
 	if p.Domain != nil && (p.Domain.Name == "" || p.Domain.Certificate == nil && p.Domain.CertificateARN == "") {
 		return fmt.Errorf("hub: Domain needs a Name and a Certificate or CertificateARN")
+	}
+	if err := p.x509Defaults(); err != nil {
+		return err
 	}
 	if p.AssetDir == "" {
 		p.AssetDir = "build"

@@ -372,12 +372,19 @@ func checkEnvironment(t *testing.T, f *fixture) {
 		refs[tb.EnvVar] = f.ref(t, f.hub.Tables[tb.ID].TableName())
 	}
 	for _, name := range hub.Functions() {
-		want, refs := common, maps.Clone(refs)
+		want, refs := slices.Clone(common), maps.Clone(refs)
 		if name == hub.Service {
-			want = append(slices.Clone(common), schema.EnvOwnerSecretARN)
+			want = append(want, schema.EnvOwnerSecretARN)
 			refs[schema.EnvOwnerSecretARN] = f.ref(t, f.hub.OwnerSecret.SecretArn())
 		}
+		if name != hub.Sweeper {
+			want = append(want, schema.EnvEventFormat)
+		}
 		vars := dig(f.resources("AWS::Lambda::Function")[f.ref(t, f.hub.Functions[name].FunctionName())], "Environment", "Variables").(map[string]any)
+		// The API functions decode events as the front door sends them.
+		if wantFormat := map[bool]string{true: config.EventFormatV1, false: config.EventFormatV2}[f.hub.Props.API == hub.RESTAPI]; name != hub.Sweeper && vars[schema.EnvEventFormat] != wantFormat {
+			t.Errorf("%s: %s=%v, want %s for the %s API", name, schema.EnvEventFormat, vars[schema.EnvEventFormat], wantFormat, f.hub.Props.API)
+		}
 		var got []string
 		for k := range vars {
 			got = append(got, k)

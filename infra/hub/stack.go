@@ -21,6 +21,7 @@ const (
 	OutputDomainTarget    = "DomainTarget"  // DNS target of the custom domain, when one is set
 	OutputDashboard       = "DashboardName" // when the dashboard is on
 	OutputDeviceURL       = "DeviceUrl"     // base URL of the device routes when they have their own (API url)
+	OutputX509Target      = "X509Target"    // DNS target of the X.509 devices' domain, with Props.X509
 )
 
 // OutputTableName is the output holding a table's physical name, e.g.
@@ -77,6 +78,9 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) (awscdk.
 	}
 	if h.DomainTarget != nil {
 		out(OutputDomainTarget, h.DomainTarget, "Point a CNAME (or alias) for the custom domain here")
+	}
+	if h.X509Target != nil {
+		out(OutputX509Target, h.X509Target, "Point a CNAME (or alias) for the X.509 devices' domain here (the mTLS load balancer)")
 	}
 	return stack, h, nil
 }

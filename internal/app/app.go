@@ -44,6 +44,7 @@ type Hub struct {
 	Deps     hubapi.Deps
 	Auth     *registry.Authenticator
 	Registry *registry.Service
+	CAs      *registry.CAService // CA certificates, with the service role
 	// Sweep runs one sweeper pass (cloud-to-device expiry and repair). The
 	// local runner calls it on a schedule, as EventBridge does in AWS; nil
 	// when the role has no sweeper.
@@ -62,8 +63,9 @@ func Build(ctx context.Context, cfg config.Config, cl Clients, role Role, log *s
 		return nil, fmt.Errorf("app: the service role needs the owner policy key (%s or %s)", schema.EnvOwnerKey, schema.EnvOwnerSecretARN)
 	}
 	store := &registry.DynamoStore{DB: cl.DynamoDB, Table: cfg.DevicesTable}
+	caStore := &registry.DynamoCAStore{DB: cl.DynamoDB, Table: cfg.DevicesTable}
 	auth, err := registry.NewAuthenticator(registry.AuthConfig{
-		HubHost: cfg.HubHost, Devices: store, PolicyKey: cfg.OwnerKey, Policy: cfg.OwnerKeyName,
+		HubHost: cfg.HubHost, Devices: store, CAs: caStore, PolicyKey: cfg.OwnerKey, Policy: cfg.OwnerKeyName,
 		Now: now, CacheTTL: cfg.AuthCacheTTL, CacheSize: cfg.AuthCacheSize,
 	})
 	if err != nil {
@@ -77,6 +79,8 @@ func Build(ctx context.Context, cfg config.Config, cl Clients, role Role, log *s
 	if role&Service != 0 {
 		h.Registry = &registry.Service{Store: store, Now: now, Cache: auth}
 		h.Deps.Registry = h.Registry
+		h.CAs = &registry.CAService{Store: caStore, Now: now, Cache: auth}
+		h.Deps.CAs = h.CAs
 	}
 	if role&Device != 0 {
 		// The lean PutRecords client takes the SDK client's region, endpoint,

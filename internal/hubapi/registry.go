@@ -23,7 +23,7 @@ func deviceJSON(d registry.Device) iothub.Device {
 		ConnectionState: "Disconnected", Status: d.Status, StatusReason: reason,
 		StatusUpdatedTime:          d.StatusUpdatedTime.UTC().Format(time.RFC3339Nano),
 		ConnectionStateUpdatedTime: zeroTime, LastActivityTime: zeroTime,
-		Authentication: iothub.Authentication{Type: "sas", SymmetricKey: &iothub.SymmetricKey{PrimaryKey: d.PrimaryKey, SecondaryKey: d.SecondaryKey}},
+		Authentication: authJSON(d),
 		Capabilities:   &iothub.Capabilities{},
 	}
 }
@@ -46,15 +46,10 @@ func (s *server) putDevice(w http.ResponseWriter, r *http.Request) error {
 	if in.DeviceID != "" && in.DeviceID != id {
 		return apierr.ArgumentInvalid.New("deviceId in the body differs from the path")
 	}
-	if in.Authentication.Type != "" && in.Authentication.Type != "sas" {
-		return apierr.ArgumentInvalid.New("only sas authentication is supported")
-	}
-	spec := registry.Spec{Status: in.Status}
+	spec := authSpec(in.Authentication)
+	spec.Status = in.Status
 	if in.StatusReason != nil {
 		spec.StatusReason = *in.StatusReason
-	}
-	if k := in.Authentication.SymmetricKey; k != nil {
-		spec.PrimaryKey, spec.SecondaryKey = k.PrimaryKey, k.SecondaryKey
 	}
 	var d registry.Device
 	status := http.StatusOK

@@ -23,7 +23,7 @@ type Route struct {
 // stack (infra/hub) read, so API Gateway and the handler cannot drift apart.
 // TestRoutesMatchMux checks New registers exactly these.
 func Routes() []Route {
-	return []Route{
+	return append([]Route{
 		// Device side: IoT Hub's device HTTPS protocol.
 		{"POST", "/devices/{id}/messages/events", DeviceSide},
 		{"GET", "/devices/{id}/messages/devicebound", DeviceSide},
@@ -45,7 +45,7 @@ func Routes() []Route {
 		{"GET", "/messages/{sb}/feedback", ServiceSide},
 		{"DELETE", "/messages/{sb}/feedback/{lock}", ServiceSide},
 		{"POST", "/messages/{sb}/feedback/{lock}/abandon", ServiceSide},
-	}
+	}, caRoutes()...)
 }
 
 // handle registers one route and records its pattern for the route test.

@@ -19,7 +19,8 @@ func TestRoutesMatchMux(t *testing.T) {
 	var fb Feedback = struct{ Feedback }{}
 	var dev C2DDevice = struct{ C2DDevice }{}
 	var svc C2DService = struct{ C2DService }{}
-	_, s = newServer(Deps{Registry: reg, Telemetry: tel, C2DDevice: dev, C2DService: svc, Feedback: fb})
+	var cas CARegistry = struct{ CARegistry }{}
+	_, s = newServer(Deps{Registry: reg, Telemetry: tel, C2DDevice: dev, C2DService: svc, Feedback: fb, CAs: cas})
 	got := slices.Clone(s.patterns)
 	slices.Sort(got)
 	slices.Sort(want)

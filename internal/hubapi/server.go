@@ -35,6 +35,7 @@ type Registry interface {
 type Deps struct {
 	Auth       DeviceAuth
 	Registry   Registry   // service routes: /devices
+	CAs        CARegistry // service routes: /certificates (x509.go)
 	Telemetry  Telemetry  // device route: POST .../messages/events
 	C2DDevice  C2DDevice  // device cloud-to-device routes: receive and settle
 	C2DService C2DService // service cloud-to-device routes: send, purge, status, dead letters
@@ -68,11 +69,15 @@ func newServer(d Deps) (http.Handler, *server) {
 		s.handle(mux, "GET /devices/{id}", s.service(s.getDevice))
 		s.handle(mux, "DELETE /devices/{id}", s.service(s.deleteDevice))
 		s.handle(mux, "GET /devices", s.service(s.listDevices))
+		// The Node service SDK lists at /devices/ (its devicePath('')), and
+		// API Gateway routes that to GET /devices with the slash kept.
+		mux.HandleFunc("GET /devices/{$}", s.service(s.listDevices))
 	}
 	if d.Telemetry != nil {
 		s.handle(mux, "POST /devices/{id}/messages/events", s.device(s.postEvents))
 	}
 	s.routeC2D(mux)
+	s.routeCAs(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, apierr.RouteNotFound.New("no route for "+r.Method+" "+r.URL.Path))
 	})

@@ -41,6 +41,9 @@ type State struct {
 	StreamName            string            `json:"streamName"`
 	Tables                map[string]string `json:"tables"`
 	PID                   int               `json:"pid"`
+	// TLSCAFile is, with Options.TLS, the PEM of the CA that issued the
+	// hub's server certificate: clients trust it (the SDKs' ca option).
+	TLSCAFile string `json:"tlsCaFile,omitempty"`
 }
 
 // DefaultStateFile is where the state goes, relative to the repository root.
@@ -73,6 +76,10 @@ type Options struct {
 	Log           *slog.Logger
 	Ready         func(State) // called once the hub serves
 	Limits        Limits      // connection limits; DefaultLimits() when zero
+	// TLS serves HTTPS with a server certificate issued at start-up and
+	// asks clients for a certificate, which the hub's own code verifies
+	// against the registry (X.509 devices); see tls.go.
+	TLS bool
 }
 
 // Run starts everything and blocks until ctx ends, then stops all it started.
@@ -133,8 +140,22 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("localhub: listen: %w", err)
 	}
 	srv := newServer(app.Handler(hub), o.Limits)
+	scheme, caFile := "http", ""
+	if o.TLS {
+		if caFile, err = serveTLS(srv, o.HostName, filepath.Join(filepath.Dir(o.StateFile), tlsCAFileName)); err != nil {
+			return err
+		}
+		defer os.Remove(caFile)
+		scheme = "https"
+	}
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+	go func() {
+		if o.TLS {
+			serveErr <- srv.ServeTLS(ln, "", "")
+			return
+		}
+		serveErr <- srv.Serve(ln)
+	}()
 	defer func() {
 		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -143,9 +164,9 @@ func Run(ctx context.Context, o Options) error {
 
 	owner := sas.ConnectionString{HostName: o.HostName, SharedAccessKeyName: cfg.OwnerKeyName, SharedAccessKey: key}
 	st := State{
-		URL: "http://" + ln.Addr().String(), HostName: o.HostName, OwnerConnectionString: owner.String(),
+		URL: scheme + "://" + ln.Addr().String(), HostName: o.HostName, OwnerConnectionString: owner.String(),
 		Region: awsCfg.Region, KinesisEndpoint: emu.Kinesis, DynamoDBEndpoint: emu.DynamoDB,
-		StreamName: cfg.StreamName, Tables: names, PID: os.Getpid(),
+		StreamName: cfg.StreamName, Tables: names, PID: os.Getpid(), TLSCAFile: caFile,
 	}
 	if err := writeState(o.StateFile, st); err != nil {
 		return err
@@ -156,6 +177,9 @@ func Run(ctx context.Context, o Options) error {
 			"  hub URL:                  %s\n  owner connection string:  %s\n"+
 			"  Kinesis emulator:         %s  (stream %s)\n  DynamoDB emulator:        %s\n  state file:               %s\n",
 			st.URL, st.OwnerConnectionString, st.KinesisEndpoint, st.StreamName, st.DynamoDBEndpoint, o.StateFile)
+		if caFile != "" {
+			fmt.Fprintf(o.Out, "  TLS CA (clients trust it): %s  (client certificates: X.509 devices)\n", caFile)
+		}
 	}
 	if o.Ready != nil {
 		o.Ready(st)

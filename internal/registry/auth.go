@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/devicehub/devicehub/internal/apierr"
+	"github.com/devicehub/devicehub/shared/iothub"
 	"github.com/devicehub/devicehub/shared/sas"
 )
 
@@ -31,15 +33,24 @@ type Getter interface {
 	GetEventually(ctx context.Context, id string) (Device, error)
 }
 
-// Authenticator checks device and owner-policy SAS tokens. A warm function
-// keeps device keys in a bounded cache for at most CacheTTL and reads them
-// eventually consistently, so a disabled or deleted device is refused at the
-// latest CacheTTL plus DynamoDB's replication lag (about a second) after the
-// change; in the process that made the change, at once (Invalidate makes the
-// next read of that device strongly consistent).
+// CALoader reads the hub's CA certificates (a CAStore, usually).
+type CALoader interface {
+	LoadCAs(ctx context.Context) (CASet, error)
+}
+
+// Authenticator checks device credentials (SAS tokens, or X.509 client
+// certificates for selfSigned and certificateAuthority devices) and
+// owner-policy SAS tokens. A warm function keeps devices and the verified CA
+// certificates in a bounded cache for at most CacheTTL and reads devices
+// eventually consistently, so a disabled or deleted device, or a deleted or
+// replaced CA, is refused at the latest CacheTTL plus DynamoDB's replication
+// lag (about a second) after the change; in the process that made the
+// change, at once (Invalidate makes the next read of that device strongly
+// consistent).
 type Authenticator struct {
 	host      string // lower case
 	devices   Getter
+	cas       CALoader // nil: no CA-signed device authenticates
 	policy    string
 	policyKey *sas.Key
 	now       func() time.Time
@@ -49,19 +60,23 @@ type Authenticator struct {
 	mu          sync.Mutex
 	cache       map[string]cached
 	invalidated map[string]time.Time // devices this process changed: read strongly until their writes have surely spread
+	caPool      *x509.CertPool       // verified CAs, nil when none
+	caLoaded    time.Time            // zero: not loaded (or invalidated)
 }
 
 // replicationLag bounds how long after a write an eventually consistent read
 // may still return the old item, for Invalidate's purpose.
 const replicationLag = 5 * time.Second
 
-// cached is a device as authentication needs it, with its keys prepared, or
-// the fact that no such device is registered (missing).
+// cached is a device as authentication needs it, with its keys prepared
+// (sas) or its X.509 kind and thumbprints, or the fact that no such device
+// is registered (missing).
 type cached struct {
 	id                 Identity
 	enabled            bool
 	missing            bool
 	primary, secondary *sas.Key
+	x509               x509Device // kind "" for sas devices
 	loaded             time.Time
 }
 
@@ -75,8 +90,9 @@ const maxMissingTTL = 5 * time.Second
 type AuthConfig struct {
 	HubHost   string
 	Devices   Getter
-	PolicyKey string // base64 key of the owner policy
-	Policy    string // its name, e.g. iothubowner
+	CAs       CALoader // optional: verified CAs for certificateAuthority devices
+	PolicyKey string   // base64 key of the owner policy
+	Policy    string   // its name, e.g. iothubowner
 	Now       func() time.Time
 	CacheTTL  time.Duration // 0 disables caching
 	CacheSize int           // entries; default 10,000
@@ -101,7 +117,7 @@ func NewAuthenticator(c AuthConfig) (*Authenticator, error) {
 		c.Now = time.Now
 	}
 	return &Authenticator{
-		host: strings.ToLower(c.HubHost), devices: c.Devices, policy: c.Policy, policyKey: policyKey,
+		host: strings.ToLower(c.HubHost), devices: c.Devices, cas: c.CAs, policy: c.Policy, policyKey: policyKey,
 		now: c.Now, ttl: c.CacheTTL, max: c.CacheSize, cache: make(map[string]cached), invalidated: make(map[string]time.Time),
 	}, nil
 }
@@ -132,27 +148,94 @@ func verify(tok sas.Token, now time.Time, mismatch string, keys ...*sas.Key) err
 	}
 }
 
-// Device authenticates the Authorization header for deviceID.
+// Device authenticates a request for deviceID: by the SAS token in the
+// Authorization header for a sas device, by the client certificate chain in
+// ctx (WithClientChain) for an X.509 device. A device is held to its own
+// kind: a token for an X.509 device, or a certificate alone for a sas
+// device, is refused.
 func (a *Authenticator) Device(ctx context.Context, header, deviceID string) (Identity, error) {
-	tok, err := sas.Parse(header)
-	if err != nil {
-		return Identity{}, unauthorized("missing or malformed SharedAccessSignature")
-	}
-	if !a.deviceResource(tok.Resource, deviceID) {
-		return Identity{}, unauthorized("token resource does not name this hub and device")
+	chain := ClientChain(ctx)
+	var tok sas.Token
+	if header != "" || len(chain) == 0 {
+		var err error
+		if tok, err = sas.Parse(header); err != nil {
+			return Identity{}, unauthorized("missing or malformed SharedAccessSignature")
+		}
+		if !a.deviceResource(tok.Resource, deviceID) {
+			return Identity{}, unauthorized("token resource does not name this hub and device")
+		}
 	}
 	now := a.now()
 	c, err := a.lookup(ctx, deviceID, now)
 	if err != nil {
 		return Identity{}, err
 	}
-	if err := verify(tok, now, "signature does not match a device key", c.primary, c.secondary); err != nil {
-		return Identity{}, err
+	if c.x509.kind != "" {
+		if err := a.verifyX509(ctx, c, chain, header, deviceID, now); err != nil {
+			return Identity{}, err
+		}
+	} else {
+		if header == "" {
+			return Identity{}, unauthorized("device authenticates with sas and presented no token")
+		}
+		if err := verify(tok, now, "signature does not match a device key", c.primary, c.secondary); err != nil {
+			return Identity{}, err
+		}
 	}
 	if !c.enabled {
 		return Identity{}, unauthorized("device is disabled")
 	}
 	return c.id, nil
+}
+
+// verifyX509 checks an X.509 device's client certificate chain.
+func (a *Authenticator) verifyX509(ctx context.Context, c cached, chain []*x509.Certificate, header, deviceID string, now time.Time) error {
+	switch {
+	case header != "":
+		return unauthorized("device authenticates with X.509, not with a SAS token")
+	case len(chain) == 0:
+		return unauthorized("device authenticates with X.509 and presented no client certificate")
+	}
+	var roots *x509.CertPool
+	if c.x509.kind == iothub.AuthCertificateAuthority {
+		var err error
+		if roots, err = a.verifiedCAs(ctx, now); err != nil {
+			return err
+		}
+	}
+	return verifyChain(chain, deviceID, c.x509, roots, now)
+}
+
+// verifiedCAs returns the pool of verified CA certificates, from the cache
+// while it is fresh.
+func (a *Authenticator) verifiedCAs(ctx context.Context, now time.Time) (*x509.CertPool, error) {
+	if a.cas == nil {
+		return nil, nil
+	}
+	a.mu.Lock()
+	pool, loaded := a.caPool, a.caLoaded
+	a.mu.Unlock()
+	if a.ttl > 0 && !loaded.IsZero() && now.Sub(loaded) < a.ttl {
+		return pool, nil
+	}
+	set, err := a.cas.LoadCAs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pool = verifiedPool(set)
+	if a.ttl > 0 {
+		a.mu.Lock()
+		a.caPool, a.caLoaded = pool, now
+		a.mu.Unlock()
+	}
+	return pool, nil
+}
+
+// InvalidateCAs drops the cached CA certificates.
+func (a *Authenticator) InvalidateCAs() {
+	a.mu.Lock()
+	a.caPool, a.caLoaded = nil, time.Time{}
+	a.mu.Unlock()
 }
 
 // deviceResource reports whether res is "{host}/devices/{deviceID}", with an
@@ -257,14 +340,29 @@ func (a *Authenticator) load(ctx context.Context, id string, now time.Time) (cac
 		}
 		return cached{}, err
 	}
-	p, err1 := base64.StdEncoding.DecodeString(d.PrimaryKey)
-	s, err2 := base64.StdEncoding.DecodeString(d.SecondaryKey)
-	if err1 != nil || err2 != nil {
-		return cached{}, apierr.ServerError.New("stored device key is not base64")
-	}
 	c := cached{
-		id:      Identity{DeviceID: d.DeviceID, GenerationID: d.GenerationID, AuthMethod: AuthMethodSAS},
-		enabled: d.Status == StatusEnabled, primary: sas.NewKey(p), secondary: sas.NewKey(s), loaded: now,
+		id:      Identity{DeviceID: d.DeviceID, GenerationID: d.GenerationID},
+		enabled: d.Status == StatusEnabled, loaded: now,
+	}
+	switch d.Auth() {
+	case iothub.AuthSAS:
+		p, err1 := base64.StdEncoding.DecodeString(d.PrimaryKey)
+		s, err2 := base64.StdEncoding.DecodeString(d.SecondaryKey)
+		if err1 != nil || err2 != nil || len(p) == 0 || len(s) == 0 {
+			return cached{}, apierr.ServerError.New("stored device key is not base64")
+		}
+		c.id.AuthMethod, c.primary, c.secondary = AuthMethodSAS, sas.NewKey(p), sas.NewKey(s)
+	case iothub.AuthSelfSigned:
+		c.id.AuthMethod = AuthMethodX509Certificate
+		c.x509 = x509Device{kind: iothub.AuthSelfSigned, thumbprints: []string{d.PrimaryThumbprint}}
+		if d.SecondaryThumbprint != "" {
+			c.x509.thumbprints = append(c.x509.thumbprints, d.SecondaryThumbprint)
+		}
+	case iothub.AuthCertificateAuthority:
+		c.id.AuthMethod = AuthMethodX509CA
+		c.x509 = x509Device{kind: iothub.AuthCertificateAuthority}
+	default:
+		return cached{}, apierr.ServerError.New("stored device has an unknown authentication type " + d.AuthType)
 	}
 	a.remember(id, c, now)
 	return c, nil

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/devicehub/devicehub/internal/apierr"
+	"github.com/devicehub/devicehub/shared/iothub"
 )
 
 // Status of a device identity.
@@ -28,8 +29,21 @@ type Device struct {
 	Status            string    `dynamodbav:"status"`
 	StatusReason      string    `dynamodbav:"statusReason,omitempty"`
 	StatusUpdatedTime time.Time `dynamodbav:"statusUpdatedTime"` // RFC 3339, stored in UTC
-	PrimaryKey        string    `dynamodbav:"primaryKey"`        // base64
+	PrimaryKey        string    `dynamodbav:"primaryKey"`        // base64; empty for X.509 devices
 	SecondaryKey      string    `dynamodbav:"secondaryKey"`      // base64
+	// AuthType is iothub.AuthSAS, AuthSelfSigned or AuthCertificateAuthority;
+	// items written before X.509 have none and are SAS devices (Auth).
+	AuthType            string `dynamodbav:"authType,omitempty"`
+	PrimaryThumbprint   string `dynamodbav:"primaryThumbprint,omitempty"` // selfSigned: upper-case hex SHA-1 or SHA-256
+	SecondaryThumbprint string `dynamodbav:"secondaryThumbprint,omitempty"`
+}
+
+// Auth is the device's authentication type, SAS for items that predate X.509.
+func (d Device) Auth() string {
+	if d.AuthType == "" {
+		return iothub.AuthSAS
+	}
+	return d.AuthType
 }
 
 // ETag is the device's entity tag (unquoted), as IoT Hub's base64 form.

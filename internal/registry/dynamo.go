@@ -177,9 +177,22 @@ func (s *DynamoStore) Delete(ctx context.Context, id string, version int64) erro
 	return nil
 }
 
+// notCAItem filters the CA item (castore.go) out of scans.
+var notCAItem = expression.Name(schema.DeviceID).NotEqual(expression.Value(caItemID))
+
 // List scans the table; the cursor is the last device id, base64url encoded.
+// A page may hold fewer than limit devices when it passed the CA item.
 func (s *DynamoStore) List(ctx context.Context, limit int, cursor string) ([]Device, string, error) {
-	in := &dynamodb.ScanInput{TableName: &s.Table, Limit: aws.Int32(int32(limit))}
+	filter, err := expression.NewBuilder().WithFilter(notCAItem).Build()
+	if err != nil {
+		return nil, "", fmt.Errorf("registry: build filter: %w", err)
+	}
+	in := &dynamodb.ScanInput{
+		TableName: &s.Table, Limit: aws.Int32(int32(limit)),
+		FilterExpression:          filter.Filter(),
+		ExpressionAttributeNames:  filter.Names(),
+		ExpressionAttributeValues: filter.Values(),
+	}
 	if cursor != "" {
 		id, err := base64.RawURLEncoding.DecodeString(cursor)
 		if err != nil {

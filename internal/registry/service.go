@@ -23,12 +23,17 @@ type Service struct {
 }
 
 // Spec is what a caller may set on a device; empty fields take defaults
-// (status enabled, fresh keys) on create and keep their value on update.
+// (status enabled, SAS with fresh keys) on create and keep their value on
+// update. AuthType switches the device's authentication (applyAuth).
 type Spec struct {
 	Status       string
 	StatusReason string
 	PrimaryKey   string
 	SecondaryKey string
+
+	AuthType            string // iothub.AuthSAS, AuthSelfSigned, AuthCertificateAuthority; "" keeps the type
+	PrimaryThumbprint   string // selfSigned: hex SHA-1 or SHA-256, ':' separators allowed
+	SecondaryThumbprint string
 }
 
 // Create registers a device; it fails with Conflict when the id exists.
@@ -43,8 +48,6 @@ func (s *Service) Create(ctx context.Context, id string, spec Spec) (Device, err
 		Version:           1,
 		Status:            StatusEnabled,
 		StatusUpdatedTime: now,
-		PrimaryKey:        NewKey(),
-		SecondaryKey:      NewKey(),
 	}
 	if err := apply(&d, spec, now); err != nil {
 		return Device{}, err
@@ -135,19 +138,7 @@ func apply(d *Device, spec Spec, now time.Time) error {
 	if spec.StatusReason != "" {
 		d.StatusReason = spec.StatusReason
 	}
-	for _, k := range []struct {
-		in  string
-		out *string
-	}{{spec.PrimaryKey, &d.PrimaryKey}, {spec.SecondaryKey, &d.SecondaryKey}} {
-		if k.in == "" {
-			continue
-		}
-		if err := ValidateKey(k.in); err != nil {
-			return err
-		}
-		*k.out = k.in
-	}
-	return nil
+	return applyAuth(d, spec)
 }
 
 func parseETag(tag string) (int64, error) {

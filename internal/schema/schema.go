@@ -25,7 +25,18 @@ const (
 	EnvStateFile      = "DEVICEHUB_STATE_FILE"        // local mode: where `make run` writes URLs and secrets
 	EnvHubURL         = "DEVICEHUB_URL"               // CLI: base URL of the hub's HTTP API
 	EnvConnString     = "DEVICEHUB_CONNECTION_STRING" // CLI: owner (service) connection string
+	EnvTLSCA          = "DEVICEHUB_TLS_CA"            // CLI: PEM file of the CA the hub's TLS certificate chains to
+	// The device-facing function's front door: empty for API Gateway,
+	// "alb-mtls" for the function behind the mutual-TLS load balancer, which
+	// alone reads the client certificate header (named by
+	// EnvClientCertHeader, default X-Amzn-Mtls-Clientcert).
+	EnvFrontDoor        = "DEVICEHUB_FRONT_DOOR"
+	EnvClientCertHeader = "DEVICEHUB_CLIENT_CERT_HEADER"
 )
+
+// FrontDoorALB is the EnvFrontDoor value of the function behind the
+// mutual-TLS load balancer.
+const FrontDoorALB = "alb-mtls"
 
 // OwnerPolicyName is the default hub-level shared access policy, as in IoT Hub.
 const OwnerPolicyName = "iothubowner"

@@ -30,6 +30,8 @@ type Client struct {
 	HTTP     *http.Client
 	TokenTTL time.Duration
 	Now      func() time.Time
+
+	x509 bool // authenticated by a TLS client certificate (SetTLS): no SAS token
 }
 
 // New returns a client for baseURL signing with conn.
@@ -98,11 +100,13 @@ func (c *Client) Do(ctx context.Context, method, path string, hdr http.Header, b
 	for k, vs := range hdr {
 		req.Header[k] = vs
 	}
-	tok, err := c.Conn.Token(c.Now(), c.TokenTTL)
-	if err != nil {
-		return nil, fmt.Errorf("hubclient: token: %w", err)
+	if !c.x509 {
+		tok, err := c.Conn.Token(c.Now(), c.TokenTTL)
+		if err != nil {
+			return nil, fmt.Errorf("hubclient: token: %w", err)
+		}
+		req.Header.Set("Authorization", tok)
 	}
-	req.Header.Set("Authorization", tok)
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("hubclient: %w", err) // a *url.Error: it names the method and URL
@@ -114,6 +118,7 @@ func (c *Client) Do(ctx context.Context, method, path string, hdr http.Header, b
 	e := &Error{Status: resp.StatusCode}
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	_ = json.Unmarshal(raw, &e.Body)
+	e.Body.FillFromClassic() // IoT Hub itself may answer with the classic fields only
 	if e.Body.Message == "" {
 		e.Body.Message = strings.TrimSpace(string(raw))
 	}

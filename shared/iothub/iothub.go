@@ -10,14 +10,24 @@ import "time"
 // BatchContentType marks a batch of messages in IoT Hub's JSON format.
 const BatchContentType = "application/vnd.microsoft.iothub.json"
 
-// ErrorBody is the JSON error shape, IoT Hub's current one: errorCode is its
-// six-digit number, code its name, trackingId ties the answer to the hub's logs.
+// ErrorBody is the JSON error shape. errorCode is IoT Hub's six-digit number,
+// code its name, trackingId ties the answer to the hub's logs. Encoded, it
+// also carries IoT Hub's classic fields, Message ("ErrorCode:<code>;<message>")
+// and ExceptionMessage ("Tracking ID:<id>-TimeStamp:<time>"), which the Azure
+// IoT service SDKs parse to tell, say, DeviceNotFound from another 404 (see
+// MarshalJSON).
 type ErrorBody struct {
 	ErrorCode    int    `json:"errorCode"`
 	Code         string `json:"code"`
 	Message      string `json:"message"`
 	TrackingID   string `json:"trackingId"`
 	TimestampUTC string `json:"timestampUtc"`
+	// The classic fields. Encoding fills them from the fields above when
+	// empty; they are named here so that decoding, which matches JSON keys
+	// without case when no field has the exact name, never takes
+	// "Message" for "message".
+	ClassicMessage   string `json:"Message,omitempty"`
+	ExceptionMessage string `json:"ExceptionMessage,omitempty"`
 }
 
 // Property is one application property of a message (iothub-app-<name>).
@@ -37,15 +47,31 @@ type Device struct {
 	StatusUpdatedTime          string         `json:"statusUpdatedTime,omitempty"`
 	ConnectionStateUpdatedTime string         `json:"connectionStateUpdatedTime,omitempty"`
 	LastActivityTime           string         `json:"lastActivityTime,omitempty"`
-	CloudToDeviceMessageCount  int            `json:"cloudToDeviceMessageCount"`
+	CloudToDeviceMessageCount  Count          `json:"cloudToDeviceMessageCount"`
 	Authentication             Authentication `json:"authentication"`
 	Capabilities               *Capabilities  `json:"capabilities,omitempty"`
 }
 
-// Authentication is the device's credentials block.
+// Authentication is the device's credentials block: Type says which of its
+// parts the device authenticates with.
 type Authentication struct {
-	SymmetricKey *SymmetricKey `json:"symmetricKey,omitempty"`
-	Type         string        `json:"type,omitempty"`
+	SymmetricKey   *SymmetricKey   `json:"symmetricKey,omitempty"`
+	X509Thumbprint *X509Thumbprint `json:"x509Thumbprint,omitempty"`
+	Type           string          `json:"type,omitempty"`
+}
+
+// Authentication types, IoT Hub's names.
+const (
+	AuthSAS                  = "sas"                  // SAS tokens signed with a device key
+	AuthSelfSigned           = "selfSigned"           // an X.509 certificate with a registered thumbprint
+	AuthCertificateAuthority = "certificateAuthority" // an X.509 certificate chaining to a verified CA, subject CN = device id
+)
+
+// X509Thumbprint holds a selfSigned device's two certificate thumbprints:
+// hex SHA-1 (40 digits) or SHA-256 (64 digits) of the certificate's DER.
+type X509Thumbprint struct {
+	PrimaryThumbprint   string `json:"primaryThumbprint,omitempty"`
+	SecondaryThumbprint string `json:"secondaryThumbprint,omitempty"`
 }
 
 // SymmetricKey holds the device's two keys.
