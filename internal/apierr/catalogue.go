@@ -11,8 +11,8 @@ type Code struct {
 }
 
 // The catalogue. Numbers are IoT Hub's where it has the error; the ones it
-// lacks (MessageAlreadyRequeued, FeedbackLockLost) take the next free number
-// of their status.
+// lacks (MessageAlreadyRequeued, FeedbackLockLost, MethodNotAllowed) take the
+// next free number of their status.
 var (
 	ArgumentInvalid                 = Code{Invalid, "ArgumentInvalid", 400004}
 	IotHubUnauthorizedAccess        = Code{Unauthorized, "IotHubUnauthorizedAccess", 401002}
@@ -20,6 +20,7 @@ var (
 	RouteNotFound                   = Code{NotFound, "NotFound", 404000}
 	DeviceNotFound                  = Code{NotFound, "DeviceNotFound", 404001}
 	MessageNotFound                 = Code{NotFound, "MessageNotFound", 404002}
+	MethodNotAllowed                = Code{NotAllowed, "MethodNotAllowed", 405000}
 	DeviceAlreadyExists             = Code{Conflict, "DeviceAlreadyExists", 409001}
 	MessageAlreadyRequeued          = Code{Conflict, "MessageAlreadyRequeued", 409002}
 	PreconditionFailedETag          = Code{PreconditionFailed, "PreconditionFailed", 412002}
