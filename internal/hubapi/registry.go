@@ -33,28 +33,13 @@ const maxRegistryBody = 64 << 10
 
 func (s *server) putDevice(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
-	var in iothub.Device
 	body, err := readBody(w, r, maxRegistryBody, "device body exceeds 64 KB")
 	if err != nil {
 		return err
 	}
-	if len(body) > 0 {
-		if err := json.Unmarshal(body, &in); err != nil {
-			return apierr.ArgumentInvalid.New("body is not a device JSON object: " + err.Error())
-		}
-	}
-	if in.DeviceID != "" && in.DeviceID != id {
-		return apierr.ArgumentInvalid.New("deviceId in the body differs from the path")
-	}
-	if in.Authentication.Type != "" && in.Authentication.Type != "sas" {
-		return apierr.ArgumentInvalid.New("only sas authentication is supported")
-	}
-	spec := registry.Spec{Status: in.Status}
-	if in.StatusReason != nil {
-		spec.StatusReason = *in.StatusReason
-	}
-	if k := in.Authentication.SymmetricKey; k != nil {
-		spec.PrimaryKey, spec.SecondaryKey = k.PrimaryKey, k.SecondaryKey
+	spec, err := deviceSpec(id, body)
+	if err != nil {
+		return err
 	}
 	var d registry.Device
 	status := http.StatusOK
@@ -68,6 +53,32 @@ func (s *server) putDevice(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.Header().Set("ETag", strconv.Quote(d.ETag()))
 	return writeJSON(w, status, deviceJSON(d))
+}
+
+// deviceSpec decodes the device JSON of a PUT /devices/{id} (an empty body
+// is an empty spec) and checks what the registry does not: the id in the
+// body matches the path's, and the authentication is SAS.
+func deviceSpec(id string, body []byte) (registry.Spec, error) {
+	var in iothub.Device
+	if len(body) > 0 {
+		if err := json.Unmarshal(body, &in); err != nil {
+			return registry.Spec{}, apierr.ArgumentInvalid.New("body is not a device JSON object: " + err.Error())
+		}
+	}
+	if in.DeviceID != "" && in.DeviceID != id {
+		return registry.Spec{}, apierr.ArgumentInvalid.New("deviceId in the body differs from the path")
+	}
+	if in.Authentication.Type != "" && in.Authentication.Type != "sas" {
+		return registry.Spec{}, apierr.ArgumentInvalid.New("only sas authentication is supported")
+	}
+	spec := registry.Spec{Status: in.Status}
+	if in.StatusReason != nil {
+		spec.StatusReason = *in.StatusReason
+	}
+	if k := in.Authentication.SymmetricKey; k != nil {
+		spec.PrimaryKey, spec.SecondaryKey = k.PrimaryKey, k.SecondaryKey
+	}
+	return spec, nil
 }
 
 func (s *server) getDevice(w http.ResponseWriter, r *http.Request) error {
