@@ -30,11 +30,23 @@ import (
 //     prefix is removed; of a name given twice the last occurrence wins
 //     (msgrules.LastWins), system properties alike;
 //   - a message holds at most msgrules.MaxProperties application properties
-//     counted as sent (each occurrence of a repeated name counts), and a
-//     batch at most d2c.MaxBatchMessages messages; parsing stops at the
-//     first one over, so no input buys more than linear work;
+//     counted as sent (each occurrence of a repeated name counts) and at most
+//     maxPropertyEntries properties in all, and a batch at most
+//     d2c.MaxBatchMessages messages; parsing stops at the first one over, so
+//     no input buys more than linear work;
 //   - a body sent with "base64Encoded": false must be valid UTF-8 (a JSON
 //     string is read strictly, see jsonstr.Decode), never patched.
+
+// maxPropertyEntries bounds the entries of one message's properties object,
+// system properties included, which msgrules.MaxProperties does not count:
+// room for 64 application properties and every system property a device
+// sets, each more than once, while a batch of one message with 30,000
+// dropped iothub-* names is refused rather than parsed.
+const maxPropertyEntries = 2 * msgrules.MaxProperties
+
+func tooManyEntries() error {
+	return apierr.ArgumentInvalid.New("at most " + strconv.Itoa(maxPropertyEntries) + " properties per message, system properties included")
+}
 
 // batchItem is one message of IoT Hub's JSON batch.
 type batchItem struct {
@@ -74,6 +86,9 @@ func (p *batchProperties) UnmarshalJSON(b []byte) error {
 			if apps++; apps > msgrules.MaxProperties {
 				return msgrules.TooManyProperties(msgrules.MaxProperties)
 			}
+		}
+		if len(*p) == maxPropertyEntries {
+			return tooManyEntries()
 		}
 		*p = append(*p, iothub.Property{Name: k, Value: v})
 	}

@@ -14,7 +14,8 @@ import (
 // times faster than encoding/json and with a handful of allocations per
 // batch: an array of at most d2c.MaxBatchMessages objects with only the keys
 // body (a string), base64Encoded (true, false or null) and properties (an
-// object of strings, at most msgrules.MaxProperties application properties),
+// object of strings, at most msgrules.MaxProperties application properties
+// and maxPropertyEntries entries),
 // every string printable ASCII without escapes, and bodies that decode. A
 // key or property name given twice is resolved as parseBatch resolves it
 // (the last wins). For such input it returns what parseBatch would, in time
@@ -204,12 +205,13 @@ func (p *batchScanner) item(pairs *[]iothub.Property) (fastItem, bool) {
 }
 
 // properties reads an object of string values, in document order, with at
-// most msgrules.MaxProperties application properties.
+// most msgrules.MaxProperties application properties and maxPropertyEntries
+// entries.
 func (p *batchScanner) properties(pairs *[]iothub.Property) bool {
 	if !p.next('{') {
 		return false
 	}
-	apps := 0
+	apps, entries := 0, 0
 	p.ws()
 	if p.next('}') {
 		return true
@@ -233,6 +235,9 @@ func (p *batchScanner) properties(pairs *[]iothub.Property) bool {
 			if apps++; apps > msgrules.MaxProperties {
 				return false
 			}
+		}
+		if entries++; entries > maxPropertyEntries {
+			return false
 		}
 		*pairs = append(*pairs, iothub.Property{Name: k, Value: v})
 		p.ws()

@@ -126,6 +126,8 @@ func TestBatchRules(t *testing.T) {
 		{"65 properties", batchOf(1, propsOf(65)), d2c.Message{}, "ArgumentInvalid"},
 		{"65 properties, two of one name", batchOf(1, strings.Replace(propsOf(65), `"p64"`, `"P0"`, 1)), d2c.Message{}, "ArgumentInvalid"},
 		{"system properties do not count", batchOf(1, strings.Replace(propsOf(64), `{`, `{"iothub-messageid":"m","iothub-to":"x",`, 1)), d2c.Message{}, ""},
+		{"128 entries", batchOf(1, strings.Replace(propsOf(64), `{`, `{`+strings.Repeat(`"iothub-to":"x",`, 64), 1)), d2c.Message{}, ""},
+		{"129 entries", batchOf(1, strings.Replace(propsOf(64), `{`, `{`+strings.Repeat(`"iothub-to":"x",`, 65), 1)), d2c.Message{}, "ArgumentInvalid"},
 		{"500 messages", batchOf(500, ""), d2c.Message{Body: []byte{}}, ""},
 		{"501 messages", batchOf(501, ""), d2c.Message{}, "MessageTooLarge"},
 		{"raw UTF-8 body", `[{"body":"caf\u00e9 ` + "\u00e9" + `","base64Encoded":false}]`, d2c.Message{Body: []byte("caf\u00e9 \u00e9")}, ""},
@@ -194,4 +196,51 @@ func checkParsersAgree(t *testing.T, in []byte) ([]d2c.Message, error) {
 		}
 	}
 	return slow, nil
+}
+
+// BenchmarkParseBatchWorstCase parses, as readBatch does (fast path, then
+// encoding/json), batches built to cost the most per byte: one message with
+// n application properties (refused at the 65th), one with n system
+// property names (refused at the 129th entry) and n empty messages (refused
+// at the 501st). The fast path stops at the cap; encoding/json still reads
+// the one message whole, so the time grows no faster than the input (flat
+// ns/prop from 1k to 30k, and falling where the cap stops it).
+func BenchmarkParseBatchWorstCase(b *testing.B) {
+	parse := func(raw []byte) {
+		if _, ok := parseBatchFast(raw); !ok {
+			_, _ = parseBatch(raw)
+		}
+	}
+	systemProps := func(n int) string {
+		var s strings.Builder
+		s.WriteByte('{')
+		for i := range n {
+			if i > 0 {
+				s.WriteByte(',')
+			}
+			s.WriteString(`"iothub-x` + strconv.Itoa(i) + `":"v"`)
+		}
+		s.WriteByte('}')
+		return s.String()
+	}
+	for _, n := range []int{1000, 10000, 30000} {
+		for _, c := range []struct {
+			name  string
+			batch string
+		}{
+			{"app-props", batchOf(1, propsOf(n))},
+			{"system-props", batchOf(1, systemProps(n))},
+			{"messages", batchOf(n, "")},
+		} {
+			b.Run(c.name+"/"+strconv.Itoa(n), func(b *testing.B) {
+				raw := []byte(c.batch)
+				b.SetBytes(int64(len(raw)))
+				b.ReportAllocs()
+				for b.Loop() {
+					parse(raw)
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/prop")
+			})
+		}
+	}
 }
