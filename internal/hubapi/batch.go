@@ -24,8 +24,9 @@ import (
 // anything else encoding/json accepts and words the errors. Both give the
 // same messages for the same input, deterministically:
 //   - of a key given twice in a message object ("body", "base64Encoded",
-//     "properties"), the last occurrence wins, as in JSON.parse and
-//     encoding/json (a later "properties" replaces an earlier one whole);
+//     "properties"), the last occurrence wins, as in JSON.parse (a later
+//     "properties" replaces an earlier one whole, where encoding/json would
+//     merge two into one map);
 //   - property names compare ignoring ASCII case, after the iothub-app-
 //     prefix is removed; of a name given twice the last occurrence wins
 //     (msgrules.LastWins), system properties alike;

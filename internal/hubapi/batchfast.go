@@ -14,13 +14,12 @@ import (
 // times faster than encoding/json and with a handful of allocations per
 // batch: an array of at most d2c.MaxBatchMessages objects with only the keys
 // body (a string), base64Encoded (true, false or null) and properties (an
-// object of strings, at most msgrules.MaxProperties application properties
-// and maxPropertyEntries entries),
-// every string printable ASCII without escapes, and bodies that decode. A
-// key or property name given twice is resolved as parseBatch resolves it
-// (the last wins). For such input it returns what parseBatch would, in time
-// linear in the input; for anything else it returns false and the caller
-// falls back to parseBatch, which also words the errors.
+// object of strings within the caps of batch.go), every string printable
+// ASCII without escapes, and bodies that decode. A key or property name
+// given twice is resolved as parseBatch resolves it (the last wins). For
+// such input it returns what parseBatch would, in time linear in the input;
+// for anything else it returns false and the caller falls back to
+// parseBatch, which also words the errors.
 func parseBatchFast(raw []byte) ([]d2c.Message, bool) {
 	p := batchScanner{s: string(raw)} // one copy; every name and value is a substring of it
 	var items []fastItem

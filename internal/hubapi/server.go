@@ -112,8 +112,9 @@ func isCleanPath(p string) bool {
 	return c == p
 }
 
-// unrouted answers a request no route takes: 405 MethodNotAllowed with an
-// Allow header when the path has routes for other methods, 404 otherwise.
+// unrouted answers a request no route takes (and every HEAD): 405
+// MethodNotAllowed with an Allow header when the path has routes for other
+// methods, 404 NotFound otherwise.
 func (s *server) unrouted(w http.ResponseWriter, r *http.Request) {
 	var allow []string
 	for _, m := range [...]string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
