@@ -24,6 +24,7 @@ const (
 	Unsupported                    // media type not supported (415)
 	Throttled                      // a downstream throttle; retry later (429)
 	Unavailable                    // a downstream outage; retry later (503)
+	NotAllowed                     // the path exists, not for this method (405)
 )
 
 // Error is a classified error: a catalogue Code, the message the caller sees

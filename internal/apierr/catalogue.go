@@ -11,8 +11,8 @@ type Code struct {
 }
 
 // The catalogue. Numbers are IoT Hub's where it has the error; the ones it
-// lacks (MessageAlreadyRequeued, FeedbackLockLost, CertificateNotFound) take
-// the next free number of their status.
+// lacks (MessageAlreadyRequeued, FeedbackLockLost, CertificateNotFound,
+// MethodNotAllowed) take the next free number of their status.
 var (
 	ArgumentInvalid                 = Code{Invalid, "ArgumentInvalid", 400004}
 	IotHubUnauthorizedAccess        = Code{Unauthorized, "IotHubUnauthorizedAccess", 401002}
@@ -21,6 +21,7 @@ var (
 	DeviceNotFound                  = Code{NotFound, "DeviceNotFound", 404001}
 	MessageNotFound                 = Code{NotFound, "MessageNotFound", 404002}
 	CertificateNotFound             = Code{NotFound, "CertificateNotFound", 404004}
+	MethodNotAllowed                = Code{NotAllowed, "MethodNotAllowed", 405000}
 	DeviceAlreadyExists             = Code{Conflict, "DeviceAlreadyExists", 409001}
 	MessageAlreadyRequeued          = Code{Conflict, "MessageAlreadyRequeued", 409002}
 	PreconditionFailedETag          = Code{PreconditionFailed, "PreconditionFailed", 412002}

@@ -59,6 +59,10 @@ func Build(ctx context.Context, cfg config.Config, cl Clients, role Role, log *s
 	if now == nil {
 		now = time.Now
 	}
+	if log != nil {
+		// Lines the queue logs while serving a request carry its id and device.
+		log = slog.New(hubapi.LogHandler(log.Handler()))
+	}
 	if role&Service != 0 && cfg.OwnerKey == "" {
 		return nil, fmt.Errorf("app: the service role needs the owner policy key (%s or %s)", schema.EnvOwnerKey, schema.EnvOwnerSecretARN)
 	}

@@ -18,11 +18,17 @@ import (
 	"github.com/devicehub/devicehub/shared/telemetry"
 )
 
-// Limits, as IoT Hub's.
+// Limits, IoT Hub's where it has them.
 const (
 	MaxMessageSize = 256 << 10 // one message: body plus property names and values
 	MaxBatchSize   = 256 << 10 // one HTTPS request, all messages together
-	MaxIDLength    = 128       // message id and correlation id
+	MaxIDLength    = 128       // message id, correlation id and user id
+	// MaxBatchMessages bounds the messages of one request (IoT Hub bounds
+	// only the bytes): 30,000 empty messages fit in 256 KB and would each be
+	// a Kinesis record, billed at 1 KiB and counted against a shard's 1,000
+	// records a second. 500 is one PutRecords call, and still admits a full
+	// 256 KB batch of messages that average 512 bytes or more.
+	MaxBatchMessages = MaxRecordsPerCall
 )
 
 // Message is one device-to-cloud message as the device sent it.
@@ -71,17 +77,20 @@ type Ingestor struct {
 	Backoff time.Duration
 }
 
-// rules are IoT Hub's device-to-cloud limits on ids and properties. The
-// properties' size counts against the message size, not a limit of its own.
-var rules = msgrules.Rules{MaxIDLength: MaxIDLength, Names: msgrules.Token, Values: msgrules.Token}
+// rules are the device-to-cloud limits on ids and properties, msgrules'
+// shared ones. The properties' size counts against the message size, not a
+// limit of its own. Names are distinct: the HTTP layer resolves repeated
+// names with msgrules.LastWins before they get here.
+var rules = msgrules.Rules{MaxIDLength: MaxIDLength, IDs: msgrules.Printable, MaxProperties: msgrules.MaxProperties, UniqueNames: true}
 
-// ValidateMessage applies IoT Hub's per-message rules.
+// ValidateMessage applies the per-message rules.
 func ValidateMessage(m *Message) error {
-	if err := rules.CheckID("message id", m.MessageID); err != nil {
-		return err
-	}
-	if err := rules.CheckID("correlation id", m.CorrelationID); err != nil {
-		return err
+	for _, id := range [...]struct{ what, v string }{
+		{"message id", m.MessageID}, {"correlation id", m.CorrelationID}, {"user id", m.UserID},
+	} {
+		if err := rules.CheckID(id.what, id.v); err != nil {
+			return err
+		}
 	}
 	if err := rules.CheckProperties(m.Properties); err != nil {
 		return err
@@ -102,6 +111,9 @@ func invalid(msg string) error {
 func (in *Ingestor) Ingest(ctx context.Context, id registry.Identity, msgs []Message) error {
 	if len(msgs) == 0 {
 		return invalid("a batch must hold at least one message")
+	}
+	if len(msgs) > MaxBatchMessages {
+		return TooManyMessages()
 	}
 	total, size := 0, 0
 	for i := range msgs {
@@ -180,6 +192,13 @@ func (in *Ingestor) put(ctx context.Context, partitionKey string, records [][]by
 		}
 	}
 	return nil
+}
+
+// TooManyMessages refuses a batch of more than MaxBatchMessages. It is
+// MessageTooLarge, as a batch over 256 KB is: the batch is too large, and a
+// device that splits it succeeds.
+func TooManyMessages() error {
+	return apierr.MessageTooLarge.New("a batch holds at most " + strconv.Itoa(MaxBatchMessages) + " messages")
 }
 
 // ErrThrottled marks a throughput throttle from the stream.

@@ -3,6 +3,7 @@ package d2c
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -68,6 +69,14 @@ func msgs(bodies ...string) []Message {
 	return out
 }
 
+func props(n int) []iothub.Property {
+	out := make([]iothub.Property, n)
+	for i := range out {
+		out[i] = iothub.Property{Name: "p" + strconv.Itoa(i), Value: "v"}
+	}
+	return out
+}
+
 func seq(n int) []string {
 	out := make([]string, n)
 	for i := range out {
@@ -94,12 +103,19 @@ func TestIngestOrderSurvivesPartialFailure(t *testing.T) {
 	}
 }
 
-func TestIngestChunksAt500(t *testing.T) {
+// put, below Ingest's cap, still writes any number of records in calls of
+// at most 500, in order.
+func TestPutChunksAt500(t *testing.T) {
 	bodies := seq(1200)
 	f := &fakeStream{}
 	in := &Ingestor{Stream: f, Now: time.Now}
-	m := msgs(bodies...)
-	if err := in.Ingest(context.Background(), dev, m); err != nil {
+	sys := telemetry.SystemProperties{DeviceID: dev.DeviceID, EnqueuedTime: time.Now()}
+	enc := newEnvelopeEncoder(nil, &sys)
+	records := make([][]byte, len(bodies))
+	for i, b := range bodies {
+		records[i] = enc.append(nil, &sys, nil, []byte(b))
+	}
+	if err := in.put(context.Background(), dev.DeviceID, records); err != nil {
 		t.Fatal(err)
 	}
 	if len(f.calls) != 3 || len(f.calls[0]) != 500 || len(f.calls[2]) != 200 {
@@ -107,6 +123,25 @@ func TestIngestChunksAt500(t *testing.T) {
 	}
 	if strings.Join(f.log, ",") != strings.Join(bodies, ",") {
 		t.Fatal("records out of order")
+	}
+}
+
+// A request holds at most MaxBatchMessages messages, so it is at most one
+// PutRecords call; one more is MessageTooLarge and writes nothing.
+func TestIngestMessageCap(t *testing.T) {
+	f := &fakeStream{}
+	in := &Ingestor{Stream: f, Now: time.Now}
+	if err := in.Ingest(context.Background(), dev, msgs(seq(MaxBatchMessages)...)); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.calls) != 1 || len(f.log) != MaxBatchMessages {
+		t.Fatalf("%d calls, %d records", len(f.calls), len(f.log))
+	}
+	f = &fakeStream{}
+	in.Stream = f
+	err := in.Ingest(context.Background(), dev, msgs(seq(MaxBatchMessages+1)...))
+	if e, ok := apierr.As(err); !ok || e.Name != "MessageTooLarge" || len(f.calls) != 0 {
+		t.Fatalf("err = %v, %d calls", err, len(f.calls))
 	}
 }
 
@@ -158,6 +193,14 @@ func TestValidate(t *testing.T) {
 		{"empty batch", nil, apierr.Invalid},
 		{"long message id", []Message{{MessageID: strings.Repeat("m", 129)}}, apierr.Invalid},
 		{"long correlation id", []Message{{CorrelationID: strings.Repeat("c", 129)}}, apierr.Invalid},
+		{"long user id", []Message{{UserID: strings.Repeat("u", 129)}}, apierr.Invalid},
+		{"printable ids", []Message{{MessageID: "a b:c", CorrelationID: "(x)", UserID: "u@h"}}, -1},
+		{"non-ASCII message id", []Message{{MessageID: "caf\u00e9"}}, apierr.Invalid},
+		{"control character in correlation id", []Message{{CorrelationID: "a\nb"}}, apierr.Invalid},
+		{"invalid UTF-8 in user id", []Message{{UserID: "a\xffb"}}, apierr.Invalid},
+		{"65 properties", []Message{{Properties: props(65)}}, apierr.Invalid},
+		{"64 properties", []Message{{Properties: props(64)}}, -1},
+		{"a name twice ignoring case", []Message{{Properties: []iothub.Property{{Name: "a", Value: "1"}, {Name: "A", Value: "2"}}}}, apierr.Invalid},
 		{"space in name", []Message{{Properties: []iothub.Property{{Name: "a b", Value: "v"}}}}, apierr.Invalid},
 		{"empty name", []Message{{Properties: []iothub.Property{{Name: "", Value: "v"}}}}, apierr.Invalid},
 		{"non-ascii value", []Message{{Properties: []iothub.Property{{Name: "a", Value: "é"}}}}, apierr.Invalid},

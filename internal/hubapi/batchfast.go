@@ -2,22 +2,24 @@ package hubapi
 
 import (
 	"encoding/base64"
-	"slices"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/devicehub/devicehub/internal/d2c"
+	"github.com/devicehub/devicehub/internal/msgrules"
 	"github.com/devicehub/devicehub/shared/iothub"
 )
 
 // parseBatchFast decodes the batch shape devices send in practice, about ten
 // times faster than encoding/json and with a handful of allocations per
-// batch: an array of objects with exactly the keys body (a string),
-// base64Encoded (true, false or null) and properties (an object of strings),
-// each at most once, every string printable ASCII without escapes, property
-// names distinct ignoring case, and bodies that decode. For such input it
-// returns what parseBatch would; for anything else it returns false and the
-// caller falls back to parseBatch, which also words the errors.
+// batch: an array of at most d2c.MaxBatchMessages objects with only the keys
+// body (a string), base64Encoded (true, false or null) and properties (an
+// object of strings within the caps of batch.go), every string printable
+// ASCII without escapes, and bodies that decode. A key or property name
+// given twice is resolved as parseBatch resolves it (the last wins). For
+// such input it returns what parseBatch would, in time linear in the input;
+// for anything else it returns false and the caller falls back to
+// parseBatch, which also words the errors.
 func parseBatchFast(raw []byte) ([]d2c.Message, bool) {
 	p := batchScanner{s: string(raw)} // one copy; every name and value is a substring of it
 	var items []fastItem
@@ -28,6 +30,9 @@ func parseBatchFast(raw []byte) ([]d2c.Message, bool) {
 	}
 	for {
 		p.ws()
+		if len(items) == d2c.MaxBatchMessages {
+			return nil, false
+		}
 		it, ok := p.item(&pairs)
 		if !ok {
 			return nil, false
@@ -78,15 +83,8 @@ func parseBatchFast(raw []byte) ([]d2c.Message, bool) {
 		m.Body = bodies[off : off+n : off+n]
 		off += n
 		start := len(props)
-		for _, kv := range pairs[it.props:it.propsEnd] {
-			if p, ok := batchProperty(m, kv.Name, kv.Value); ok {
-				props = append(props, p)
-			}
-		}
-		if len(props) > start {
-			m.Properties = props[start:len(props):len(props)]
-			slices.SortFunc(m.Properties, func(a, b iothub.Property) int { return strings.Compare(a.Name, b.Name) })
-		}
+		props, _ = appendProperties(m, pairs[it.props:it.propsEnd], props) // item kept the count within the cap
+		m.Properties = finishProperties(props[start:])
 	}
 	return msgs, true
 }
@@ -156,8 +154,7 @@ func (p *batchScanner) item(pairs *[]iothub.Property) (fastItem, bool) {
 	if !p.next('{') {
 		return it, false
 	}
-	const hasBody, hasBase64, hasProps = 1, 2, 4
-	seen := 0
+	hasBody := false
 	for {
 		p.ws()
 		key, ok := p.str()
@@ -169,25 +166,24 @@ func (p *batchScanner) item(pairs *[]iothub.Property) (fastItem, bool) {
 			return it, false
 		}
 		p.ws()
-		var field int
+		// A key given again replaces what the earlier one set.
 		switch key {
 		case "body":
-			field = hasBody
+			hasBody = true
 			it.bodyAt = p.i + 1
 			if it.body, ok = p.str(); !ok {
 				return it, false
 			}
 		case "base64Encoded":
-			field = hasBase64
 			switch {
 			case p.literal("true"), p.literal("null"):
+				it.raw = false
 			case p.literal("false"):
 				it.raw = true
 			default:
 				return it, false
 			}
 		case "properties":
-			field = hasProps
 			it.props = len(*pairs)
 			if !p.properties(pairs) {
 				return it, false
@@ -196,28 +192,25 @@ func (p *batchScanner) item(pairs *[]iothub.Property) (fastItem, bool) {
 		default:
 			return it, false
 		}
-		if seen&field != 0 {
-			return it, false
-		}
-		seen |= field
 		p.ws()
 		if p.next(',') {
 			continue
 		}
 		if p.next('}') {
-			return it, seen&hasBody != 0
+			return it, hasBody
 		}
 		return it, false
 	}
 }
 
-// properties reads an object of string values whose names are distinct
-// ignoring case (so no map iteration order could change the result).
+// properties reads an object of string values, in document order, with at
+// most msgrules.MaxProperties application properties and maxPropertyEntries
+// entries.
 func (p *batchScanner) properties(pairs *[]iothub.Property) bool {
 	if !p.next('{') {
 		return false
 	}
-	start := len(*pairs)
+	apps, entries := 0, 0
 	p.ws()
 	if p.next('}') {
 		return true
@@ -237,10 +230,13 @@ func (p *batchScanner) properties(pairs *[]iothub.Property) bool {
 		if !ok {
 			return false
 		}
-		for _, prev := range (*pairs)[start:] {
-			if strings.EqualFold(prev.Name, k) {
+		if !isSystemProperty(k) {
+			if apps++; apps > msgrules.MaxProperties {
 				return false
 			}
+		}
+		if entries++; entries > maxPropertyEntries {
+			return false
 		}
 		*pairs = append(*pairs, iothub.Property{Name: k, Value: v})
 		p.ws()

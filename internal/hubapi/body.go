@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 
 	"github.com/devicehub/devicehub/internal/apierr"
 )
@@ -25,13 +26,19 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64, tooLarge stri
 	return body, nil
 }
 
+// maxFirstRead caps the first buffer readAll sizes by the declared length:
+// a client that declares 300 KB and sends nothing must not make the server
+// hold 300 KB for it. Bodies up to this size still take one allocation.
+const maxFirstRead = 64 << 10
+
 // readAll is io.ReadAll with a first buffer sized by the declared length
-// (a hint only: a body may be shorter or longer), so a body is read in one
-// allocation instead of a series of doublings.
+// (a hint only: a body may be shorter or longer) up to maxFirstRead, so a
+// typical body is read in one allocation instead of a series of doublings;
+// a longer one grows as it arrives, without overshooting an honest length.
 func readAll(r io.Reader, hint int64) ([]byte, error) {
 	size := 512
-	if hint > 0 && hint < 1<<30 {
-		size = int(hint) + 1 // room to read EOF without growing
+	if hint > 0 {
+		size = int(min(hint, maxFirstRead)) + 1 // room to read EOF without growing
 	}
 	b := make([]byte, 0, size)
 	for {
@@ -44,7 +51,11 @@ func readAll(r io.Reader, hint int64) ([]byte, error) {
 			return b, err
 		}
 		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
+			grow := len(b) // double
+			if rest := hint + 1 - int64(len(b)); rest > 0 && rest < int64(grow) {
+				grow = int(rest) // the declared rest, plus room for EOF
+			}
+			b = slices.Grow(b, grow)
 		}
 	}
 }

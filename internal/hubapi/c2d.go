@@ -12,6 +12,7 @@ import (
 
 	"github.com/devicehub/devicehub/internal/apierr"
 	"github.com/devicehub/devicehub/internal/c2d"
+	"github.com/devicehub/devicehub/internal/msgrules"
 	"github.com/devicehub/devicehub/internal/registry"
 	"github.com/devicehub/devicehub/shared/iothub"
 )
@@ -180,45 +181,53 @@ type c2dServiceHandlers struct {
 
 // send reads IoT Hub's message headers: iothub-messageid, -correlationid,
 // -userid, -ack, -expiry (RFC 3339 or HTTP date), -contenttype,
-// -contentencoding and iothub-app-<name>; the body is the message.
+// -contentencoding and iothub-app-<name>; the body is the message. As for
+// device-to-cloud messages, a header sent more than once counts each time
+// against msgrules.MaxProperties and its last value wins.
 func (h c2dServiceHandlers) send(w http.ResponseWriter, r *http.Request) error {
 	body, err := readBody(w, r, c2d.MaxBodySize, "a cloud-to-device message body is at most 64 KB")
 	if err != nil {
 		return err
 	}
-	ack, err := c2d.ParseAck(r.Header.Get(hdrAck))
+	hd := r.Header
+	ack, err := c2d.ParseAck(lastValue(hd, hdrAck))
 	if err != nil {
 		return err
 	}
 	m := c2d.Message{
-		MessageID: r.Header.Get(hdrMessageID), CorrelationID: r.Header.Get(hdrCorrelationID),
-		UserID: r.Header.Get(hdrUserID), ContentType: r.Header.Get(hdrContentType),
-		ContentEncoding: r.Header.Get(hdrContentEncoding), Ack: ack, Body: body,
+		MessageID: lastValue(hd, hdrMessageID), CorrelationID: lastValue(hd, hdrCorrelationID),
+		UserID: lastValue(hd, hdrUserID), ContentType: lastValue(hd, hdrContentType),
+		ContentEncoding: lastValue(hd, hdrContentEncoding), Ack: ack, Body: body,
 	}
-	if v := strings.TrimSpace(r.Header.Get(hdrExpiry)); v != "" {
+	if v := strings.TrimSpace(lastValue(hd, hdrExpiry)); v != "" {
 		t, err := parseTime(v)
 		if err != nil {
 			return apierr.ArgumentInvalid.New("iothub-expiry must be an RFC 3339 or HTTP date, not " + strconv.Quote(v))
 		}
+		if t.IsZero() {
+			// The zero time is c2d's "no expiry given": taken as is, it would
+			// silently become the default.
+			return apierr.ArgumentInvalid.New("iothub-expiry " + strconv.Quote(v) + " is not a time in the future")
+		}
 		m.Expiry = t
 	}
-	for k, vs := range r.Header {
-		if !strings.HasPrefix(k, hdrAppPrefix) {
+	sent := 0
+	for k, vs := range hd {
+		if !strings.HasPrefix(k, hdrAppPrefix) || len(vs) == 0 {
 			continue
 		}
-		name := strings.ToLower(k[len(hdrAppPrefix):])
-		if len(vs) != 1 {
-			return apierr.ArgumentInvalid.New("application property " + name + " is sent more than once")
+		if sent += len(vs); sent > msgrules.MaxProperties {
+			return msgrules.TooManyProperties(msgrules.MaxProperties)
 		}
-		m.Properties = append(m.Properties, iothub.Property{Name: name, Value: vs[0]})
+		m.Properties = append(m.Properties, iothub.Property{Name: strings.ToLower(k[len(hdrAppPrefix):]), Value: vs[len(vs)-1]})
 	}
 	slices.SortFunc(m.Properties, func(a, b iothub.Property) int { return strings.Compare(a.Name, b.Name) })
-	sent, err := h.q.Send(r.Context(), r.PathValue("id"), m)
+	res, err := h.q.Send(r.Context(), r.PathValue("id"), m)
 	if err != nil {
 		return err
 	}
-	w.Header().Set(hdrMessageID, sent.MessageID)
-	return writeJSON(w, http.StatusOK, sent)
+	w.Header().Set(hdrMessageID, res.MessageID)
+	return writeJSON(w, http.StatusOK, res)
 }
 
 func parseTime(v string) (time.Time, error) {

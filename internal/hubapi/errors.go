@@ -1,8 +1,6 @@
 package hubapi
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -25,6 +23,8 @@ func statusOf(k apierr.Kind) int {
 		return http.StatusForbidden
 	case apierr.NotFound:
 		return http.StatusNotFound
+	case apierr.NotAllowed:
+		return http.StatusMethodNotAllowed
 	case apierr.Conflict:
 		return http.StatusConflict
 	case apierr.PreconditionFailed:
@@ -48,16 +48,17 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		e = apierr.ServerError.Wrap("internal error", err)
 	}
 	status := statusOf(e.Kind)
-	body := iothub.ErrorBody{ErrorCode: e.Number, Code: e.Name, Message: e.Message, TrackingID: trackingID(), TimestampUTC: s.Now().UTC().Format(time.RFC3339Nano)}
+	body := iothub.ErrorBody{ErrorCode: e.Number, Code: e.Name, Message: e.Message, TrackingID: trackingID(r.Context()), TimestampUTC: s.Now().UTC().Format(time.RFC3339Nano)}
 	level := slog.LevelInfo
 	if status >= 500 || status == http.StatusTooManyRequests {
 		level = slog.LevelWarn
 	}
 	// The cause goes to the log only; it may name AWS resources. Never log the
-	// Authorization header.
+	// Authorization header. The logger adds the request id, which is the
+	// body's trackingId, and the device id (LogHandler).
 	s.Logger.LogAttrs(r.Context(), level, "request failed",
 		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", status),
-		slog.String("code", e.Name), slog.String("trackingId", body.TrackingID), slog.Any("cause", errors.Unwrap(e)))
+		slog.String("code", e.Name), slog.Any("cause", errors.Unwrap(e)))
 	if e.RetryAfter > 0 {
 		secs := int((e.RetryAfter + time.Second - 1) / time.Second)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
@@ -66,12 +67,6 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	w.Header().Set("iothub-errorcode", e.Name)
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(body)
-}
-
-func trackingID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) error {

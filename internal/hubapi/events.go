@@ -8,8 +8,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/devicehub/devicehub/internal/apierr"
 	"github.com/devicehub/devicehub/internal/d2c"
+	"github.com/devicehub/devicehub/internal/msgrules"
 	"github.com/devicehub/devicehub/internal/registry"
 	"github.com/devicehub/devicehub/shared/iothub"
 )
@@ -76,55 +76,83 @@ func containsFoldASCII(s, sub string) bool {
 	return false
 }
 
-// readSingle reads one message: raw body, properties from headers. Header
-// names reach the hub lower-cased through API Gateway, so application
-// property names sent as headers are lower-cased in both hosts.
+// readSingle reads one message: raw body, properties from headers.
 func readSingle(w http.ResponseWriter, r *http.Request) ([]d2c.Message, error) {
 	body, err := readBody(w, r, d2c.MaxMessageSize, "message exceeds 256 KB")
 	if err != nil {
 		return nil, err
 	}
+	m, err := singleMessage(r.Header, body)
+	if err != nil {
+		return nil, err
+	}
+	return []d2c.Message{m}, nil
+}
+
+// singleMessage builds a message from its headers, with the rules of a
+// batch message: a header sent more than once counts each time against
+// msgrules.MaxProperties and its last value wins. Header names reach the hub
+// lower-cased through API Gateway, so application property names sent as
+// headers are lower-cased in both hosts, and two spellings of one name are
+// one header. The one pair of headers that can name the same property,
+// dt-subject and iothub-app-dt-subject, resolves to dt-subject, the header
+// the SDKs send: a header map keeps no order between names.
+func singleMessage(h http.Header, body []byte) (d2c.Message, error) {
 	m := d2c.Message{
 		Body:            body,
-		MessageID:       r.Header.Get(hdrMessageID),
-		CorrelationID:   r.Header.Get(hdrCorrelationID),
-		UserID:          r.Header.Get(hdrUserID),
-		ContentType:     r.Header.Get(hdrContentType),
-		ContentEncoding: r.Header.Get(hdrContentEncoding),
+		MessageID:       lastValue(h, hdrMessageID),
+		CorrelationID:   lastValue(h, hdrCorrelationID),
+		UserID:          lastValue(h, hdrUserID),
+		ContentType:     lastValue(h, hdrContentType),
+		ContentEncoding: lastValue(h, hdrContentEncoding),
 	}
 	// Count first, so the properties and their lower-cased names take one
 	// allocation each rather than one per property and per doubling.
-	n, nameLen := 0, 0
-	for k := range r.Header {
+	n, sent, nameLen := 0, 0, 0
+	for k, vs := range h {
 		if strings.HasPrefix(k, hdrAppPrefix) {
 			n++
+			sent += len(vs)
 			nameLen += len(k) - len(hdrAppPrefix)
 		} else if k == hdrDTSubject {
 			n++
+			sent += len(vs)
 		}
+	}
+	if sent > msgrules.MaxProperties {
+		return d2c.Message{}, msgrules.TooManyProperties(msgrules.MaxProperties)
 	}
 	var names strings.Builder
 	if n > 0 {
 		m.Properties = make([]iothub.Property, 0, n)
 		names.Grow(nameLen)
 	}
-	for k, vs := range r.Header {
-		var name string
-		switch {
-		case strings.HasPrefix(k, hdrAppPrefix):
-			name = lowerInto(&names, k[len(hdrAppPrefix):])
-		case k == hdrDTSubject:
-			name = "dt-subject"
-		default:
+	subject := h[hdrDTSubject]
+	for k, vs := range h {
+		if !strings.HasPrefix(k, hdrAppPrefix) || len(vs) == 0 {
 			continue
 		}
-		if len(vs) != 1 {
-			return nil, apierr.ArgumentInvalid.New("application property " + name + " is sent more than once")
+		if len(subject) > 0 && strings.EqualFold(k[len(hdrAppPrefix):], "dt-subject") {
+			continue // the bare header wins
 		}
-		m.Properties = append(m.Properties, iothub.Property{Name: name, Value: vs[0]})
+		name := lowerInto(&names, k[len(hdrAppPrefix):])
+		m.Properties = append(m.Properties, iothub.Property{Name: name, Value: vs[len(vs)-1]})
+	}
+	if len(subject) > 0 {
+		m.Properties = append(m.Properties, iothub.Property{Name: "dt-subject", Value: subject[len(subject)-1]})
 	}
 	slices.SortFunc(m.Properties, func(a, b iothub.Property) int { return strings.Compare(a.Name, b.Name) })
-	return []d2c.Message{m}, nil
+	return m, nil
+}
+
+// lastValue is the last value of a header sent more than once (Get returns
+// the first).
+func lastValue(h http.Header, key string) string {
+	vs := h[key]
+	if len(vs) == 0 {
+		return ""
+	}
+	return vs[len(vs)-1]
 }
 
 // lowerInto returns strings.ToLower(s). ASCII names are lowered into b, whose

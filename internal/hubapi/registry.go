@@ -33,23 +33,13 @@ const maxRegistryBody = 64 << 10
 
 func (s *server) putDevice(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
-	var in iothub.Device
 	body, err := readBody(w, r, maxRegistryBody, "device body exceeds 64 KB")
 	if err != nil {
 		return err
 	}
-	if len(body) > 0 {
-		if err := json.Unmarshal(body, &in); err != nil {
-			return apierr.ArgumentInvalid.New("body is not a device JSON object: " + err.Error())
-		}
-	}
-	if in.DeviceID != "" && in.DeviceID != id {
-		return apierr.ArgumentInvalid.New("deviceId in the body differs from the path")
-	}
-	spec := authSpec(in.Authentication)
-	spec.Status = in.Status
-	if in.StatusReason != nil {
-		spec.StatusReason = *in.StatusReason
+	spec, err := deviceSpec(id, body)
+	if err != nil {
+		return err
 	}
 	var d registry.Device
 	status := http.StatusOK
@@ -63,6 +53,27 @@ func (s *server) putDevice(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.Header().Set("ETag", strconv.Quote(d.ETag()))
 	return writeJSON(w, status, deviceJSON(d))
+}
+
+// deviceSpec decodes the device JSON of a PUT /devices/{id} (an empty body
+// is an empty spec) and checks what the registry does not: the id in the
+// body matches the path's, and the authentication is SAS.
+func deviceSpec(id string, body []byte) (registry.Spec, error) {
+	var in iothub.Device
+	if len(body) > 0 {
+		if err := json.Unmarshal(body, &in); err != nil {
+			return registry.Spec{}, apierr.ArgumentInvalid.New("body is not a device JSON object: " + err.Error())
+		}
+	}
+	if in.DeviceID != "" && in.DeviceID != id {
+		return registry.Spec{}, apierr.ArgumentInvalid.New("deviceId in the body differs from the path")
+	}
+	spec := authSpec(in.Authentication)
+	spec.Status = in.Status
+	if in.StatusReason != nil {
+		spec.StatusReason = *in.StatusReason
+	}
+	return spec, nil
 }
 
 func (s *server) getDevice(w http.ResponseWriter, r *http.Request) error {

@@ -7,6 +7,9 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"path"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/devicehub/devicehub/internal/apierr"
@@ -46,6 +49,7 @@ type Deps struct {
 
 type server struct {
 	Deps
+	mux      *http.ServeMux
 	patterns []string // what New registered, for TestRoutesMatchMux
 }
 
@@ -59,11 +63,12 @@ func newServer(d Deps) (http.Handler, *server) {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
+	d.Logger = slog.New(LogHandler(d.Logger.Handler()))
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	s := &server{Deps: d}
 	mux := http.NewServeMux()
+	s := &server{Deps: d, mux: mux}
 	if d.Registry != nil {
 		s.handle(mux, "PUT /devices/{id}", s.service(s.putDevice))
 		s.handle(mux, "GET /devices/{id}", s.service(s.getDevice))
@@ -78,10 +83,58 @@ func newServer(d Deps) (http.Handler, *server) {
 	}
 	s.routeC2D(mux)
 	s.routeCAs(mux)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("/", s.unrouted)
+	return s, s
+}
+
+// ServeHTTP gives the request its id (requestlog.go) and answers in IoT
+// Hub's JSON what the mux would answer in text or with a redirect: HEAD,
+// which the mux would serve with the GET handler (a receive would lock a
+// message and drop its body), and paths with empty, . or .. segments, which
+// the mux would redirect to their cleaned form.
+func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	r = r.WithContext(withRequest(r.Context()))
+	switch {
+	case !isCleanPath(r.URL.EscapedPath()):
+		s.writeError(w, r, apierr.ArgumentInvalid.New("the path "+strconv.Quote(r.URL.EscapedPath())+" holds an empty, . or .. segment"))
+	case r.Method == http.MethodHead:
+		s.unrouted(w, r)
+	default:
+		s.mux.ServeHTTP(w, r)
+	}
+}
+
+// isCleanPath reports whether the mux would take p as it is: rooted, with
+// no empty, . or .. segment (a trailing slash is kept).
+func isCleanPath(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	c := path.Clean(p)
+	if p[len(p)-1] == '/' && c != "/" {
+		c += "/"
+	}
+	return c == p
+}
+
+// unrouted answers a request no route takes (and every HEAD): 405
+// MethodNotAllowed with an Allow header when the path has routes for other
+// methods, 404 NotFound otherwise.
+func (s *server) unrouted(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range [...]string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
+		probe := *r // the mux reads only the method, host and path
+		probe.Method = m
+		if _, pattern := s.mux.Handler(&probe); pattern != "" && pattern != "/" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) == 0 {
 		s.writeError(w, r, apierr.RouteNotFound.New("no route for "+r.Method+" "+r.URL.Path))
-	})
-	return mux, s
+		return
+	}
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	s.writeError(w, r, apierr.MethodNotAllowed.New(r.Method+" is not allowed on "+r.URL.Path+"; allowed: "+strings.Join(allow, ", ")))
 }
 
 // handlerFunc is an API handler that returns an error instead of writing it,
@@ -93,6 +146,9 @@ type deviceHandlerFunc func(w http.ResponseWriter, r *http.Request, id registry.
 
 func (s *server) service(h handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if id := r.PathValue("id"); id != "" && registry.ValidateDeviceID(id) == nil {
+			setDevice(r, id)
+		}
 		if err := s.Auth.Service(r.Context(), r.Header.Get("Authorization"), r.URL.Path); err != nil {
 			s.writeError(w, r, err)
 			return
@@ -110,6 +166,7 @@ func (s *server) device(h deviceHandlerFunc) http.HandlerFunc {
 			s.writeError(w, r, err)
 			return
 		}
+		setDevice(r, deviceID)
 		id, err := s.Auth.Device(r.Context(), r.Header.Get("Authorization"), deviceID)
 		if err != nil {
 			s.writeError(w, r, err)
@@ -118,5 +175,12 @@ func (s *server) device(h deviceHandlerFunc) http.HandlerFunc {
 		if err := h(w, r, id); err != nil {
 			s.writeError(w, r, err)
 		}
+	}
+}
+
+// setDevice names the device of the request in its log lines.
+func setDevice(r *http.Request, deviceID string) {
+	if rq := requestFrom(r.Context()); rq != nil {
+		rq.deviceID = deviceID
 	}
 }

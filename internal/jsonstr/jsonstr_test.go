@@ -3,6 +3,7 @@ package jsonstr
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -35,6 +36,70 @@ func FuzzAppend(f *testing.F) {
 		}
 		if utf8.ValidString(s) && back != s {
 			t.Fatalf("round trip of %q gave %q", s, back)
+		}
+	})
+}
+
+func TestDecode(t *testing.T) {
+	for _, tc := range []struct {
+		in, want, err string
+	}{
+		{`""`, "", ""},
+		{`"plain"`, "plain", ""},
+		{`"q\"b\\s\/\b\f\n\r\t"`, "q\"b\\s/\b\f\n\r\t", ""},
+		{`"\u0041\u00e9\u20AC"`, "A\u00e9\u20ac", ""},
+		{`"\ud83d\ude00 pair"`, "\U0001F600 pair", ""},
+		{`"\ufffd is allowed"`, "\ufffd is allowed", ""},
+		{"\"caf\xc3\xa9 raw\"", "caf\u00e9 raw", ""},
+		{"\"bad \xff byte\"", "", "invalid UTF-8"},
+		{"\"truncated \xc3\"", "", "invalid UTF-8"},
+		{`"\ud83d alone"`, "", "surrogate"},
+		{`"\ude00 low first"`, "", "surrogate"},
+		{`"\ud83d\u0041"`, "", "surrogate"},
+		{`"\x"`, "", "not a JSON string"},
+		{`"\u12"`, "", "not a JSON string"},
+		{`"a"b"`, "", "not a JSON string"},
+		{"\"a\nb\"", "", "not a JSON string"},
+		{`"a\"`, "", "not a JSON string"},
+		{`abc`, "", "not a JSON string"},
+		{`"`, "", "not a JSON string"},
+	} {
+		got, err := Decode([]byte(tc.in))
+		switch {
+		case tc.err == "" && (err != nil || got != tc.want):
+			t.Errorf("Decode(%s) = %q, %v; want %q", tc.in, got, err, tc.want)
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("Decode(%s) = %q, %v; want error %q", tc.in, got, err, tc.err)
+		}
+	}
+}
+
+// Decode agrees with encoding/json wherever encoding/json does not need to
+// invent a U+FFFD, and refuses exactly where it would.
+func FuzzDecode(f *testing.F) {
+	for _, s := range []string{`"a"`, `"\ud83d\ude00"`, `"\ud83d"`, "\"\xff\"", `"\u00e9\n"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		got, err := Decode(raw)
+		var want string
+		jerr := json.Unmarshal(raw, &want)
+		// Decode takes one literal, with no surrounding space.
+		if jerr != nil || !bytes.Equal(bytes.TrimSpace(raw), raw) {
+			if err == nil {
+				t.Fatalf("Decode(%q) = %q, encoding/json refuses: %v", raw, got, jerr)
+			}
+			return
+		}
+		if err == nil {
+			if got != want {
+				t.Fatalf("Decode(%q) = %q, encoding/json %q", raw, got, want)
+			}
+			return
+		}
+		// Refused: only for a U+FFFD that encoding/json made up.
+		if !strings.Contains(want, "\ufffd") {
+			t.Fatalf("Decode(%q) refused (%v) what encoding/json reads as %q", raw, err, want)
 		}
 	})
 }

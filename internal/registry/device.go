@@ -55,10 +55,16 @@ func (d Device) ETag() string {
 const MaxDeviceIDLength = 128
 
 // ValidateDeviceID applies IoT Hub's rules: 1-128 ASCII alphanumerics or
-// - . % _ * ? ! ( ) , : = @ $ '
+// - . % _ * ? ! ( ) , : = @ $ ' — and refuses . and .., which a device id
+// can be in IoT Hub's charset but not as a URL path segment: clients,
+// proxies and API Gateway resolve them as "this" and "parent" segments, so
+// /devices/.. would address something else than the device.
 func ValidateDeviceID(id string) error {
 	if id == "" || len(id) > MaxDeviceIDLength {
 		return apierr.ArgumentInvalid.New("device id must be 1 to 128 characters")
+	}
+	if id == "." || id == ".." {
+		return apierr.ArgumentInvalid.New("device id must not be . or ..")
 	}
 	for i := 0; i < len(id); i++ {
 		if !deviceIDChar(id[i]) {
