@@ -213,7 +213,7 @@ func parseLockToken(tok string) (int64, iothub.Ack, error) {
 func ValidateMessage(m *Message) error {
 	// The cloud-to-device limits on ids and properties.
 	rules := msgrules.Rules{
-		MaxIDLength: MaxIDLength, IDs: msgrules.Printable, Names: msgrules.HeaderName, Values: msgrules.Printable,
+		MaxIDLength: MaxIDLength, IDs: msgrules.Printable,
 		MaxProperties: MaxProperties, MaxPropertiesSize: maxPropsSize, UniqueNames: true,
 	}
 	if len(m.Body) > MaxBodySize {

@@ -35,20 +35,18 @@ type Charset uint8
 
 // Charsets.
 const (
-	AnyByte    Charset = iota // no restriction
-	Token                     // RFC 7230 token: ASCII letters, digits and !#$%&'*+-.^_`|~
-	Printable                 // printable ASCII, space included
-	HeaderName                // printable ASCII except space and colon
+	AnyByte   Charset = iota // no restriction
+	Token                    // RFC 7230 token: ASCII letters, digits and !#$%&'*+-.^_`|~
+	Printable                // printable ASCII, space included
 )
 
 var charsets = [...]struct {
 	allowed [256]bool
 	what    string
 }{
-	AnyByte:    {allowed: byteSet(func(byte) bool { return true })},
-	Token:      {allowed: byteSet(isTokenByte), what: "ASCII letters, digits and !#$%&'*+-.^_`|~"},
-	Printable:  {allowed: byteSet(isPrintable), what: "printable ASCII"},
-	HeaderName: {allowed: byteSet(func(c byte) bool { return isPrintable(c) && c != ' ' && c != ':' }), what: "printable ASCII other than space and colon"},
+	AnyByte:   {allowed: byteSet(func(byte) bool { return true })},
+	Token:     {allowed: byteSet(isTokenByte), what: "ASCII letters, digits and !#$%&'*+-.^_`|~"},
+	Printable: {allowed: byteSet(isPrintable), what: "printable ASCII"},
 }
 
 func byteSet(in func(byte) bool) (t [256]bool) {
@@ -89,15 +87,11 @@ func (c Charset) allows(s string) bool {
 
 // Rules are one side's limits. A zero limit is no limit.
 type Rules struct {
-	MaxIDLength int     // each of message id, correlation id and user id
-	IDs         Charset // bytes allowed in ids
-	// Names and Values are ignored: property names and values are tokens on
-	// both sides (PropertyChars). They remain only until internal/c2d stops
-	// setting them; then they go.
-	Names, Values     Charset
-	MaxProperties     int  // application properties per message
-	MaxPropertiesSize int  // bytes of all names and values together
-	UniqueNames       bool // refuse a name given twice, compared ignoring ASCII case
+	MaxIDLength       int     // each of message id, correlation id and user id
+	IDs               Charset // bytes allowed in ids
+	MaxProperties     int     // application properties per message
+	MaxPropertiesSize int     // bytes of all names and values together
+	UniqueNames       bool    // refuse a name given twice, compared ignoring ASCII case
 }
 
 // PropertyChars is the set of bytes of application property names and

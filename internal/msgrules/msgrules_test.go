@@ -11,11 +11,10 @@ import (
 )
 
 var (
-	d2cLike = Rules{MaxIDLength: 128, Names: Token, Values: Token}
-	// c2dLike is what internal/c2d sets: its wider Names and Values no longer
-	// widen the token rule.
-	c2dLike = Rules{MaxIDLength: 128, IDs: Printable, Names: HeaderName, Values: Printable,
-		MaxProperties: 3, MaxPropertiesSize: 16, UniqueNames: true}
+	d2cLike = Rules{MaxIDLength: 128}
+	// c2dLike is what internal/c2d sets: printable ids and, as on every side,
+	// token property names and values.
+	c2dLike = Rules{MaxIDLength: 128, IDs: Printable, MaxProperties: 3, MaxPropertiesSize: 16, UniqueNames: true}
 )
 
 func TestCheckID(t *testing.T) {
