@@ -194,8 +194,9 @@ func (s *DynamoStore) List(ctx context.Context, limit int, cursor string) ([]Dev
 		ExpressionAttributeValues: filter.Values(),
 	}
 	if cursor != "" {
+		// A token this hub made names a device id; anything else is forged.
 		id, err := base64.RawURLEncoding.DecodeString(cursor)
-		if err != nil {
+		if err != nil || ValidateDeviceID(string(id)) != nil {
 			return nil, "", apierr.ArgumentInvalid.New("bad continuation token")
 		}
 		in.ExclusiveStartKey = key(string(id))
