@@ -133,7 +133,7 @@ func TestIngestRejectsBadInput(t *testing.T) {
 			if r.Status != tc.status {
 				t.Fatalf("status %d, want %d: %s", r.Status, tc.status, r.Body)
 			}
-			if e := errorBody(t, r); e.Code != tc.code {
+			if e := r.ErrorBody(t); e.Code != tc.code {
 				t.Fatalf("code %q, want %q", e.Code, tc.code)
 			}
 		})
@@ -221,7 +221,7 @@ func TestIngestThrottlingAndOutage(t *testing.T) {
 			if r.Status != tc.status || r.Header.Get("Retry-After") == "" {
 				t.Fatalf("status %d Retry-After %q: %s", r.Status, r.Header.Get("Retry-After"), r.Body)
 			}
-			if e := errorBody(t, r); e.Code != tc.code {
+			if e := r.ErrorBody(t); e.Code != tc.code {
 				t.Fatalf("code %s", e.Code)
 			}
 			if got := env.ReadStream(t); len(got) != 0 {

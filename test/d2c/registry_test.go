@@ -38,7 +38,7 @@ func TestRegistryREST(t *testing.T) {
 	// Creating again conflicts.
 	if r := do(t, env, http.MethodPut, "/devices/dev-1"+q, owner, nil, []byte(`{}`)); r.Status != http.StatusConflict {
 		t.Fatalf("second create: %d", r.Status)
-	} else if e := errorBody(t, r); e.Code != "DeviceAlreadyExists" {
+	} else if e := r.ErrorBody(t); e.Code != "DeviceAlreadyExists" {
 		t.Fatalf("code %s", e.Code)
 	}
 
@@ -55,7 +55,7 @@ func TestRegistryREST(t *testing.T) {
 	if r := do(t, env, http.MethodPut, "/devices/dev-1"+q, owner, map[string]string{"If-Match": `"MTIz"`}, []byte(`{"status":"disabled"}`)); r.Status != http.StatusPreconditionFailed {
 		t.Fatalf("stale If-Match: %d", r.Status)
 	} else {
-		errorBody(t, r)
+		r.ErrorBody(t)
 	}
 	r = do(t, env, http.MethodPut, "/devices/dev-1"+q, owner, map[string]string{"If-Match": d.ETag}, []byte(`{"status":"disabled","statusReason":"maintenance"}`))
 	var upd iothub.Device
@@ -95,7 +95,7 @@ func TestRegistryREST(t *testing.T) {
 	if r := do(t, env, http.MethodDelete, "/devices/dev-1"+q, owner, map[string]string{"If-Match": `"` + upd.ETag + `"`}, nil); r.Status != http.StatusNoContent {
 		t.Fatalf("delete: %d %s", r.Status, r.Body)
 	}
-	if r := do(t, env, http.MethodGet, "/devices/dev-1"+q, owner, nil, nil); r.Status != http.StatusNotFound || errorBody(t, r).Code != "DeviceNotFound" {
+	if r := do(t, env, http.MethodGet, "/devices/dev-1"+q, owner, nil, nil); r.Status != http.StatusNotFound || r.ErrorBody(t).Code != "DeviceNotFound" {
 		t.Fatalf("get deleted: %d", r.Status)
 	}
 	if r := do(t, env, http.MethodDelete, "/devices/dev-1"+q, owner, nil, nil); r.Status != http.StatusNotFound {
@@ -129,7 +129,7 @@ func TestRegistryRejects(t *testing.T) {
 			if r.Status != tc.status {
 				t.Fatalf("status %d, want %d: %s", r.Status, tc.status, r.Body)
 			}
-			errorBody(t, r)
+			r.ErrorBody(t)
 		})
 	}
 	// Nothing was created by the refused requests.

@@ -22,7 +22,7 @@ const batchType = "application/vnd.microsoft.iothub.json"
 
 // send is do with a header set that may repeat a name, and without following
 // redirects, so a redirect is seen as the answer it is.
-func send(t *testing.T, env *testenv.Env, method, path, auth string, h http.Header, body []byte) response {
+func send(t *testing.T, env *testenv.Env, method, path, auth string, h http.Header, body []byte) testenv.Reply {
 	t.Helper()
 	req, err := http.NewRequest(method, env.Server.URL+path, bytes.NewReader(body))
 	if err != nil {
@@ -44,15 +44,15 @@ func send(t *testing.T, env *testenv.Env, method, path, auth string, h http.Head
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return response{resp.StatusCode, resp.Header, b}
+	return testenv.Reply{Status: resp.StatusCode, Header: resp.Header, Body: b}
 }
 
-func wantError(t *testing.T, r response, status int, code string) {
+func wantError(t *testing.T, r testenv.Reply, status int, code string) {
 	t.Helper()
 	if r.Status != status {
 		t.Fatalf("status %d, want %d: %s", r.Status, status, r.Body)
 	}
-	if e := errorBody(t, r); e.Code != code {
+	if e := r.ErrorBody(t); e.Code != code {
 		t.Fatalf("code %s, want %s (%s)", e.Code, code, e.Message)
 	}
 }
