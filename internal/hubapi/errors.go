@@ -12,34 +12,28 @@ import (
 	"github.com/devicehub/devicehub/shared/iothub"
 )
 
-// statusOf is the one mapping from error kinds to HTTP status codes.
+// statuses is the one mapping from error kinds to HTTP status codes; an
+// unclassified error (Internal) is a 500.
+var statuses = [...]int{
+	apierr.Internal:           http.StatusInternalServerError,
+	apierr.Invalid:            http.StatusBadRequest,
+	apierr.Unauthorized:       http.StatusUnauthorized,
+	apierr.Forbidden:          http.StatusForbidden,
+	apierr.NotFound:           http.StatusNotFound,
+	apierr.NotAllowed:         http.StatusMethodNotAllowed,
+	apierr.Conflict:           http.StatusConflict,
+	apierr.PreconditionFailed: http.StatusPreconditionFailed,
+	apierr.TooLarge:           http.StatusRequestEntityTooLarge,
+	apierr.Unsupported:        http.StatusUnsupportedMediaType,
+	apierr.Throttled:          http.StatusTooManyRequests,
+	apierr.Unavailable:        http.StatusServiceUnavailable,
+}
+
 func statusOf(k apierr.Kind) int {
-	switch k {
-	case apierr.Invalid:
-		return http.StatusBadRequest
-	case apierr.Unauthorized:
-		return http.StatusUnauthorized
-	case apierr.Forbidden:
-		return http.StatusForbidden
-	case apierr.NotFound:
-		return http.StatusNotFound
-	case apierr.NotAllowed:
-		return http.StatusMethodNotAllowed
-	case apierr.Conflict:
-		return http.StatusConflict
-	case apierr.PreconditionFailed:
-		return http.StatusPreconditionFailed
-	case apierr.TooLarge:
-		return http.StatusRequestEntityTooLarge
-	case apierr.Unsupported:
-		return http.StatusUnsupportedMediaType
-	case apierr.Throttled:
-		return http.StatusTooManyRequests
-	case apierr.Unavailable:
-		return http.StatusServiceUnavailable
-	default:
+	if k < 0 || int(k) >= len(statuses) || statuses[k] == 0 {
 		return http.StatusInternalServerError
 	}
+	return statuses[k]
 }
 
 func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {

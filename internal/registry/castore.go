@@ -9,7 +9,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/devicehub/devicehub/internal/apierr"
 	"github.com/devicehub/devicehub/internal/schema"
@@ -81,22 +80,9 @@ func (s *DynamoCAStore) SaveCAs(ctx context.Context, set CASet) error {
 	if set.Version > 0 {
 		c = expression.Name(attrVersion).Equal(expression.Value(set.Version))
 	}
-	cond, err := condition(c)
-	if err != nil {
-		return err
-	}
-	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: &s.Table, Item: item,
-		ConditionExpression:       cond.Condition(),
-		ExpressionAttributeNames:  cond.Names(),
-		ExpressionAttributeValues: cond.Values(),
-	})
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
+	err = putIf(ctx, s.DB, s.Table, "save CAs", item, c)
+	if errors.Is(err, errConditionFailed) {
 		return errCASetChanged
 	}
-	if err != nil {
-		return storeErr("save CAs", err)
-	}
-	return nil
+	return err
 }

@@ -67,6 +67,32 @@ func condition(c expression.ConditionBuilder) (expression.Expression, error) {
 	return expr, nil
 }
 
+// errConditionFailed is putIf's answer when the condition does not hold.
+var errConditionFailed = errors.New("registry: condition failed")
+
+// putIf writes item into table when c holds: errConditionFailed when it does
+// not, a store error when DynamoDB fails.
+func putIf(ctx context.Context, db DynamoDB, table, op string, item map[string]types.AttributeValue, c expression.ConditionBuilder) error {
+	cond, err := condition(c)
+	if err != nil {
+		return err
+	}
+	_, err = db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: &table, Item: item,
+		ConditionExpression:       cond.Condition(),
+		ExpressionAttributeNames:  cond.Names(),
+		ExpressionAttributeValues: cond.Values(),
+	})
+	var ccf *types.ConditionalCheckFailedException
+	switch {
+	case errors.As(err, &ccf):
+		return errConditionFailed
+	case err != nil:
+		return storeErr(op, err)
+	}
+	return nil
+}
+
 func storeErr(op string, err error) error {
 	return apierr.ServiceUnavailable.Wrap("device registry is unavailable", fmt.Errorf("registry %s: %w", op, err)).WithRetryAfter(time.Second)
 }
@@ -100,23 +126,11 @@ func (s *DynamoStore) Create(ctx context.Context, d Device) error {
 	if err != nil {
 		return err
 	}
-	cond, err := condition(expression.AttributeNotExists(expression.Name(schema.DeviceID)))
-	if err != nil {
-		return err
-	}
-	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: &s.Table, Item: item,
-		ConditionExpression:      cond.Condition(),
-		ExpressionAttributeNames: cond.Names(),
-	})
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
+	err = putIf(ctx, s.DB, s.Table, "create", item, expression.AttributeNotExists(expression.Name(schema.DeviceID)))
+	if errors.Is(err, errConditionFailed) {
 		return apierr.DeviceAlreadyExists.New("device " + strconv.Quote(d.DeviceID) + " already exists")
 	}
-	if err != nil {
-		return storeErr("create", err)
-	}
-	return nil
+	return err
 }
 
 // Replace writes d when the stored version is prevVersion.
@@ -125,24 +139,11 @@ func (s *DynamoStore) Replace(ctx context.Context, d Device, prevVersion int64) 
 	if err != nil {
 		return err
 	}
-	cond, err := condition(expression.Name(attrVersion).Equal(expression.Value(prevVersion)))
-	if err != nil {
-		return err
-	}
-	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: &s.Table, Item: item,
-		ConditionExpression:       cond.Condition(),
-		ExpressionAttributeNames:  cond.Names(),
-		ExpressionAttributeValues: cond.Values(),
-	})
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
+	err = putIf(ctx, s.DB, s.Table, "replace", item, expression.Name(attrVersion).Equal(expression.Value(prevVersion)))
+	if errors.Is(err, errConditionFailed) {
 		return apierr.PreconditionFailedETag.New("the device changed or was deleted meanwhile")
 	}
-	if err != nil {
-		return storeErr("replace", err)
-	}
-	return nil
+	return err
 }
 
 // Delete removes the device, guarded by version when version >= 0.
