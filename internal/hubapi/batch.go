@@ -233,15 +233,15 @@ func finishProperties(props []iothub.Property) []iothub.Property {
 // iothub-* names are the hub's to set, never the device's, and are dropped.
 func batchProperty(m *d2c.Message, k, v string) (_ iothub.Property, ok bool) {
 	switch {
-	case strings.EqualFold(k, "iothub-messageid"):
+	case msgrules.EqualFoldASCII(k, "iothub-messageid"):
 		m.MessageID = v
-	case strings.EqualFold(k, "iothub-correlationid"):
+	case msgrules.EqualFoldASCII(k, "iothub-correlationid"):
 		m.CorrelationID = v
-	case strings.EqualFold(k, "iothub-userid"):
+	case msgrules.EqualFoldASCII(k, "iothub-userid"):
 		m.UserID = v
-	case strings.EqualFold(k, "iothub-contenttype"):
+	case msgrules.EqualFoldASCII(k, "iothub-contenttype"):
 		m.ContentType = v
-	case strings.EqualFold(k, "iothub-contentencoding"):
+	case msgrules.EqualFoldASCII(k, "iothub-contentencoding"):
 		m.ContentEncoding = v
 	case hasPrefixFold(k, appPrefix):
 		return iothub.Property{Name: k[len(appPrefix):], Value: v}, true
@@ -259,5 +259,5 @@ func isSystemProperty(k string) bool {
 }
 
 func hasPrefixFold(s, prefix string) bool {
-	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+	return len(s) >= len(prefix) && msgrules.EqualFoldASCII(s[:len(prefix)], prefix)
 }

@@ -116,6 +116,7 @@ func TestBatchRules(t *testing.T) {
 	}{
 		{"prefix and bare name: the last wins", `[{"body":"","properties":{"iothub-app-a":"1","a":"2"}}]`, d2c.Message{Body: []byte{}, Properties: p("a", "2")}, ""},
 		{"bare and prefixed name: the last wins", `[{"body":"","properties":{"a":"1","Iothub-App-A":"2"}}]`, d2c.Message{Body: []byte{}, Properties: p("A", "2")}, ""},
+		{"Unicode folding makes no system name", `[{"body":"","properties":{"iothub-meſſageid":"spoof"}}]`, d2c.Message{Body: []byte{}}, ""},
 		{"message id in two cases: the last wins", `[{"body":"","properties":{"iothub-messageid":"m1","IOTHUB-MESSAGEID":"m2"}}]`, d2c.Message{Body: []byte{}, MessageID: "m2"}, ""},
 		{"body twice: the last wins", `[{"body":"QQ==","body":"Qg=="}]`, d2c.Message{Body: []byte("B")}, ""},
 		{"body twice, escaped: the last wins", `[{"body":"QQ==","body":"\u0051g=="}]`, d2c.Message{Body: []byte("B")}, ""},

@@ -75,7 +75,7 @@ type Options struct {
 	Out           io.Writer           // the banner
 	Log           *slog.Logger
 	Ready         func(State) // called once the hub serves
-	Limits        Limits      // connection limits; DefaultLimits() when zero
+	Limits        Limits      // connection limits; DefaultLimits of the request timeout when zero
 	// TLS serves HTTPS with a server certificate issued at start-up and
 	// asks clients for a certificate, which the hub's own code verifies
 	// against the registry (X.509 devices); see tls.go.
@@ -93,9 +93,7 @@ func Run(ctx context.Context, o Options) error {
 	if o.SweepInterval <= 0 {
 		o.SweepInterval = time.Minute
 	}
-	if o.Limits == (Limits{}) {
-		o.Limits = DefaultLimits()
-	}
+
 	if o.Getenv == nil {
 		o.Getenv = func(string) string { return "" }
 	}
@@ -138,6 +136,9 @@ func Run(ctx context.Context, o Options) error {
 	ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(o.Port))
 	if err != nil {
 		return fmt.Errorf("localhub: listen: %w", err)
+	}
+	if o.Limits == (Limits{}) {
+		o.Limits = DefaultLimits(cfg.RequestTimeout)
 	}
 	srv := newServer(app.Handler(hub), o.Limits)
 	scheme, caFile := "http", ""

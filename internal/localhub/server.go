@@ -17,12 +17,14 @@ type Limits struct {
 }
 
 // DefaultLimits: a 256 KB batch has 30 s to arrive even on a slow link; the
-// answer has longer than the handler's own request deadline
-// (app.DefaultRequestTimeout) to be written; idle keep-alive connections last
-// a minute (the Azure SDKs poll C2D every few seconds on one connection);
+// answer has that plus the handler's own deadline (request, the configured
+// DEVICEHUB_REQUEST_TIMEOUT) and a margin, since net/http's write timeout
+// runs from the end of the headers; idle keep-alive connections last a
+// minute (the Azure SDKs poll C2D every few seconds on one connection);
 // headers are capped well above what IoT Hub's protocol needs.
-func DefaultLimits() Limits {
-	return Limits{ReadHeader: 10 * time.Second, Read: 30 * time.Second, Write: 30 * time.Second, Idle: time.Minute, HeaderSize: 64 << 10}
+func DefaultLimits(request time.Duration) Limits {
+	const read = 30 * time.Second
+	return Limits{ReadHeader: 10 * time.Second, Read: read, Write: read + request + 5*time.Second, Idle: time.Minute, HeaderSize: 64 << 10}
 }
 
 // newServer returns the HTTP server for h with limits l.

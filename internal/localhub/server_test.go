@@ -92,12 +92,19 @@ func TestServerLimitsCloseSlowAndIdleConnections(t *testing.T) {
 	})
 }
 
-// The defaults are what the README documents.
+// The defaults set every limit, and leave the answer time to be written
+// after the longest body read and the handler's whole deadline.
 func TestDefaultLimits(t *testing.T) {
-	l := DefaultLimits()
-	if l.ReadHeader <= 0 || l.Read <= 0 || l.Write <= 0 || l.Idle <= 0 || l.HeaderSize <= 0 {
-		t.Fatalf("every limit must be set: %+v", l)
+	for _, request := range []time.Duration{8 * time.Second, 5 * time.Minute} {
+		l := DefaultLimits(request)
+		if l.ReadHeader <= 0 || l.Read <= 0 || l.Idle <= 0 || l.HeaderSize <= 0 {
+			t.Fatalf("every limit must be set: %+v", l)
+		}
+		if l.Write <= l.Read+request {
+			t.Fatalf("request deadline %v: write limit %v would cut an answer off", request, l.Write)
+		}
 	}
+	l := DefaultLimits(8 * time.Second)
 	srv := newServer(nil, l)
 	if srv.ReadTimeout != l.Read || srv.WriteTimeout != l.Write || srv.IdleTimeout != l.Idle || srv.ReadHeaderTimeout != l.ReadHeader || srv.MaxHeaderBytes != l.HeaderSize {
 		t.Fatalf("server does not carry the limits: %+v", srv)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/devicehub/devicehub/internal/certgen"
 	"github.com/devicehub/devicehub/internal/registry"
@@ -22,7 +23,7 @@ func TestServeTLS(t *testing.T) {
 		if c := registry.ClientChain(r.Context()); len(c) > 0 {
 			_, _ = io.WriteString(w, c[0].Subject.CommonName)
 		}
-	}), DefaultLimits())
+	}), DefaultLimits(8*time.Second))
 	if _, err := serveTLS(srv, "hub.test", caFile); err != nil {
 		t.Fatal(err)
 	}

@@ -170,7 +170,7 @@ func LastWins(props []iothub.Property) []iothub.Property {
 	drop := make([]bool, len(props))
 	order := sortedByName(props)
 	for k := 0; k+1 < len(order); k++ {
-		if equalFoldASCII(props[order[k]].Name, props[order[k+1]].Name) {
+		if EqualFoldASCII(props[order[k]].Name, props[order[k+1]].Name) {
 			drop[order[k]] = true // order holds equal names by position, so k is the earlier one
 		}
 	}
@@ -188,7 +188,7 @@ const smallSet = 8
 
 func nameAmong(name string, props []iothub.Property) bool {
 	for _, q := range props {
-		if equalFoldASCII(name, q.Name) {
+		if EqualFoldASCII(name, q.Name) {
 			return true
 		}
 	}
@@ -207,7 +207,7 @@ func repeatedName(props []iothub.Property) (string, bool) {
 	}
 	order := sortedByName(props)
 	for k := 0; k+1 < len(order); k++ {
-		if a := props[order[k]].Name; equalFoldASCII(a, props[order[k+1]].Name) {
+		if a := props[order[k]].Name; EqualFoldASCII(a, props[order[k+1]].Name) {
 			return a, true
 		}
 	}
@@ -234,7 +234,10 @@ func lowerASCII(c byte) byte {
 	return c
 }
 
-func equalFoldASCII(a, b string) bool {
+// EqualFoldASCII reports whether a and b are equal ignoring ASCII case only:
+// names compare this way, so no Unicode folding (ſ for s, K for k) makes
+// two different names one.
+func EqualFoldASCII(a, b string) bool {
 	if len(a) != len(b) {
 		return false
 	}

@@ -62,6 +62,10 @@ type Authenticator struct {
 	invalidated map[string]time.Time // devices this process changed: read strongly until their writes have surely spread
 	caPool      *x509.CertPool       // verified CAs, nil when none
 	caLoaded    time.Time            // zero: not loaded (or invalidated)
+	// gen and caGen count Invalidate and InvalidateCAs calls: a read that
+	// was in flight when one came is not cached, since it may predate the
+	// change.
+	gen, caGen uint64
 }
 
 // replicationLag bounds how long after a write an eventually consistent read
@@ -218,6 +222,9 @@ func (a *Authenticator) verifiedCAs(ctx context.Context, now time.Time) (*x509.C
 	if a.ttl > 0 && !loaded.IsZero() && now.Sub(loaded) < a.ttl {
 		return pool, nil
 	}
+	a.mu.Lock()
+	gen := a.caGen
+	a.mu.Unlock()
 	set, err := a.cas.LoadCAs(ctx)
 	if err != nil {
 		return nil, err
@@ -225,7 +232,9 @@ func (a *Authenticator) verifiedCAs(ctx context.Context, now time.Time) (*x509.C
 	pool = verifiedPool(set)
 	if a.ttl > 0 {
 		a.mu.Lock()
-		a.caPool, a.caLoaded = pool, now
+		if a.caGen == gen {
+			a.caPool, a.caLoaded = pool, now
+		}
 		a.mu.Unlock()
 	}
 	return pool, nil
@@ -235,6 +244,7 @@ func (a *Authenticator) verifiedCAs(ctx context.Context, now time.Time) (*x509.C
 func (a *Authenticator) InvalidateCAs() {
 	a.mu.Lock()
 	a.caPool, a.caLoaded = nil, time.Time{}
+	a.caGen++
 	a.mu.Unlock()
 }
 
@@ -299,6 +309,7 @@ func (a *Authenticator) Invalidate(deviceID string) {
 		clear(a.invalidated) // bounded; losing one only costs a possibly stale read
 	}
 	a.invalidated[deviceID] = a.now()
+	a.gen++
 	a.mu.Unlock()
 }
 
@@ -323,6 +334,7 @@ func (a *Authenticator) lookup(ctx context.Context, id string, now time.Time) (c
 func (a *Authenticator) load(ctx context.Context, id string, now time.Time) (cached, error) {
 	get := a.devices.GetEventually
 	a.mu.Lock()
+	gen := a.gen
 	if at, ok := a.invalidated[id]; ok {
 		if now.Sub(at) < replicationLag {
 			get = a.devices.Get
@@ -335,7 +347,7 @@ func (a *Authenticator) load(ctx context.Context, id string, now time.Time) (cac
 	if err != nil {
 		if apierr.KindOf(err) == apierr.NotFound {
 			c := cached{missing: true, loaded: now}
-			a.remember(id, c, now)
+			a.remember(id, c, now, gen)
 			return c, nil
 		}
 		return cached{}, err
@@ -364,7 +376,7 @@ func (a *Authenticator) load(ctx context.Context, id string, now time.Time) (cac
 	default:
 		return cached{}, apierr.ServerError.New("stored device has an unknown authentication type " + d.AuthType)
 	}
-	a.remember(id, c, now)
+	a.remember(id, c, now, gen)
 	return c, nil
 }
 
@@ -388,12 +400,15 @@ func (a *Authenticator) ttlOf(c cached) time.Duration {
 }
 
 // remember caches c, evicting to stay within the bound.
-func (a *Authenticator) remember(id string, c cached, now time.Time) {
+func (a *Authenticator) remember(id string, c cached, now time.Time, gen uint64) {
 	if a.ttl <= 0 {
 		return
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.gen != gen {
+		return // an Invalidate came while c was being read: c may predate it
+	}
 	if len(a.cache) >= a.max {
 		// Evict expired entries first; if none, drop an arbitrary one.
 		for k, v := range a.cache {

@@ -259,3 +259,62 @@ func TestAuthenticatorReadsEventuallyExceptAfterInvalidate(t *testing.T) {
 		t.Fatalf("once the change has spread: %d reads, %d strong; want eventual again", store.reads, store.strong)
 	}
 }
+
+// blockingDevices answers reads with what it held when the read started,
+// but only once released: a read in flight across a change.
+type blockingDevices struct {
+	memDevices
+	started, release chan struct{}
+}
+
+func (b *blockingDevices) GetEventually(ctx context.Context, id string) (Device, error) {
+	d, err := b.memDevices.GetEventually(ctx, id)
+	b.started <- struct{}{}
+	<-b.release
+	return d, err
+}
+
+// A read that was in flight when this process changed the device answers
+// its own request but is not cached: the next request sees the change.
+func TestAuthenticatorDoesNotCacheAReadThatPredatesInvalidate(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	d := Device{DeviceID: "d", GenerationID: "g", Status: StatusEnabled, PrimaryKey: NewKey(), SecondaryKey: NewKey()}
+	store := &blockingDevices{memDevices: memDevices{m: map[string]Device{"d": d}}, started: make(chan struct{}), release: make(chan struct{})}
+	a, _ := NewAuthenticator(AuthConfig{HubHost: "h", Devices: store, PolicyKey: NewKey(), Policy: "iothubowner",
+		Now: func() time.Time { return now }, CacheTTL: time.Minute})
+	hdr, _ := sas.New("h/devices/d", d.PrimaryKey, "", now.Add(time.Hour))
+	done := make(chan error)
+	go func() { _, err := a.Device(context.Background(), hdr, "d"); done <- err }()
+	<-store.started // the read has taken the enabled device
+	d.Status = StatusDisabled
+	store.m["d"] = d
+	a.Invalidate("d")
+	close(store.release)
+	if err := <-done; err != nil {
+		t.Fatalf("the in-flight request: %v", err)
+	}
+	if _, err := a.Device(context.Background(), hdr, "d"); apierr.KindOf(err) != apierr.Unauthorized {
+		t.Fatalf("after Invalidate the disabled device must be refused at once, got %v", err)
+	}
+}
+
+// A device created in this process is accepted at once, even right after a
+// probe made the authenticator remember its id as unknown.
+func TestCreateEndsARememberedAbsence(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	store := &memStore{m: map[string]Device{}}
+	a, _ := NewAuthenticator(AuthConfig{HubHost: "h", Devices: store, PolicyKey: NewKey(), Policy: "iothubowner",
+		Now: func() time.Time { return now }, CacheTTL: time.Minute})
+	svc := &Service{Store: store, Now: func() time.Time { return now }, Cache: a}
+	key := NewKey()
+	hdr, _ := sas.New("h/devices/new", key, "", now.Add(time.Hour))
+	if _, err := a.Device(context.Background(), hdr, "new"); apierr.KindOf(err) != apierr.Unauthorized {
+		t.Fatalf("before create: %v", err)
+	}
+	if _, err := svc.Create(context.Background(), "new", Spec{PrimaryKey: key, SecondaryKey: NewKey()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Device(context.Background(), hdr, "new"); err != nil {
+		t.Fatalf("right after create: %v", err)
+	}
+}

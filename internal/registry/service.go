@@ -55,6 +55,7 @@ func (s *Service) Create(ctx context.Context, id string, spec Spec) (Device, err
 	if err := s.Store.Create(ctx, d); err != nil {
 		return Device{}, err
 	}
+	s.invalidate(id) // ends a remembered "not registered" at once
 	return d, nil
 }
 
