@@ -330,7 +330,9 @@ func (s *memStore) Get(_ context.Context, id string) (Device, error) {
 	return d, nil
 }
 
-func (s *memStore) GetEventually(ctx context.Context, id string) (Device, error) { return s.Get(ctx, id) }
+func (s *memStore) GetEventually(ctx context.Context, id string) (Device, error) {
+	return s.Get(ctx, id)
+}
 
 func (s *memStore) Create(_ context.Context, d Device) error {
 	if _, ok := s.m[d.DeviceID]; ok {
