@@ -1,6 +1,7 @@
 package costmodel
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/devicehub/devicehub/internal/d2c"
@@ -60,6 +61,17 @@ func EnvelopeBytes(record RecordSize, n int) int { return record(n) - len(Refere
 // Records names the record formats the model knows, for its -record flag.
 func Records() map[string]RecordSize {
 	return map[string]RecordSize{"v1": V1Record, "v2": V2Record}
+}
+
+// RecordName is the Records key of a record version: v1, v2.
+func RecordName(version int) string { return "v" + strconv.Itoa(version) }
+
+// Record is the size of the records the stack's ingress function writes.
+func (s Stack) Record() RecordSize {
+	if r, ok := Records()[RecordName(s.RecordVersion)]; ok {
+		return r
+	}
+	return V2Record // telemetry.Version, what a function writes when told nothing
 }
 
 // FixedEnvelope is a record format that adds a fixed number of bytes to the
