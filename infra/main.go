@@ -105,7 +105,7 @@ func stackProps(get, getenv func(string) string) (string, *hub.StackProps, error
 	var err error
 	ints := map[string]*int{
 		"streamShards": &h.StreamShards, "c2dMaxDelivery": &h.C2DMaxDelivery, "c2dMaxQueue": &h.C2DMaxQueue, "memoryMB": &h.MemoryMB,
-		"throttleBurst": &h.ThrottleBurst, "authCacheSize": &h.AuthCacheSize,
+		"throttleBurst": &h.ThrottleBurst, "authCacheSize": &h.AuthCacheSize, "recordVersion": &h.RecordVersion,
 		"ingressConcurrency": &h.Concurrency.Ingress, "serviceConcurrency": &h.Concurrency.Service, "sweeperConcurrency": &h.Concurrency.Sweeper,
 	}
 	for key, dst := range ints {

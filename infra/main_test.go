@@ -42,7 +42,7 @@ func TestStackPropsFleetContext(t *testing.T) {
 		"lambdaArch": "amd64", "dashboard": "false", "restDetailedMetrics": "true", "deletionProtection": "false",
 		"terminationProtection": "false", "throttleRate": "250.5", "throttleBurst": "100", "ingressConcurrency": "50",
 		"serviceConcurrency": "none", "alarmEmail": "a@example.com,b@example.com", "alarmErrorRate": "2.5", "alarmDeviceP99": "800ms",
-		"api": "url", "accessLogs": "lean", "systemLogLevel": "info", "authCacheTTL": "2m", "authCacheSize": "50000", "streamKey": "aws",
+		"api": "url", "accessLogs": "lean", "systemLogLevel": "info", "authCacheTTL": "2m", "authCacheSize": "50000", "streamKey": "aws", "recordVersion": "1",
 	}
 	_, p, err := stackProps(func(k string) string { return ctx[k] }, func(string) string { return "" })
 	if err != nil {
@@ -54,7 +54,7 @@ func TestStackPropsFleetContext(t *testing.T) {
 		ThrottleRate: 250.5, ThrottleBurst: 100, Concurrency: hub.Concurrency{Ingress: 50, Service: hub.Unreserved},
 		AlarmEmails: []string{"a@example.com", "b@example.com"}, Alarms: hub.AlarmThresholds{ErrorRate: 2.5, DeviceP99: 800 * time.Millisecond},
 		API: hub.FunctionURL, AccessLogs: hub.LeanAccessLogs, SystemLogLevel: "info", AuthCacheTTL: 2 * time.Minute, AuthCacheSize: 50_000,
-		StreamKey: hub.AWSManagedStreamKey,
+		StreamKey: hub.AWSManagedStreamKey, RecordVersion: 1,
 	}
 	if !reflect.DeepEqual(h, want) || p.TerminationProtection == nil || *p.TerminationProtection {
 		t.Errorf("got %+v (termination protection %v), want %+v", h, p.TerminationProtection, want)

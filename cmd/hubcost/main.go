@@ -40,7 +40,7 @@ func run(args []string, w io.Writer) error {
 	fs.Var(&tmpl, "template", "a synthesized template to price (repeatable); default: synthesize the named configurations")
 	out := fs.String("out", filepath.Join("cdk.out", "cost"), "where the synthesized configurations' templates go")
 	ms := fs.String("ms", "", "override measured durations, kind=ms,... (telemetry, telemetryBatch100, c2dSend, c2dReceive, c2dComplete, feedbackReceive, feedbackComplete, sweep)")
-	record := fs.String("record", "v1", "telemetry record format whose size is priced")
+	record := fs.String("record", "", "telemetry record format whose size is priced (v1, v2); default: the one each stack writes")
 	envelope := fs.Int("envelope", -1, "price a record of body + this many bytes instead of -record (a format under design)")
 	response := fs.Float64("response-bytes", 200, "bytes each response sends to the internet")
 	devices := fs.Float64("devices", 0, "add a profile: devices")
@@ -63,10 +63,10 @@ func run(args []string, w io.Writer) error {
 	switch {
 	case *envelope >= 0:
 		o.Record, recordName = costmodel.FixedEnvelope(*envelope), fmt.Sprintf("body + %d B", *envelope)
-	default:
+	case *record != "":
 		var ok bool
 		if o.Record, ok = costmodel.Records()[*record]; !ok {
-			return fmt.Errorf("-record %q: known formats are v1", *record)
+			return fmt.Errorf("-record %q: known formats are v1 and v2", *record)
 		}
 	}
 
@@ -91,11 +91,20 @@ func run(args []string, w io.Writer) error {
 		}
 		stacks = append(stacks, s)
 	}
+	header := o.Record
+	if header == nil {
+		header, recordName = costmodel.V2Record, "v2"
+	}
+	if o.Record == nil && len(stacks) > 0 {
+		// The header and the stream rule describe the first stack's record;
+		// each bill prices its own stack's.
+		header, recordName = stacks[0].Record(), costmodel.RecordName(stacks[0].RecordVersion)+", as the stack writes it"
+	}
 	profiles := []costmodel.Profile{costmodel.SingleKB, costmodel.BatchKB, costmodel.Fleet}
 	if *devices > 0 {
 		profiles = append(profiles, costmodel.Profile{Name: "custom", Devices: *devices, PerDay: *perDay, Batch: *batch, BodyBytes: *body, C2DPerDay: *c2d})
 	}
-	r := report{w: w, p: costmodel.USEast1(), m: m, mf: mf, o: o, recordName: recordName, stacks: stacks, synthesized: synthesized}
+	r := report{w: w, p: costmodel.USEast1(), m: m, mf: mf, o: o, record: header, recordName: recordName, stacks: stacks, synthesized: synthesized}
 	r.print(profiles)
 	return nil
 }

@@ -18,6 +18,7 @@ type report struct {
 	m          costmodel.Measured
 	mf         costmodel.MeasuredFile
 	o          costmodel.Options
+	record     costmodel.RecordSize // the header's and the stream rule's
 	recordName string
 	stacks     []costmodel.Stack
 	// synthesized: the stacks are the named configurations.
@@ -32,7 +33,7 @@ var services = []string{"API Gateway", "Lambda", "CloudWatch Logs", "Kinesis", "
 func (r *report) print(profiles []costmodel.Profile) {
 	w := r.w
 	fmt.Fprintf(w, "devicehub cost model: %s list prices of %s, no free tier; a month is 730 hours.\n", r.p.Region, r.p.Date)
-	fmt.Fprintf(w, "Record (%s): %s.\n", r.recordName, describeRecord(r.o.Record, 1024))
+	fmt.Fprintf(w, "Record (%s): %s.\n", r.recordName, describeRecord(r.record, 1024))
 	fmt.Fprintf(w, "Durations (ms, median; %s, %s):", r.mf.Durations.Where, r.mf.Durations.Date)
 	kinds := make([]string, 0, len(r.m.DurationMs))
 	for k := range r.m.DurationMs {
@@ -204,7 +205,7 @@ func (r *report) registry() {
 // streamRule prints when provisioned capacity beats on-demand for the
 // reference record.
 func (r *report) streamRule() {
-	rec := float64(r.o.Record(1024))
+	rec := float64(r.record(1024))
 	p := r.p
 	onDemandPerM := (math.Ceil(rec/1024)*1024/(1<<30)*p.KinesisOnDemandInGB + rec/(1<<30)*p.KinesisOnDemandOutGB) * 1e6
 	provisionedPerM := math.Ceil(rec/(25<<10)) * p.KinesisPUTUnitPerMillion

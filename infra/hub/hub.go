@@ -26,6 +26,7 @@ import (
 
 	"github.com/devicehub/devicehub/internal/config"
 	"github.com/devicehub/devicehub/internal/schema"
+	"github.com/devicehub/devicehub/shared/telemetry"
 )
 
 // APIKind selects the API Gateway flavour in front of the functions.
@@ -122,6 +123,11 @@ type Props struct {
 	// 10,000). A device that sends less often than the TTL never hits it.
 	AuthCacheTTL  time.Duration
 	AuthCacheSize int
+
+	// RecordVersion is the telemetry record envelope the ingress function
+	// writes to the stream: 2 (default), the compact one, or 1. Consumers
+	// decoding with shared/telemetry read both.
+	RecordVersion int
 
 	// Flood limits. Each API route gets its own token bucket of
 	// ThrottleRate requests per second and ThrottleBurst at once (API
@@ -352,6 +358,12 @@ func (p *Props) defaults() error {
 	if p.AuthCacheSize < 1 || p.AuthCacheSize > maxAuthCacheSize {
 		return fmt.Errorf("hub: AuthCacheSize %d must be in 1..%d", p.AuthCacheSize, maxAuthCacheSize)
 	}
+	if p.RecordVersion == 0 {
+		p.RecordVersion = telemetry.Version
+	}
+	if p.RecordVersion != telemetry.V1 && p.RecordVersion != telemetry.V2 {
+		return fmt.Errorf("hub: RecordVersion %d must be %d or %d", p.RecordVersion, telemetry.V1, telemetry.V2)
+	}
 	if p.ThrottleRate == 0 {
 		p.ThrottleRate = 1000
 	}
@@ -452,5 +464,6 @@ func (p *Props) settings() map[string]string {
 		schema.EnvLogLevel:       p.LogLevel,
 		schema.EnvAuthCacheTTL:   ttl.String(),
 		schema.EnvAuthCacheSize:  strconv.Itoa(p.AuthCacheSize),
+		schema.EnvRecordVersion:  strconv.Itoa(p.RecordVersion),
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -96,13 +97,13 @@ func TestCustomProps(t *testing.T) {
 				Domain:        &hub.Domain{Name: "hub.example.com", CertificateARN: "arn:aws:acm:eu-west-1:123456789012:certificate/abc"},
 				AlarmTopicARN: topic, RemovalPolicy: awscdk.RemovalPolicy_DESTROY, DisableDeletionProtection: true,
 				RESTDetailedMetrics: true, SystemLogLevel: "info", AccessLogs: hub.LeanAccessLogs,
-				AuthCacheTTL: 5 * time.Minute, AuthCacheSize: 50_000,
+				AuthCacheTTL: 5 * time.Minute, AuthCacheSize: 50_000, RecordVersion: 1,
 			})
 			checkNag(t, f)
 			env := map[string]string{
 				schema.EnvHubHost: "hub.example.com", schema.EnvC2DDefaultTTL: "2h0m0s", schema.EnvC2DMaxDelivery: "5",
 				schema.EnvC2DMaxQueue: "1000", schema.EnvFeedbackTTL: "30m0s", schema.EnvLogLevel: "debug",
-				schema.EnvAuthCacheTTL: "5m0s", schema.EnvAuthCacheSize: "50000",
+				schema.EnvAuthCacheTTL: "5m0s", schema.EnvAuthCacheSize: "50000", schema.EnvRecordVersion: "1",
 			}
 			for id, fn := range f.resources("AWS::Lambda::Function") {
 				vars := dig(fn, "Environment", "Variables").(map[string]any)
@@ -186,6 +187,7 @@ func TestPropsValidation(t *testing.T) {
 		"auth cache ttl": {AuthCacheTTL: 10 * time.Minute},
 		"negative ttl":   {AuthCacheTTL: -time.Second},
 		"cache size":     {AuthCacheSize: 2_000_000},
+		"record version": {RecordVersion: 3},
 		"queue depth":    {C2DMaxQueue: config.MaxQueueLimit + 1},
 		"delivery count": {C2DMaxDelivery: 101},
 		"c2d ttl":        {C2DDefaultTTL: 30 * time.Second},
@@ -360,7 +362,7 @@ func checkEnvironment(t *testing.T, f *fixture) {
 	common := []string{
 		schema.EnvHubHost, schema.Telemetry.EnvVar,
 		schema.EnvC2DDefaultTTL, schema.EnvC2DMaxDelivery, schema.EnvC2DMaxQueue, schema.EnvFeedbackTTL, schema.EnvLogLevel,
-		schema.EnvAuthCacheTTL, schema.EnvAuthCacheSize,
+		schema.EnvAuthCacheTTL, schema.EnvAuthCacheSize, schema.EnvRecordVersion,
 	}
 	for _, tb := range schema.Tables() {
 		common = append(common, tb.EnvVar)
@@ -402,6 +404,9 @@ func checkEnvironment(t *testing.T, f *fixture) {
 		}
 		if p := f.hub.Props; p.AuthCacheTTL == config.DefaultAuthCache && (vars[schema.EnvAuthCacheTTL] != "30s" || vars[schema.EnvAuthCacheSize] != "10000") {
 			t.Errorf("%s: auth cache %v, %v, want 30s and 10000 by default", name, vars[schema.EnvAuthCacheTTL], vars[schema.EnvAuthCacheSize])
+		}
+		if want := strconv.Itoa(f.hub.Props.RecordVersion); vars[schema.EnvRecordVersion] != want || (f.hub.Props.RecordVersion != 1 && want != "2") {
+			t.Errorf("%s: %s=%v, want %s (2 by default)", name, schema.EnvRecordVersion, vars[schema.EnvRecordVersion], want)
 		}
 		// The functions must accept their configuration as synthesized.
 		if _, err := config.FromEnv(func(k string) string {

@@ -94,7 +94,7 @@ func Build(ctx context.Context, cfg config.Config, cl Clients, role Role, log *s
 		if err != nil {
 			return nil, fmt.Errorf("app: %w", err)
 		}
-		h.Deps.Telemetry = &d2c.Ingestor{Stream: stream, Now: now}
+		h.Deps.Telemetry = &d2c.Ingestor{Stream: stream, Now: now, RecordVersion: cfg.RecordVersion}
 	}
 	if err := buildC2D(ctx, h, cfg, cl, role, log, now); err != nil {
 		return nil, err

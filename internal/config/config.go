@@ -12,6 +12,7 @@ import (
 
 	"github.com/devicehub/devicehub/internal/c2d"
 	"github.com/devicehub/devicehub/internal/schema"
+	"github.com/devicehub/devicehub/shared/telemetry"
 )
 
 // Config is everything a function needs to build its stores and handlers.
@@ -38,6 +39,9 @@ type Config struct {
 	// EventFormat is the API Gateway payload version the function's front
 	// door sends (EventFormatV1 or EventFormatV2); empty: probe each event.
 	EventFormat string
+	// RecordVersion is the telemetry record envelope the ingress writes:
+	// telemetry.V2 (default, compact) or telemetry.V1.
+	RecordVersion int
 }
 
 // API Gateway payload versions, as the events' "version" field spells them.
@@ -107,6 +111,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	case "", EventFormatV1, EventFormatV2:
 	default:
 		return Config{}, fmt.Errorf("config: %s must be %s or %s, not %q", schema.EnvEventFormat, EventFormatV1, EventFormatV2, c.EventFormat)
+	}
+	if c.RecordVersion, err = integer(getenv, schema.EnvRecordVersion, telemetry.Version, telemetry.V1, telemetry.V2); err != nil {
+		return Config{}, err
 	}
 	if c.C2DMaxDelivery, err = integer(getenv, schema.EnvC2DMaxDelivery, DefaultMaxDelivery, 1, MaxDeliveryLimit); err != nil {
 		return Config{}, err

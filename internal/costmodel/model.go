@@ -50,7 +50,7 @@ type Measured struct {
 
 // Options are the model's assumptions beyond template and measurements.
 type Options struct {
-	Record RecordSize // default V1Record
+	Record RecordSize // default: the stack's record version (Stack.RecordVersion)
 	// EventualReads prices the registry read of each request as eventually
 	// consistent (0.5 RRU) instead of strongly consistent (1 RRU).
 	EventualReads bool
@@ -66,9 +66,6 @@ type Options struct {
 }
 
 func (o Options) withDefaults() Options {
-	if o.Record == nil {
-		o.Record = V1Record
-	}
 	if o.ResponseBytes == 0 {
 		o.ResponseBytes = 200
 	}
@@ -144,7 +141,11 @@ const (
 // Estimate prices a month of profile f on stack s.
 func Estimate(s Stack, p Prices, m Measured, o Options, f Profile) Bill {
 	o = o.withDefaults()
-	b := Bill{Stack: s.Name, Profile: f, Messages: f.Messages(), RecordBytes: o.Record(f.BodyBytes)}
+	record := o.Record
+	if record == nil {
+		record = s.Record()
+	}
+	b := Bill{Stack: s.Name, Profile: f, Messages: f.Messages(), RecordBytes: record(f.BodyBytes)}
 	add := func(service, what string, month float64) {
 		b.Lines = append(b.Lines, Line{Service: service, What: what, Month: month})
 	}

@@ -192,8 +192,8 @@ func TestComparisons(t *testing.T) {
 	}
 }
 
-// TestRecordSize: the v1 envelope of the reference message, from the real
-// encoder, and a stand-in format for a smaller one.
+// TestRecordSize: the v1 and v2 envelopes of the reference message, from
+// the real encoder (issue 9: v2 at most 200 B), and a stand-in format.
 func TestRecordSize(t *testing.T) {
 	if n := len(ReferenceBody(1024)); n != 1024 {
 		t.Fatalf("reference body %d B", n)
@@ -204,6 +204,9 @@ func TestRecordSize(t *testing.T) {
 	}
 	if EnvelopeBytes(V1Record, 500) != env {
 		t.Errorf("the envelope depends on the body's size")
+	}
+	if env2 := EnvelopeBytes(V2Record, 1024); env2 > 200 || env2 != EnvelopeBytes(V2Record, 500) {
+		t.Errorf("v2 envelope %d B (%d B for a 500 B body), want at most 200 B whatever the body", env2, EnvelopeBytes(V2Record, 500))
 	}
 	if EnvelopeBytes(FixedEnvelope(120), 1024) != 120 {
 		t.Error("fixed envelope")
@@ -234,7 +237,7 @@ func TestReadTemplate(t *testing.T) {
 	tmpl := `{"Resources":{
 	  "HubIngressAB12":{"Type":"AWS::Lambda::Function","Properties":{"MemorySize":512,"Architectures":["arm64"],
 	    "LoggingConfig":{"LogFormat":"JSON","SystemLogLevel":"WARN"},
-	    "Environment":{"Variables":{"DEVICEHUB_AUTH_CACHE_TTL":"5m0s","DEVICEHUB_AUTH_CACHE_SIZE":"50000"}}}},
+	    "Environment":{"Variables":{"DEVICEHUB_AUTH_CACHE_TTL":"5m0s","DEVICEHUB_AUTH_CACHE_SIZE":"50000","DEVICEHUB_RECORD_VERSION":"1"}}}},
 	  "HubServiceCD34":{"Type":"AWS::Lambda::Function","Properties":{"MemorySize":256}},
 	  "HubSweeperEF56":{"Type":"AWS::Lambda::Function","Properties":{}},
 	  "HubIngressFunctionUrl":{"Type":"AWS::Lambda::Url","Properties":{}},
@@ -253,8 +256,21 @@ func TestReadTemplate(t *testing.T) {
 	if s.API != FunctionURL || in.MemoryMB != 512 || in.SystemLogLevel != "WARN" || s.Functions[Service].SystemLogLevel != "INFO" ||
 		s.Stream.OnDemand || s.Stream.Shards != 2 || s.Stream.CustomerKey || s.Stream.RetentionHours != 48 ||
 		s.AlarmMetrics != 3 || s.Secrets != 1 || s.SweepsPerMonth != 730*12 || s.AuthCacheTTL != 5*time.Minute || s.AuthCacheSize != 50_000 ||
-		s.AccessLogFormat != "" || s.Dashboards != 0 {
+		s.AccessLogFormat != "" || s.Dashboards != 0 || s.RecordVersion != 1 {
 		t.Errorf("%+v", s)
+	}
+	// With no record format given, a bill prices the stack's own.
+	f := Profile{Name: "r", Devices: 1, PerDay: 1, Batch: 1, BodyBytes: 1024}
+	if b := Estimate(s, USEast1(), handMeasured(), Options{}, f); b.RecordBytes != V1Record(1024) {
+		t.Errorf("a v1 stack priced records of %d B, want %d", b.RecordBytes, V1Record(1024))
+	}
+	s.RecordVersion = 2
+	if b := Estimate(s, USEast1(), handMeasured(), Options{}, f); b.RecordBytes != V2Record(1024) {
+		t.Errorf("a v2 stack priced records of %d B, want %d", b.RecordBytes, V2Record(1024))
+	}
+	bad := strings.Replace(tmpl, `"DEVICEHUB_RECORD_VERSION":"1"`, `"DEVICEHUB_RECORD_VERSION":"7"`, 1)
+	if _, err := ReadTemplate("t", []byte(bad)); err == nil {
+		t.Error("a template with an unknown record version was read")
 	}
 	if _, err := ReadTemplate("t", []byte(`{"Resources":{}}`)); err == nil {
 		t.Error("a template without the hub's functions was read")

@@ -1,6 +1,7 @@
 package costmodel
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/devicehub/devicehub/internal/d2c"
@@ -11,7 +12,7 @@ import (
 
 // RecordSize is the size of the Kinesis record the hub writes for one
 // reference message with a body of n bytes. The telemetry record format
-// decides it; V1Record is today's, and a newer format plugs in here.
+// decides it: V2Record (new stacks) or V1Record.
 type RecordSize func(n int) int
 
 // ReferenceBody is a JSON body of exactly n bytes (n ≥ 8), which the
@@ -43,16 +44,35 @@ func ReferenceMessage(n int) (telemetry.SystemProperties, []iothub.Property, []b
 
 // V1Record is the size of the version 1 envelope (internal/d2c's encoder,
 // the one the ingress function runs) of the reference message.
-func V1Record(n int) int {
+func V1Record(n int) int { return encodedRecord(telemetry.V1, n) }
+
+// V2Record is the size of the compact version 2 envelope, the one new
+// stacks write, of the reference message.
+func V2Record(n int) int { return encodedRecord(telemetry.V2, n) }
+
+func encodedRecord(version, n int) int {
 	sys, props, body := ReferenceMessage(n)
-	return len(d2c.EncodeRecord(&sys, props, body))
+	return len(d2c.EncodeRecord(version, &sys, props, body))
 }
 
 // EnvelopeBytes is what a record format adds to a body of n bytes.
 func EnvelopeBytes(record RecordSize, n int) int { return record(n) - len(ReferenceBody(n)) }
 
 // Records names the record formats the model knows, for its -record flag.
-func Records() map[string]RecordSize { return map[string]RecordSize{"v1": V1Record} }
+func Records() map[string]RecordSize {
+	return map[string]RecordSize{"v1": V1Record, "v2": V2Record}
+}
+
+// RecordName is the Records key of a record version: v1, v2.
+func RecordName(version int) string { return "v" + strconv.Itoa(version) }
+
+// Record is the size of the records the stack's ingress function writes.
+func (s Stack) Record() RecordSize {
+	if r, ok := Records()[RecordName(s.RecordVersion)]; ok {
+		return r
+	}
+	return V2Record // telemetry.Version, what a function writes when told nothing
+}
 
 // FixedEnvelope is a record format that adds a fixed number of bytes to the
 // body: a stand-in for a format under design (e.g. -envelope 120).

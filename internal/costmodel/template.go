@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/devicehub/devicehub/internal/schema"
+	"github.com/devicehub/devicehub/shared/telemetry"
 )
 
 // API flavours, as the template shows them.
@@ -34,6 +35,9 @@ type Stack struct {
 	SweepsPerMonth  float64 // sweeper schedule
 	AuthCacheTTL    time.Duration
 	AuthCacheSize   int
+	// RecordVersion is the telemetry record the ingress function writes
+	// (its DEVICEHUB_RECORD_VERSION; the functions' default when unset).
+	RecordVersion int
 }
 
 // Function is one function's billed settings.
@@ -70,7 +74,7 @@ func ReadTemplate(name string, raw []byte) (Stack, error) {
 	if err := json.Unmarshal(raw, &t); err != nil {
 		return Stack{}, fmt.Errorf("costmodel: template %s: %w", name, err)
 	}
-	s := Stack{Name: name, Functions: map[string]Function{}, AuthCacheTTL: defaultAuthCacheTTL, AuthCacheSize: defaultAuthCacheSize}
+	s := Stack{Name: name, Functions: map[string]Function{}, AuthCacheTTL: defaultAuthCacheTTL, AuthCacheSize: defaultAuthCacheSize, RecordVersion: telemetry.Version}
 	api := ""
 	hasURL := false
 	for id, r := range t.Resources {
@@ -118,6 +122,13 @@ func ReadTemplate(name string, raw []byte) (Stack, error) {
 						return Stack{}, fmt.Errorf("costmodel: %s: %s=%q: %w", name, envAuthCacheSize, v, err)
 					}
 					s.AuthCacheSize = n
+				}
+				if v, ok := vars[schema.EnvRecordVersion].(string); ok {
+					n, err := strconv.Atoi(v)
+					if _, known := Records()[RecordName(n)]; err != nil || !known {
+						return Stack{}, fmt.Errorf("costmodel: %s: %s=%q is no record version the model knows", name, schema.EnvRecordVersion, v)
+					}
+					s.RecordVersion = n
 				}
 			}
 		case "AWS::Kinesis::Stream":

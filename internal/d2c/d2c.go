@@ -75,6 +75,9 @@ type Ingestor struct {
 	Retries int
 	// Backoff is the first retry's delay, doubled for each next one. Default 25ms.
 	Backoff time.Duration
+	// RecordVersion is the envelope version written: telemetry.V1 or V2
+	// (0 is telemetry.Version, the compact V2).
+	RecordVersion int
 }
 
 // rules are the device-to-cloud limits on ids and properties, msgrules'
@@ -143,7 +146,7 @@ func (in *Ingestor) Ingest(ctx context.Context, id registry.Identity, msgs []Mes
 	records := make([][]byte, len(msgs))
 	// The stamped properties are the same for every message: encode them once.
 	var scratch [512]byte
-	enc := newEnvelopeEncoder(scratch[:0], &sys)
+	enc := newEnvelopeEncoder(in.RecordVersion, scratch[:0], &sys)
 	for i := range msgs {
 		m := &msgs[i]
 		sys.MessageID, sys.CorrelationID, sys.UserID = m.MessageID, m.CorrelationID, m.UserID

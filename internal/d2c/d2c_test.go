@@ -110,7 +110,7 @@ func TestPutChunksAt500(t *testing.T) {
 	f := &fakeStream{}
 	in := &Ingestor{Stream: f, Now: time.Now}
 	sys := telemetry.SystemProperties{DeviceID: dev.DeviceID, EnqueuedTime: time.Now()}
-	enc := newEnvelopeEncoder(nil, &sys)
+	enc := newEnvelopeEncoder(telemetry.Version, nil, &sys)
 	records := make([][]byte, len(bodies))
 	for i, b := range bodies {
 		records[i] = enc.append(nil, &sys, nil, []byte(b))

@@ -2,6 +2,7 @@ package d2c
 
 import (
 	"encoding/base64"
+	"strconv"
 	"time"
 
 	"github.com/devicehub/devicehub/internal/jsonstr"
@@ -9,41 +10,131 @@ import (
 	"github.com/devicehub/devicehub/shared/telemetry"
 )
 
-// The record the hub writes to Kinesis for each message is the envelope that
-// shared/telemetry defines and decodes (version 1). It is appended by hand,
-// not with encoding/json, so the body goes in byte for byte (json.Marshal
-// would compact a RawMessage) and the hot path allocates nothing here.
+// The record the hub writes to Kinesis for each message is an envelope that
+// shared/telemetry defines and decodes: version 2 (compact) by default,
+// version 1 when the stack asks for it. It is appended by hand, not with
+// encoding/json, so the body goes in byte for byte (json.Marshal would
+// compact a RawMessage) and the hot path allocates nothing here.
 
 // envelopeEncoder appends the envelopes of messages that share the
 // properties the hub stamps (device id, generation id, auth method, enqueued
 // time), as the messages of one request do: those are escaped and formatted
 // once, not once per message.
 type envelopeEncoder struct {
-	tail []byte
+	version int
+	tail    []byte
 }
 
-// newEnvelopeEncoder prepares the stamped properties of sys, in scratch's
-// storage when it is large enough.
-func newEnvelopeEncoder(scratch []byte, sys *telemetry.SystemProperties) envelopeEncoder {
-	return envelopeEncoder{tail: appendTail(scratch[:0], sys)}
+// newEnvelopeEncoder prepares the stamped properties of sys for envelopes of
+// version (telemetry.V1 or V2), in scratch's storage when it is large enough.
+func newEnvelopeEncoder(version int, scratch []byte, sys *telemetry.SystemProperties) envelopeEncoder {
+	if version == telemetry.V1 {
+		return envelopeEncoder{version: version, tail: appendTailV1(scratch[:0], sys)}
+	}
+	return envelopeEncoder{version: telemetry.V2, tail: appendTailV2(scratch[:0], sys)}
 }
 
 // append appends the envelope of one message whose stamped properties are
 // the encoder's; sys supplies only the message's own (id, correlation id,
 // user id, content type and encoding).
 func (e *envelopeEncoder) append(dst []byte, sys *telemetry.SystemProperties, props []iothub.Property, body []byte) []byte {
-	dst, first := appendHead(dst, sys)
-	if !first {
-		dst = append(dst, ',')
+	if e.version == telemetry.V1 {
+		dst, first := appendHeadV1(dst, sys)
+		if !first {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, e.tail...)
+		return appendRestV1(dst, props, body)
 	}
-	dst = append(dst, e.tail...)
-	return appendRest(dst, props, body)
+	return e.appendV2(dst, sys, props, body)
 }
 
-// appendHead opens the envelope and writes the message's own system
-// properties; first reports that none was written.
-func appendHead(dst []byte, sys *telemetry.SystemProperties) (_ []byte, first bool) {
-	dst = append(dst, `{"v":1,"systemProperties":{`...) // telemetry.Version
+// appendV2 writes the compact envelope:
+//
+//	{"v":2,"i":..,"cid":..,"uid":..,"c":..,"e":..,"d":..,"g":..,"a":..,"t":..,"p":{..},"b":..|"b64":".."}
+func (e *envelopeEncoder) appendV2(dst []byte, sys *telemetry.SystemProperties, props []iothub.Property, body []byte) []byte {
+	dst = append(dst, `{"v":2`...)
+	dst = appendMember(dst, `,"i":`, sys.MessageID)
+	dst = appendMember(dst, `,"cid":`, sys.CorrelationID)
+	dst = appendMember(dst, `,"uid":`, sys.UserID)
+	dst = appendCoded(dst, `,"c":`, sys.ContentType, telemetry.ContentTypeCode(sys.ContentType))
+	dst = appendCoded(dst, `,"e":`, sys.ContentEncoding, telemetry.ContentEncodingCode(sys.ContentEncoding))
+	dst = append(dst, e.tail...)
+	if len(props) > 0 {
+		dst = append(dst, `,"p":{`...)
+		dst = appendProps(dst, props)
+		dst = append(dst, '}')
+	}
+	if telemetry.BodyIsJSON(body) {
+		dst = append(dst, `,"b":`...)
+		dst = append(dst, body...)
+	} else {
+		dst = append(dst, `,"b64":"`...)
+		dst = base64.StdEncoding.AppendEncode(dst, body)
+		dst = append(dst, '"')
+	}
+	return append(dst, '}')
+}
+
+// appendTailV2 writes the stamped properties of a version 2 envelope, each
+// with its leading comma: the device id and generation id always (the
+// schema requires them), the auth method as its code when it has one.
+func appendTailV2(dst []byte, sys *telemetry.SystemProperties) []byte {
+	dst = append(dst, `,"d":`...)
+	dst = jsonstr.Append(dst, sys.DeviceID)
+	dst = append(dst, `,"g":`...)
+	dst = jsonstr.Append(dst, sys.AuthGenerationID)
+	if c := telemetry.AuthMethodCode(sys.AuthMethod); c > 0 {
+		dst = append(dst, `,"a":`...)
+		dst = strconv.AppendInt(dst, int64(c), 10)
+	} else {
+		dst = append(dst, `,"a":`...)
+		dst = jsonstr.Append(dst, sys.AuthMethod)
+	}
+	dst = append(dst, `,"t":`...)
+	return strconv.AppendInt(dst, sys.EnqueuedTime.UnixMilli(), 10)
+}
+
+// appendMember writes key (with its comma and colon) and value unless value
+// is empty.
+func appendMember(dst []byte, key, value string) []byte {
+	if value == "" {
+		return dst
+	}
+	dst = append(dst, key...)
+	return jsonstr.Append(dst, value)
+}
+
+// appendCoded writes key and code when the value is well known, else the
+// value as a string, and nothing when it is empty.
+func appendCoded(dst []byte, key, value string, code int) []byte {
+	switch {
+	case value == "":
+		return dst
+	case code > 0:
+		dst = append(dst, key...)
+		return strconv.AppendInt(dst, int64(code), 10)
+	}
+	return appendMember(dst, key, value)
+}
+
+// appendProps writes the application properties as object members.
+func appendProps(dst []byte, props []iothub.Property) []byte {
+	for i, p := range props {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = jsonstr.Append(dst, p.Name)
+		dst = append(dst, ':')
+		dst = jsonstr.Append(dst, p.Value)
+	}
+	return dst
+}
+
+// appendHeadV1 opens a version 1 envelope and writes the message's own
+// system properties; first reports that none was written.
+func appendHeadV1(dst []byte, sys *telemetry.SystemProperties) (_ []byte, first bool) {
+	dst = append(dst, `{"v":1,"systemProperties":{`...) // telemetry.V1
 	first = true
 	field := func(name, value string) { dst = appendField(dst, &first, name, value) }
 	field(telemetry.PropMessageID, sys.MessageID)
@@ -54,9 +145,9 @@ func appendHead(dst []byte, sys *telemetry.SystemProperties) (_ []byte, first bo
 	return dst, first
 }
 
-// appendTail writes the stamped properties, the enqueued time last, as
+// appendTailV1 writes the stamped properties, the enqueued time last, as
 // if nothing preceded them (the caller writes the separating comma).
-func appendTail(dst []byte, sys *telemetry.SystemProperties) []byte {
+func appendTailV1(dst []byte, sys *telemetry.SystemProperties) []byte {
 	first := true
 	field := func(name, value string) { dst = appendField(dst, &first, name, value) }
 	field(telemetry.PropDeviceID, sys.DeviceID)
@@ -85,18 +176,11 @@ func appendField(dst []byte, first *bool, name, value string) []byte {
 	return jsonstr.Append(dst, value)
 }
 
-// appendRest closes the system properties and writes the application
+// appendRestV1 closes the system properties and writes the application
 // properties and the body.
-func appendRest(dst []byte, props []iothub.Property, body []byte) []byte {
+func appendRestV1(dst []byte, props []iothub.Property, body []byte) []byte {
 	dst = append(dst, `"},"properties":{`...)
-	for i, p := range props {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = jsonstr.Append(dst, p.Name)
-		dst = append(dst, ':')
-		dst = jsonstr.Append(dst, p.Value)
-	}
+	dst = appendProps(dst, props)
 	if telemetry.BodyIsJSON(body) {
 		dst = append(dst, `},"bodyEncoding":"json","body":`...)
 		dst = append(dst, body...)
@@ -108,8 +192,9 @@ func appendRest(dst []byte, props []iothub.Property, body []byte) []byte {
 	return append(dst, '}')
 }
 
-// envelopeSize returns an upper bound of an envelope's length, to size
-// buffers: every string may grow sixfold when escaped (\u00XX).
+// envelopeSize returns an upper bound of an envelope's length (either
+// version), to size buffers: every string may grow sixfold when escaped
+// (\u00XX).
 func envelopeSize(sys *telemetry.SystemProperties, props []iothub.Property, body []byte) int {
 	n := 256 + 6*(len(sys.MessageID)+len(sys.CorrelationID)+len(sys.UserID)+len(sys.ContentType)+
 		len(sys.ContentEncoding)+len(sys.DeviceID)+len(sys.AuthGenerationID)+len(sys.AuthMethod))

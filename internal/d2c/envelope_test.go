@@ -3,6 +3,7 @@ package d2c
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -11,19 +12,30 @@ import (
 )
 
 // appendEnvelope encodes one message on its own.
-func appendEnvelope(dst []byte, sys *telemetry.SystemProperties, props []iothub.Property, body []byte) []byte {
-	e := newEnvelopeEncoder(nil, sys)
+func appendEnvelope(version int, dst []byte, sys *telemetry.SystemProperties, props []iothub.Property, body []byte) []byte {
+	e := newEnvelopeEncoder(version, nil, sys)
 	return e.append(dst, sys, props, body)
 }
 
-// Every envelope the hub writes must decode, with the public decoder, to
-// what went in.
+// versions are the envelope versions the hub can write.
+var versions = []int{telemetry.V1, telemetry.V2}
+
+// Every envelope the hub writes, of either version, must decode with the
+// public decoder to what went in (version 2 keeps the enqueued time to the
+// millisecond), whether its content type, encoding and auth method are
+// well-known values written as codes or others written as strings.
 func TestEnvelopeDecodeRoundTrip(t *testing.T) {
 	enq := time.Date(2026, 11, 26, 8, 0, 0, 123456789, time.UTC)
-	sys := telemetry.SystemProperties{
+	systems := []telemetry.SystemProperties{{
 		MessageID: "m-1", CorrelationID: "c\"1", UserID: "u\\1", ContentType: "application/json", ContentEncoding: "utf-8",
 		DeviceID: "dev-1", AuthGenerationID: "638", AuthMethod: `{"scope":"device"}`, EnqueuedTime: enq,
-	}
+	}, {
+		MessageID: "m-2", ContentType: "application/vnd.x+json; charset=\"utf-8\"", ContentEncoding: "gzip",
+		DeviceID: "dev-2", AuthGenerationID: "639", AuthMethod: telemetry.AuthMethodSAS, EnqueuedTime: enq,
+	}, {
+		ContentType: "text/plain", ContentEncoding: "utf-16",
+		DeviceID: "dev-3", AuthGenerationID: "640", AuthMethod: telemetry.AuthMethodX509CA, EnqueuedTime: enq,
+	}}
 	cases := []struct {
 		name     string
 		body     []byte
@@ -40,41 +52,62 @@ func TestEnvelopeDecodeRoundTrip(t *testing.T) {
 		{"empty body", []byte{}, nil, telemetry.EncodingBase64},
 		{"control characters in property", []byte(`1`), []iothub.Property{{Name: "k\n", Value: "\x01\u2028"}}, telemetry.EncodingJSON},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			rec := appendEnvelope(nil, &sys, tc.props, tc.body)
-			if !json.Valid(rec) {
-				t.Fatalf("envelope is not valid JSON: %s", rec)
+	for _, version := range versions {
+		for si, sys := range systems {
+			for _, tc := range cases {
+				t.Run(fmt.Sprintf("v%d/sys%d/%s", version, si, tc.name), func(t *testing.T) {
+					roundTrip(t, version, sys, tc.props, tc.body, tc.encoding)
+				})
 			}
-			if n := envelopeSize(&sys, tc.props, tc.body); len(rec) > n {
-				t.Fatalf("Size %d < actual %d", n, len(rec))
-			}
-			var env struct {
-				BodyEncoding string `json:"bodyEncoding"`
-			}
-			_ = json.Unmarshal(rec, &env)
-			if env.BodyEncoding != tc.encoding {
-				t.Fatalf("bodyEncoding %q, want %q", env.BodyEncoding, tc.encoding)
-			}
-			m, err := telemetry.Decode(rec)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(m.Body, tc.body) {
-				t.Fatalf("body %q, want %q", m.Body, tc.body)
-			}
-			if m.SystemProperties != sys {
-				t.Fatalf("system properties\n got %+v\nwant %+v", m.SystemProperties, sys)
-			}
-			if len(m.Properties) != len(tc.props) {
-				t.Fatalf("properties %v", m.Properties)
-			}
-			for _, p := range tc.props {
-				if m.Properties[p.Name] != p.Value {
-					t.Fatalf("property %q = %q, want %q", p.Name, m.Properties[p.Name], p.Value)
-				}
-			}
-		})
+		}
+	}
+}
+
+func roundTrip(t *testing.T, version int, sys telemetry.SystemProperties, props []iothub.Property, body []byte, encoding string) {
+	t.Helper()
+	rec := appendEnvelope(version, nil, &sys, props, body)
+	if !json.Valid(rec) {
+		t.Fatalf("envelope is not valid JSON: %s", rec)
+	}
+	if n := envelopeSize(&sys, props, body); len(rec) > n {
+		t.Fatalf("Size %d < actual %d", n, len(rec))
+	}
+	var env struct {
+		V            int             `json:"v"`
+		BodyEncoding string          `json:"bodyEncoding"`
+		B64          json.RawMessage `json:"b64"`
+	}
+	_ = json.Unmarshal(rec, &env)
+	got := env.BodyEncoding
+	if env.V == telemetry.V2 {
+		got = telemetry.EncodingJSON
+		if env.B64 != nil {
+			got = telemetry.EncodingBase64
+		}
+	}
+	if env.V != version || got != encoding {
+		t.Fatalf("v%d body encoding %q, want v%d %q: %s", env.V, got, version, encoding, rec)
+	}
+	if version == telemetry.V2 {
+		sys.EnqueuedTime = sys.EnqueuedTime.Truncate(time.Millisecond)
+	}
+	m, err := telemetry.Decode(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(m.Body, body) {
+		t.Fatalf("body %q, want %q", m.Body, body)
+	}
+	if m.SystemProperties != sys {
+		t.Fatalf("system properties\n got %+v\nwant %+v", m.SystemProperties, sys)
+	}
+	if len(m.Properties) != len(props) {
+		t.Fatalf("properties %v", m.Properties)
+	}
+	for _, p := range props {
+		if m.Properties[p.Name] != p.Value {
+			t.Fatalf("property %q = %q, want %q", p.Name, m.Properties[p.Name], p.Value)
+		}
 	}
 }
 
@@ -95,21 +128,23 @@ func TestEncoderReuse(t *testing.T) {
 		{ContentEncoding: "utf-8"},
 	}
 	props := []iothub.Property{{Name: "a", Value: "1"}, {Name: "b\u2028", Value: "2"}}
-	for _, st := range stamped {
-		var scratch [8]byte // too small: newEnvelopeEncoder must grow it
-		enc := newEnvelopeEncoder(scratch[:0], &st)
-		for _, o := range own {
-			sys := st
-			sys.MessageID, sys.CorrelationID, sys.UserID = o.MessageID, o.CorrelationID, o.UserID
-			sys.ContentType, sys.ContentEncoding = o.ContentType, o.ContentEncoding
-			for _, body := range [][]byte{[]byte(`{"t":1}`), {0xff, 0}} {
-				want := appendEnvelope([]byte("prefix"), &sys, props, body)
-				got := enc.append([]byte("prefix"), &sys, props, body)
-				if !bytes.Equal(got, want) {
-					t.Fatalf("stamped %+v own %+v\n got %s\nwant %s", st, o, got, want)
-				}
-				if _, err := telemetry.Decode(got[len("prefix"):]); err != nil {
-					t.Fatal(err)
+	for _, version := range versions {
+		for _, st := range stamped {
+			var scratch [8]byte // too small: newEnvelopeEncoder must grow it
+			enc := newEnvelopeEncoder(version, scratch[:0], &st)
+			for _, o := range own {
+				sys := st
+				sys.MessageID, sys.CorrelationID, sys.UserID = o.MessageID, o.CorrelationID, o.UserID
+				sys.ContentType, sys.ContentEncoding = o.ContentType, o.ContentEncoding
+				for _, body := range [][]byte{[]byte(`{"t":1}`), {0xff, 0}} {
+					want := appendEnvelope(version, []byte("prefix"), &sys, props, body)
+					got := enc.append([]byte("prefix"), &sys, props, body)
+					if !bytes.Equal(got, want) {
+						t.Fatalf("stamped %+v own %+v\n got %s\nwant %s", st, o, got, want)
+					}
+					if _, err := telemetry.Decode(got[len("prefix"):]); err != nil {
+						t.Fatal(err)
+					}
 				}
 			}
 		}

@@ -1,22 +1,20 @@
 // Package kinesisput is a lean Kinesis PutRecords client for the ingress hot
 // path. The AWS SDK's generic middleware stack costs hundreds of allocations
 // per call; this client speaks Kinesis's JSON 1.1 protocol over net/http,
-// signs with SigV4 using a cached signing key, and reuses its buffers, so a
-// request costs a few dozen allocations. Everything else (stream creation,
+// signs with the SDK's SigV4 signer (aws/signer/v4) alone, and reuses its
+// buffers, so a request costs a few dozen allocations. Everything else (stream creation,
 // reads) stays on the SDK.
 package kinesisput
 
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -26,6 +24,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
 	"github.com/devicehub/devicehub/internal/d2c"
@@ -52,16 +51,15 @@ type Config struct {
 // Client writes records to one stream with PutRecords. It implements
 // d2c.Stream and is safe for concurrent use.
 type Client struct {
-	creds      aws.CredentialsProvider
-	http       HTTPClient
-	url        url.URL
-	path       string // canonical URI
-	host       string // as signed and sent
-	region     string
-	now        func() time.Time
-	bodyTail   []byte // `],"StreamName":"..."}`
-	scopeTail  string // "/<region>/kinesis/aws4_request"
-	signingKey atomic.Pointer[signingKey]
+	creds    aws.CredentialsProvider
+	http     HTTPClient
+	url      url.URL
+	path     string // canonical URI
+	host     string // as signed and sent
+	region   string
+	now      func() time.Time
+	bodyTail []byte // `],"StreamName":"..."}`
+	signer   *v4.Signer
 }
 
 // New builds a Client.
@@ -103,7 +101,7 @@ func New(c Config) (*Client, error) {
 	tail = append(tail, '}')
 	return &Client{
 		creds: creds, http: c.HTTPClient, url: *u, path: u.EscapedPath(), host: signedHost(u), region: c.Region, now: c.Now,
-		bodyTail: tail, scopeTail: "/" + c.Region + "/" + service + "/aws4_request",
+		bodyTail: tail, signer: v4.NewSigner(),
 	}, nil
 }
 
@@ -140,7 +138,6 @@ const (
 	service     = "kinesis"
 	target      = "Kinesis_20131202.PutRecords"
 	contentType = "application/x-amz-json-1.1"
-	algorithm   = "AWS4-HMAC-SHA256"
 )
 
 // Constant header values are shared, read-only: http.Header.Set and Add
@@ -150,14 +147,12 @@ var (
 	hdrContentType = []string{contentType}
 )
 
-// buffers is the per-call scratch space, pooled: the request body, the
-// SHA-256 state and the canonical request. It is the request's Body.
+// buffers is the per-call scratch space, pooled: the request body. It is
+// the request's Body.
 type buffers struct {
-	body    []byte
-	reader  bytes.Reader
-	closed  atomic.Bool
-	scratch []byte
-	sha     hash.Hash
+	body   []byte
+	reader bytes.Reader
+	closed atomic.Bool
 }
 
 // Close returns the buffers to the pool once the transport is done with the
@@ -173,7 +168,7 @@ func (b *buffers) Close() error {
 func (b *buffers) Read(p []byte) (int, error) { return b.reader.Read(p) }
 
 var (
-	bufferPool   = sync.Pool{New: func() any { return &buffers{sha: sha256.New(), scratch: make([]byte, 0, 1024)} }}
+	bufferPool   = sync.Pool{New: func() any { return new(buffers) }}
 	responsePool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 )
 
@@ -237,168 +232,29 @@ func (c *Client) appendBody(dst []byte, partitionKey string, records [][]byte) [
 }
 
 func (c *Client) newRequest(ctx context.Context, b *buffers, creds aws.Credentials) (*http.Request, error) {
-	now := c.now().UTC()
-	var stamp [16]byte // 20060102T150405Z
-	appendAmzDate(stamp[:0], now)
-	date := stamp[:8]
+	sum := sha256.Sum256(b.body)
+	var payloadHash [2 * sha256.Size]byte
+	hex.Encode(payloadHash[:], sum[:])
 
-	// The canonical request is hashed as it is written, into b.scratch.
-	var payloadHash [64]byte
-	b.sha.Reset()
-	b.sha.Write(b.body)
-	hex.Encode(payloadHash[:], b.sha.Sum(b.scratch[:0]))
-
-	cr := b.scratch[:0]
-	cr = append(cr, "POST\n"...)
-	cr = append(cr, c.path...)
-	cr = append(cr, "\n\ncontent-type:"+contentType+"\nhost:"...)
-	cr = append(cr, c.host...)
-	cr = append(cr, "\nx-amz-date:"...)
-	cr = append(cr, stamp[:]...)
-	if creds.SessionToken != "" {
-		cr = append(cr, "\nx-amz-security-token:"...)
-		cr = append(cr, creds.SessionToken...)
-	}
-	cr = append(cr, "\nx-amz-target:"+target+"\n\n"...)
-	cr = append(cr, signedHeaders(creds.SessionToken != "")...)
-	cr = append(cr, '\n')
-	cr = append(cr, payloadHash[:]...)
-	var crHash [64]byte
-	b.sha.Reset()
-	b.sha.Write(cr)
-	hex.Encode(crHash[:], b.sha.Sum(cr[len(cr):]))
-
-	// String to sign, reusing the scratch buffer.
-	sts := cr[:0]
-	sts = append(sts, algorithm+"\n"...)
-	sts = append(sts, stamp[:]...)
-	sts = append(sts, '\n')
-	sts = append(sts, date...)
-	sts = append(sts, c.scopeTail...)
-	sts = append(sts, '\n')
-	sts = append(sts, crHash[:]...)
-
-	key := c.key(date, creds)
-	var sig [sha256.Size]byte
-	key.sign(b.sha, sts, sig[:0])
-	b.scratch = sts[:0]
-
-	// Authorization: one string built in one allocation.
-	sh := signedHeaders(creds.SessionToken != "")
-	var auth strings.Builder
-	auth.Grow(len(algorithm) + len(" Credential=") + len(creds.AccessKeyID) + 9 + len(c.scopeTail) +
-		len(", SignedHeaders=") + len(sh) + len(", Signature=") + 64)
-	auth.WriteString(algorithm + " Credential=")
-	auth.WriteString(creds.AccessKeyID)
-	auth.WriteByte('/')
-	auth.Write(date)
-	auth.WriteString(c.scopeTail)
-	auth.WriteString(", SignedHeaders=")
-	auth.WriteString(sh)
-	auth.WriteString(", Signature=")
-	var sigHex [64]byte
-	hex.Encode(sigHex[:], sig[:])
-	auth.Write(sigHex[:])
-
-	// Per-request header values share one backing array.
-	vals := new([3][1]string)
-	vals[0][0] = string(stamp[:])
-	vals[1][0] = auth.String()
 	h := make(http.Header, 6)
 	h["Content-Type"] = hdrContentType
 	h["X-Amz-Target"] = hdrTarget
-	h["X-Amz-Date"] = vals[0][:]
-	h["Authorization"] = vals[1][:]
-	if creds.SessionToken != "" {
-		vals[2][0] = creds.SessionToken
-		h["X-Amz-Security-Token"] = vals[2][:]
-	}
 	u := c.url // a copy: the client never shares mutable request state
 	req := &http.Request{
 		Method: http.MethodPost, URL: &u, Host: c.host,
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header: h, Body: b, ContentLength: int64(len(b.body)),
+		Header: h, Body: b,
 	}
-	return req.WithContext(ctx), nil
-}
-
-func signedHeaders(token bool) string {
-	if token {
-		return "content-type;host;x-amz-date;x-amz-security-token;x-amz-target"
+	req = req.WithContext(ctx)
+	// The SDK's signer, without the SDK's middleware stack: it caches the
+	// day's derived key and adds X-Amz-Date, X-Amz-Security-Token and
+	// Authorization. Content-Length is set after signing, so it is not a
+	// signed header (the signer would sign it when it is known).
+	if err := c.signer.SignHTTP(ctx, creds, req, string(payloadHash[:]), service, c.region, c.now().UTC()); err != nil {
+		return nil, fmt.Errorf("kinesis put records: sign: %w", err)
 	}
-	return "content-type;host;x-amz-date;x-amz-target"
-}
-
-// signingKey is the SigV4 key of one day, region, service and secret, kept
-// as its HMAC pads so each signature is two SHA-256 passes and no allocation.
-type signingKey struct {
-	date       [8]byte
-	accessKey  string
-	secret     string
-	ipad, opad [sha256.BlockSize]byte
-}
-
-func (c *Client) key(date []byte, creds aws.Credentials) *signingKey {
-	if k := c.signingKey.Load(); k != nil && string(k.date[:]) == string(date) &&
-		k.secret == creds.SecretAccessKey && k.accessKey == creds.AccessKeyID {
-		return k
-	}
-	mac := func(key []byte, data string) []byte {
-		m := hmac.New(sha256.New, key)
-		m.Write([]byte(data))
-		return m.Sum(nil)
-	}
-	derived := mac([]byte("AWS4"+creds.SecretAccessKey), string(date))
-	derived = mac(derived, c.region)
-	derived = mac(derived, service)
-	derived = mac(derived, "aws4_request")
-	k := &signingKey{accessKey: creds.AccessKeyID, secret: creds.SecretAccessKey}
-	copy(k.date[:], date)
-	for i := range k.ipad {
-		var d byte
-		if i < len(derived) {
-			d = derived[i]
-		}
-		k.ipad[i], k.opad[i] = d^0x36, d^0x5c
-	}
-	c.signingKey.Store(k)
-	return k
-}
-
-// sign appends HMAC-SHA256(key, msg) to dst, using h as scratch.
-func (k *signingKey) sign(h hash.Hash, msg, dst []byte) []byte {
-	h.Reset()
-	h.Write(k.ipad[:])
-	h.Write(msg)
-	var inner [sha256.Size]byte
-	h.Sum(inner[:0])
-	h.Reset()
-	h.Write(k.opad[:])
-	h.Write(inner[:])
-	return h.Sum(dst)
-}
-
-// appendAmzDate appends t (UTC) as 20060102T150405Z without fmt.
-func appendAmzDate(dst []byte, t time.Time) []byte {
-	y, mo, d := t.Date()
-	hh, mm, ss := t.Clock()
-	dst = appendDigits(dst, y, 4)
-	dst = appendDigits(dst, int(mo), 2)
-	dst = appendDigits(dst, d, 2)
-	dst = append(dst, 'T')
-	dst = appendDigits(dst, hh, 2)
-	dst = appendDigits(dst, mm, 2)
-	dst = appendDigits(dst, ss, 2)
-	return append(dst, 'Z')
-}
-
-func appendDigits(dst []byte, v, width int) []byte {
-	var d [4]byte
-	for i := width - 1; i >= 0; i-- {
-		d[i] = byte('0' + v%10)
-		v /= 10
-	}
-	return append(dst, d[:width]...)
+	req.ContentLength = int64(len(b.body))
+	return req, nil
 }
 
 // APIError is an error answer of the Kinesis API.

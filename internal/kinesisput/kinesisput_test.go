@@ -38,7 +38,10 @@ func response(status int, body string) *http.Response {
 }
 
 // The Authorization header must be exactly what the SDK's own SigV4 signer
-// computes for the same request, headers and instant.
+// computes for the same request, headers and instant (the client signs
+// with it: this checks the request it hands the signer), and the fixed
+// vector each case had when the client carried its own SigV4 code, checked
+// then against the SDK's signer: a change of what is signed shows.
 func TestSignatureMatchesSDKSigner(t *testing.T) {
 	at := time.Date(2026, 3, 9, 23, 59, 58, 0, time.UTC)
 	cases := []struct {
@@ -46,11 +49,15 @@ func TestSignatureMatchesSDKSigner(t *testing.T) {
 		endpoint string
 		region   string
 		creds    aws.Credentials
+		vector   string // the Authorization header's signature
 	}{
-		{"emulator", "http://127.0.0.1:4567", "us-east-1", aws.Credentials{AccessKeyID: "devicehub", SecretAccessKey: "devicehub"}},
-		{"aws default endpoint", "", "eu-west-1", aws.Credentials{AccessKeyID: "AKIDEXAMPLE", SecretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"}},
+		{"emulator", "http://127.0.0.1:4567", "us-east-1", aws.Credentials{AccessKeyID: "devicehub", SecretAccessKey: "devicehub"},
+			"8548c3bd3545b032188b31c18ba73d0ee3eb4f423550fbecea0c1448bcc4a8ef"},
+		{"aws default endpoint", "", "eu-west-1", aws.Credentials{AccessKeyID: "AKIDEXAMPLE", SecretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"},
+			"615f220158b3c08ebb35c45c6788e3ac73ca418861e2beaab3cd95663568bbf0"},
 		{"role credentials", "https://kinesis.ap-southeast-2.amazonaws.com:443", "ap-southeast-2",
-			aws.Credentials{AccessKeyID: "ASIAEXAMPLE", SecretAccessKey: "secret/with+chars", SessionToken: "FwoGZXIvYXdzEPT//////////wEaD+token="}},
+			aws.Credentials{AccessKeyID: "ASIAEXAMPLE", SecretAccessKey: "secret/with+chars", SessionToken: "FwoGZXIvYXdzEPT//////////wEaD+token="},
+			"85024ac5544036ac59091a014bf152c6e0ddd2c7e68d01ff76b7372eabf8b598"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -93,6 +100,9 @@ func TestSignatureMatchesSDKSigner(t *testing.T) {
 				if got.Header.Get(h) != want.Header.Get(h) {
 					t.Errorf("%s\n got %q\nwant %q", h, got.Header.Get(h), want.Header.Get(h))
 				}
+			}
+			if auth := got.Header.Get("Authorization"); !strings.HasSuffix(auth, ", Signature="+tc.vector) || got.Header.Get("X-Amz-Date") != "20260309T235958Z" {
+				t.Errorf("Authorization %q at %q, want the signature %s", auth, got.Header.Get("X-Amz-Date"), tc.vector)
 			}
 			wantURL := tc.endpoint
 			if wantURL == "" {

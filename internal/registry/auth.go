@@ -12,11 +12,13 @@ import (
 	"github.com/devicehub/devicehub/internal/apierr"
 	"github.com/devicehub/devicehub/shared/iothub"
 	"github.com/devicehub/devicehub/shared/sas"
+	"github.com/devicehub/devicehub/shared/telemetry"
 )
 
 // AuthMethodSAS is the iothub-connection-auth-method value for SAS devices,
 // as IoT Hub writes it.
-const AuthMethodSAS = `{"scope":"device","type":"sas","issuer":"iothub","acceptingIpFilterRule":null}`
+// shared/telemetry owns the values: its compact records write them as codes.
+const AuthMethodSAS = telemetry.AuthMethodSAS
 
 // Identity is an authenticated device.
 type Identity struct {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/devicehub/devicehub/internal/apierr"
 	"github.com/devicehub/devicehub/shared/iothub"
+	"github.com/devicehub/devicehub/shared/telemetry"
 )
 
 // The iothub-connection-auth-method values of X.509 devices. IoT Hub stamps
@@ -18,8 +19,8 @@ import (
 // documents no value for CA-signed devices, so devicehub names their kind
 // x509CA, with the same scope and issuer.
 const (
-	AuthMethodX509Certificate = `{"scope":"device","type":"x509Certificate","issuer":"external","acceptingIpFilterRule":null}`
-	AuthMethodX509CA          = `{"scope":"device","type":"x509CA","issuer":"external","acceptingIpFilterRule":null}`
+	AuthMethodX509Certificate = telemetry.AuthMethodX509Certificate
+	AuthMethodX509CA          = telemetry.AuthMethodX509CA
 )
 
 // clientChainKey is the context key of the client's certificate chain.

@@ -19,6 +19,7 @@ const (
 	EnvFeedbackTTL    = "DEVICEHUB_FEEDBACK_TTL"      // Go duration, how long feedback is retained
 	EnvAuthCacheSize  = "DEVICEHUB_AUTH_CACHE_SIZE"   // devices whose keys a warm function caches
 	EnvEventFormat    = "DEVICEHUB_EVENT_FORMAT"      // the API Gateway payload version the function receives: 1.0 or 2.0
+	EnvRecordVersion  = "DEVICEHUB_RECORD_VERSION"    // the telemetry record envelope written: 1 or 2 (default, compact)
 	EnvRequestTimeout = "DEVICEHUB_REQUEST_TIMEOUT"   // Go duration, a request's deadline when Lambda sets none (local)
 	EnvAuthCacheTTL   = "DEVICEHUB_AUTH_CACHE_TTL"    // Go duration, how long a warm function trusts a cached device
 	EnvLogLevel       = "DEVICEHUB_LOG_LEVEL"         // debug, info, warn, error

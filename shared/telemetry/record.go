@@ -1,6 +1,20 @@
 // Package telemetry is the device-to-cloud record format: the versioned JSON
 // envelope the hub writes to Kinesis for every message, and its decoder for
-// backends (also straight from a Lambda Kinesis event).
+// backends (also straight from a Lambda Kinesis event). Decode reads both
+// versions into the same Message.
+//
+// Envelope, version 2, compact (schema: events/telemetry-record.v2.schema.json):
+//
+//	{"v":2,"i":"<message id>","c":1,"e":1,"d":"dev1","g":"<generation id>",
+//	 "a":1,"t":<enqueued time, Unix milliseconds>,
+//	 "p":{"temperature-alert":"true"},
+//	 "b":{...}}                       (or "b64":"base64...")
+//
+// "c", "e" and "a" (content type, content encoding, auth method) are either
+// a small integer naming a well-known value (ContentTypes, ContentEncodings,
+// AuthMethods) or the value itself as a string. "p" is absent when the
+// message has no properties; "cid" and "uid" carry the correlation and user
+// ids when set.
 //
 // Envelope, version 1 (schema: events/telemetry-record.v1.schema.json):
 //
@@ -10,8 +24,8 @@
 //	 "bodyEncoding":"json"|"base64",
 //	 "body":{...} | "base64..."}
 //
-// The body is inline, byte for byte, when it is valid UTF-8 JSON, and a base64
-// string otherwise.
+// In both, the body is inline, byte for byte, when it is valid UTF-8 JSON,
+// and a base64 string otherwise.
 package telemetry
 
 import (
@@ -23,8 +37,44 @@ import (
 	"unicode/utf8"
 )
 
-// Version is the envelope version this package writes.
-const Version = 1
+// Envelope versions. Version is the one new stacks write.
+const (
+	V1      = 1
+	V2      = 2
+	Version = V2
+)
+
+// The well-known values of a version 2 envelope's "c", "e" and "a" fields:
+// code n is the table's entry n-1. The tables only ever grow.
+var (
+	contentTypes     = [...]string{"application/json", "text/plain", "application/octet-stream"}
+	contentEncodings = [...]string{"utf-8", "utf-16", "utf-32"}
+	authMethods      = [...]string{AuthMethodSAS, AuthMethodX509Certificate, AuthMethodX509CA}
+)
+
+// The iothub-connection-auth-method values the hub stamps, as IoT Hub
+// writes them.
+const (
+	AuthMethodSAS             = `{"scope":"device","type":"sas","issuer":"iothub","acceptingIpFilterRule":null}`
+	AuthMethodX509Certificate = `{"scope":"device","type":"x509Certificate","issuer":"external","acceptingIpFilterRule":null}`
+	AuthMethodX509CA          = `{"scope":"device","type":"x509CA","issuer":"external","acceptingIpFilterRule":null}`
+)
+
+// ContentTypeCode, ContentEncodingCode and AuthMethodCode return the
+// version 2 code of a well-known value, or 0 when it has none (it is
+// written as a string).
+func ContentTypeCode(v string) int     { return code(contentTypes[:], v) }
+func ContentEncodingCode(v string) int { return code(contentEncodings[:], v) }
+func AuthMethodCode(v string) int      { return code(authMethods[:], v) }
+
+func code(table []string, v string) int {
+	for i, w := range table {
+		if w == v {
+			return i + 1
+		}
+	}
+	return 0
+}
 
 // Body encodings.
 const (
@@ -71,13 +121,29 @@ type Message struct {
 	ArrivalTime    time.Time
 }
 
-// envelope is the wire shape for decoding.
+// envelope is the wire shape of both versions, for decoding in one pass.
 type envelope struct {
-	V                int               `json:"v"`
+	V int `json:"v"`
+
+	// Version 1.
 	SystemProperties SystemProperties  `json:"systemProperties"`
 	Properties       map[string]string `json:"properties"`
 	BodyEncoding     string            `json:"bodyEncoding"`
 	Body             json.RawMessage   `json:"body"`
+
+	// Version 2.
+	MessageID       string            `json:"i"`
+	CorrelationID   string            `json:"cid"`
+	UserID          string            `json:"uid"`
+	ContentType     json.RawMessage   `json:"c"`
+	ContentEncoding json.RawMessage   `json:"e"`
+	DeviceID        string            `json:"d"`
+	GenerationID    string            `json:"g"`
+	AuthMethod      json.RawMessage   `json:"a"`
+	EnqueuedMillis  *int64            `json:"t"`
+	Props           map[string]string `json:"p"`
+	InlineBody      json.RawMessage   `json:"b"`
+	Base64Body      *string           `json:"b64"`
 }
 
 // ErrVersion is returned for envelopes newer than this package understands.
@@ -89,9 +155,77 @@ func Decode(data []byte) (Message, error) {
 	if err := json.Unmarshal(data, &e); err != nil {
 		return Message{}, fmt.Errorf("telemetry: decode envelope: %w", err)
 	}
-	if e.V != Version {
-		return Message{}, fmt.Errorf("%w: %d", ErrVersion, e.V)
+	switch e.V {
+	case V1:
+		return decodeV1(&e)
+	case V2:
+		return decodeV2(&e)
 	}
+	return Message{}, fmt.Errorf("%w: %d", ErrVersion, e.V)
+}
+
+func decodeV2(e *envelope) (Message, error) {
+	m := Message{
+		SystemProperties: SystemProperties{
+			MessageID: e.MessageID, CorrelationID: e.CorrelationID, UserID: e.UserID,
+			DeviceID: e.DeviceID, AuthGenerationID: e.GenerationID,
+		},
+		Properties: e.Props,
+	}
+	var err error
+	if m.ContentType, err = expand("c", contentTypes[:], e.ContentType); err != nil {
+		return Message{}, err
+	}
+	if m.ContentEncoding, err = expand("e", contentEncodings[:], e.ContentEncoding); err != nil {
+		return Message{}, err
+	}
+	if m.AuthMethod, err = expand("a", authMethods[:], e.AuthMethod); err != nil {
+		return Message{}, err
+	}
+	if e.EnqueuedMillis == nil {
+		return Message{}, errors.New("telemetry: v2 envelope without enqueued time (t)")
+	}
+	m.EnqueuedTime = time.UnixMilli(*e.EnqueuedMillis).UTC()
+	switch {
+	case e.InlineBody != nil && e.Base64Body != nil:
+		return Message{}, errors.New("telemetry: v2 envelope with both b and b64")
+	case e.InlineBody != nil:
+		m.Body = []byte(e.InlineBody)
+	case e.Base64Body != nil:
+		b, err := base64.StdEncoding.DecodeString(*e.Base64Body)
+		if err != nil {
+			return Message{}, fmt.Errorf("telemetry: decode body: %w", err)
+		}
+		m.Body = b
+	default:
+		return Message{}, errors.New("telemetry: v2 envelope without a body (b or b64)")
+	}
+	if m.Properties == nil {
+		m.Properties = map[string]string{}
+	}
+	return m, nil
+}
+
+// expand reads a field that is a code of table or a string; absent is "".
+func expand(name string, table []string, raw json.RawMessage) (string, error) {
+	if len(raw) == 0 {
+		return "", nil
+	}
+	if raw[0] == '"' {
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return "", fmt.Errorf("telemetry: field %s: %w", name, err)
+		}
+		return s, nil
+	}
+	var n int
+	if err := json.Unmarshal(raw, &n); err != nil || n < 1 || n > len(table) {
+		return "", fmt.Errorf("telemetry: field %s: unknown code %s", name, raw)
+	}
+	return table[n-1], nil
+}
+
+func decodeV1(e *envelope) (Message, error) {
 	m := Message{SystemProperties: e.SystemProperties, Properties: e.Properties}
 	switch e.BodyEncoding {
 	case EncodingJSON:

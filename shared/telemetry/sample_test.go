@@ -2,6 +2,7 @@ package telemetry
 
 import "os"
 
-func readSample() ([]byte, error) {
-	return os.ReadFile("../../events/telemetry-record.v1.example.json")
-}
+// samples are the example records in events/, one per version.
+var samples = []string{"../../events/telemetry-record.v1.example.json", "../../events/telemetry-record.v2.example.json"}
+
+func readSample(path string) ([]byte, error) { return os.ReadFile(path) }

@@ -46,7 +46,9 @@ func TestIngestSingleAndBatch(t *testing.T) {
 	}
 	want := telemetry.SystemProperties{
 		MessageID: "m1", CorrelationID: "c1", UserID: "u1", ContentType: "application/json", ContentEncoding: "utf-8",
-		DeviceID: "thermo-1", AuthGenerationID: gen.GenerationID, AuthMethod: registry.AuthMethodSAS, EnqueuedTime: now.UTC(),
+		DeviceID: "thermo-1", AuthGenerationID: gen.GenerationID, AuthMethod: registry.AuthMethodSAS,
+		// The v2 record (the default) keeps the enqueued time in milliseconds.
+		EnqueuedTime: now.UTC().Truncate(time.Millisecond),
 	}
 	if got[0].SystemProperties != want {
 		t.Fatalf("system properties\n got %+v\nwant %+v", got[0].SystemProperties, want)

@@ -1,0 +1,172 @@
+package app
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/devicehub/devicehub/internal/apierr"
+	"github.com/devicehub/devicehub/internal/config"
+	"github.com/devicehub/devicehub/internal/d2c"
+	"github.com/devicehub/devicehub/internal/hubapi"
+	"github.com/devicehub/devicehub/internal/kinesisput"
+	"github.com/devicehub/devicehub/internal/kinesisput/kinesisfake"
+	"github.com/devicehub/devicehub/internal/registry"
+	"github.com/devicehub/devicehub/shared/iothub"
+	"github.com/devicehub/devicehub/shared/sas"
+	"github.com/devicehub/devicehub/shared/telemetry"
+)
+
+// The end-to-end ingress benchmark: event bytes in, response bytes out,
+// through aws-lambda-go's lambda.NewHandler(...).Invoke with the typed HTTP
+// API (2.0) handler, the real hubapi handler, real SAS authentication with
+// the device cached (a warm function), d2c and the lean kinesisput client
+// over kinesisfake (in process, no sockets).
+
+const (
+	e2eHost   = "bench.devicehub.test"
+	e2eDevice = "bench-device-1"
+	e2eBody   = `{"temperature":21.5,"humidity":48,"ts":"2026-01-02T03:04:05Z"}`
+)
+
+// cachedDevice is a registry.Getter of one enabled device.
+type cachedDevice struct{ d registry.Device }
+
+func (g cachedDevice) Get(_ context.Context, id string) (registry.Device, error) {
+	if id != g.d.DeviceID {
+		return registry.Device{}, apierr.DeviceNotFound.New("no device " + id)
+	}
+	return g.d, nil
+}
+
+func (g cachedDevice) GetEventually(ctx context.Context, id string) (registry.Device, error) {
+	return g.Get(ctx, id)
+}
+
+// newLambdaIngress returns the invocable handler and one event of batch
+// messages (0: a single message with its properties as headers).
+func newLambdaIngress(tb testing.TB, fake *kinesisfake.Transport, batch int) (lambda.Handler, []byte) {
+	tb.Helper()
+	key := registry.NewKey()
+	auth, err := registry.NewAuthenticator(registry.AuthConfig{
+		HubHost: e2eHost, PolicyKey: registry.NewKey(), Policy: "iothubowner", CacheTTL: time.Hour,
+		Devices: cachedDevice{registry.Device{
+			DeviceID: e2eDevice, GenerationID: "638000000000000001", Status: registry.StatusEnabled,
+			PrimaryKey: key, SecondaryKey: registry.NewKey(),
+		}},
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	stream, err := kinesisput.New(kinesisput.Config{
+		Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDBENCH", "bench-secret", ""),
+		HTTPClient: &http.Client{Transport: fake}, StreamName: "bench-telemetry",
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tok, err := sas.New(e2eHost+"/devices/"+e2eDevice, key, "", time.Now().Add(24*time.Hour))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	h := hubapi.New(hubapi.Deps{Auth: auth, Telemetry: &d2c.Ingestor{Stream: stream, Now: time.Now}})
+
+	path := "/devices/" + e2eDevice + "/messages/events"
+	ev := events.APIGatewayV2HTTPRequest{
+		Version: "2.0", RouteKey: "POST " + path, RawPath: path, RawQueryString: "api-version=2020-03-13",
+		Headers: map[string]string{"authorization": tok, "host": e2eHost},
+		RequestContext: events.APIGatewayV2HTTPRequestContext{RequestID: "req-1", DomainName: e2eHost,
+			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: http.MethodPost, Path: path}},
+	}
+	if batch == 0 {
+		ev.Body = e2eBody
+		for k, v := range map[string]string{"content-type": "application/json", "iothub-messageid": "msg-0",
+			"iothub-contenttype": "application/json", "iothub-contentencoding": "utf-8", "iothub-app-temperaturealert": "false", "iothub-app-seq": "0"} {
+			ev.Headers[k] = v
+		}
+	} else {
+		var b strings.Builder
+		b.WriteByte('[')
+		for i := range batch {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(`{"body":"` + base64.StdEncoding.EncodeToString([]byte(e2eBody)) +
+				`","properties":{"iothub-messageid":"msg-` + strconv.Itoa(i) +
+				`","iothub-app-temperatureAlert":"false","iothub-app-seq":"` + strconv.Itoa(i) + `"}}`)
+		}
+		b.WriteByte(']')
+		ev.Body = b.String()
+		ev.Headers["content-type"] = iothub.BatchContentType
+	}
+	raw, err := json.Marshal(ev)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return lambda.NewHandler(LambdaHandler(h, config.EventFormatV2)), raw
+}
+
+// status reads the response's status code.
+func status(tb testing.TB, out []byte) int {
+	var r struct{ StatusCode int }
+	if err := json.Unmarshal(out, &r); err != nil {
+		tb.Fatalf("%s: %v", out, err)
+	}
+	return r.StatusCode
+}
+
+// TestLambdaIngress proves the benchmark's setup: each invocation is
+// accepted and every message reaches the fake stream, decodable.
+func TestLambdaIngress(t *testing.T) {
+	for _, batch := range []int{0, 100} {
+		fake := &kinesisfake.Transport{Keep: true}
+		h, raw := newLambdaIngress(t, fake, batch)
+		out, err := h.Invoke(context.Background(), raw)
+		if err != nil || status(t, out) != http.StatusNoContent {
+			t.Fatalf("batch %d: %s, %v", batch, out, err)
+		}
+		recs := fake.Records()
+		if len(recs) != max(batch, 1) {
+			t.Fatalf("batch %d: %d records", batch, len(recs))
+		}
+		for i, r := range recs {
+			m, err := telemetry.Decode(r.Data)
+			if err != nil || m.DeviceID != e2eDevice || string(m.Body) != e2eBody || m.MessageID != "msg-"+strconv.Itoa(i) {
+				t.Fatalf("record %d: %+v, %v", i, m, err)
+			}
+		}
+	}
+}
+
+// BenchmarkLambdaIngress: ns/op and allocs/op per invocation; ns/msg divides
+// by its messages.
+func BenchmarkLambdaIngress(b *testing.B) {
+	for _, batch := range []int{0, 100} {
+		name := "single"
+		if batch > 0 {
+			name = "batch" + strconv.Itoa(batch)
+		}
+		b.Run(name, func(b *testing.B) {
+			h, raw := newLambdaIngress(b, &kinesisfake.Transport{}, batch)
+			b.ReportAllocs()
+			b.SetBytes(int64(len(raw)))
+			ctx := context.Background()
+			for b.Loop() {
+				out, err := h.Invoke(ctx, raw)
+				if err != nil || len(out) == 0 {
+					b.Fatalf("%s, %v", out, err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*max(batch, 1)), "ns/msg")
+		})
+	}
+}
