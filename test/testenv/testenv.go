@@ -143,6 +143,11 @@ func New(t testing.TB, o Options) *Env {
 	if err := provision.CreateStream(ctx, env.Kinesis, cfg.StreamName, o.Shards); err != nil {
 		t.Fatal(err)
 	}
+	// Give the shards back: the emulator caps the shards it holds (CI starts
+	// kinesalite with --shardLimit 100), and a suite creates many streams.
+	t.Cleanup(func() {
+		_, _ = env.Kinesis.DeleteStream(context.Background(), &kinesis.DeleteStreamInput{StreamName: aws.String(cfg.StreamName)})
+	})
 	if err := provision.CreateTables(ctx, env.DynamoDB, schema.Tables(), names); err != nil {
 		t.Fatal(err)
 	}
