@@ -48,6 +48,7 @@ func run(args []string, w io.Writer) error {
 	batch := fs.Int("batch", 1, "  its messages per request")
 	body := fs.Int("body", 1024, "  its body bytes")
 	c2d := fs.Float64("c2d-per-day", 0, "  its C2D lifecycles per device per day")
+	strongReads := fs.Bool("strong-reads", false, "price each request's registry read as strongly consistent (the hub reads device keys eventually consistently)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -58,7 +59,7 @@ func run(args []string, w io.Writer) error {
 	if err := override(m.DurationMs, *ms); err != nil {
 		return err
 	}
-	o := costmodel.Options{ResponseBytes: *response}
+	o := costmodel.Options{ResponseBytes: *response, EventualReads: !*strongReads}
 	recordName := *record
 	switch {
 	case *envelope >= 0:

@@ -222,24 +222,24 @@ func (r *report) streamRule() {
 }
 
 func (r *report) targets() {
-	fmt.Fprintln(r.w, "Targets ($ per million 1 KB messages unless stated; registry reads as today's code does them, strongly consistent, and eventually consistent):")
-	strong := costmodel.Evaluate(r.stacks, r.p, r.m, r.o)
-	eo := r.o
-	eo.EventualReads = true
+	fmt.Fprintln(r.w, "Targets ($ per million 1 KB messages unless stated; registry reads eventually consistent, as the hub does them, and strongly consistent for comparison):")
+	eo, so := r.o, r.o
+	eo.EventualReads, so.EventualReads = true, false
 	eventual := costmodel.Evaluate(r.stacks, r.p, r.m, eo)
-	for i, v := range strong {
-		e := eventual[i]
+	strong := costmodel.Evaluate(r.stacks, r.p, r.m, so)
+	for i, e := range eventual {
+		v := strong[i]
 		mark := func(v costmodel.Verdict) string {
 			if v.Met {
 				return "MET"
 			}
 			return "MISSED"
 		}
-		fmt.Fprintf(r.w, "  %-48s ≤ $%s %s\n", v.Name, money(v.Limit), strings.TrimPrefix(v.Unit, "$"))
+		fmt.Fprintf(r.w, "  %-48s ≤ $%s %s\n", e.Name, money(e.Limit), strings.TrimPrefix(e.Unit, "$"))
 		for _, c := range []struct {
 			reads string
 			v     costmodel.Verdict
-		}{{"strongly consistent:  ", v}, {"eventually consistent:", e}} {
+		}{{"eventually consistent:", e}, {"strongly consistent:  ", v}} {
 			if c.v.Best == "" {
 				fmt.Fprintf(r.w, "    %s %s\n", c.reads, c.v.Why)
 				continue
