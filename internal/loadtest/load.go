@@ -100,8 +100,8 @@ func Run(ctx context.Context, env *Env, cfg Config) (Result, error) {
 	res := Result{Config: cfg}
 	for r := range cfg.Rounds {
 		for _, side := range []string{"hub", "ceiling"} {
-			// Ids are unique per round and side, so the stream can be checked.
-			calls := plan(env.Devices, cfg, side[:1]+strconv.Itoa(r))
+			// Ids are unique per side, round and mode, so the stream can be checked.
+			calls := plan(env.Devices, cfg, side[:1]+strconv.Itoa(r)+"b"+strconv.Itoa(cfg.Batch))
 			send := func(ctx context.Context, dev Device, c call) error { return sendHub(ctx, client, env.URL, dev, c) }
 			if side == "ceiling" {
 				send = func(ctx context.Context, dev Device, c call) error { return putCeiling(ctx, env, dev, c) }
