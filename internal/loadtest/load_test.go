@@ -102,4 +102,3 @@ func readStream(t *testing.T, env *Env) []telemetry.Message {
 	}
 	return out
 }
-
