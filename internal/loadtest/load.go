@@ -99,8 +99,9 @@ func Run(ctx context.Context, env *Env, cfg Config) (Result, error) {
 	defer client.CloseIdleConnections()
 	res := Result{Config: cfg}
 	for r := range cfg.Rounds {
-		// The side that goes first flips each round: the emulator slows as
-		// its store grows, which would favour whichever side always led.
+		// The side that goes first flips each round: with the hub always
+		// first, the batch hub beat the ceiling it writes through, so order
+		// matters on the emulator (its store grows as rounds run).
 		sides := []string{"hub", "ceiling"}
 		if r%2 == 1 {
 			slices.Reverse(sides)
