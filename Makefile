@@ -10,7 +10,7 @@ LAMBDA_ARCH ?= arm64
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION = 20
 export CDK_DISABLE_CLI_TELEMETRY = 1
 
-.PHONY: run test tools build lambdas bench vet fmt clean cost
+.PHONY: run test tools build lambdas bench vet fmt clean cost load
 
 ## tools: install the pinned npm tools (emulators, CDK CLI, Azure IoT SDK) from the lockfile
 tools: $(TOOLS)/node_modules/.package-lock.json
@@ -43,6 +43,10 @@ lambdas:
 ## bench: the ingress and C2D benchmarks
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./internal/d2c/... ./internal/c2d/...
+
+## load: the loopback load harness: devices against the hub's real handler on the emulators, beside the direct PutRecords ceiling, 3 interleaved rounds; flags via LOAD_ARGS (go run ./cmd/hubload -h)
+load: tools
+	$(GO) run ./cmd/hubload $(LOAD_ARGS)
 
 ## cost: price the stack's configurations (synthesized from infra/hub into cdk.out/cost) for issue 9's fleet profiles, beside AWS IoT Core and Azure IoT Hub, and check the cost targets; flags via COST_ARGS (go run ./cmd/hubcost -h)
 cost:
