@@ -14,13 +14,13 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
-	"github.com/devicehub/devicehub/internal/apierr"
 	"github.com/devicehub/devicehub/internal/config"
 	"github.com/devicehub/devicehub/internal/d2c"
 	"github.com/devicehub/devicehub/internal/hubapi"
 	"github.com/devicehub/devicehub/internal/kinesisput"
 	"github.com/devicehub/devicehub/internal/kinesisput/kinesisfake"
 	"github.com/devicehub/devicehub/internal/registry"
+	"github.com/devicehub/devicehub/internal/registry/registrytest"
 	"github.com/devicehub/devicehub/shared/iothub"
 	"github.com/devicehub/devicehub/shared/sas"
 	"github.com/devicehub/devicehub/shared/telemetry"
@@ -38,20 +38,6 @@ const (
 	e2eBody   = `{"temperature":21.5,"humidity":48,"ts":"2026-01-02T03:04:05Z"}`
 )
 
-// cachedDevice is a registry.Getter of one enabled device.
-type cachedDevice struct{ d registry.Device }
-
-func (g cachedDevice) Get(_ context.Context, id string) (registry.Device, error) {
-	if id != g.d.DeviceID {
-		return registry.Device{}, apierr.DeviceNotFound.New("no device " + id)
-	}
-	return g.d, nil
-}
-
-func (g cachedDevice) GetEventually(ctx context.Context, id string) (registry.Device, error) {
-	return g.Get(ctx, id)
-}
-
 // newLambdaIngress returns the invocable handler and one event of batch
 // messages (0: a single message with its properties as headers).
 func newLambdaIngress(tb testing.TB, fake *kinesisfake.Transport, batch int) (lambda.Handler, []byte) {
@@ -59,7 +45,7 @@ func newLambdaIngress(tb testing.TB, fake *kinesisfake.Transport, batch int) (la
 	key := registry.NewKey()
 	auth, err := registry.NewAuthenticator(registry.AuthConfig{
 		HubHost: e2eHost, PolicyKey: registry.NewKey(), Policy: "iothubowner", CacheTTL: time.Hour,
-		Devices: cachedDevice{registry.Device{
+		Devices: registrytest.Device{D: registry.Device{
 			DeviceID: e2eDevice, GenerationID: "638000000000000001", Status: registry.StatusEnabled,
 			PrimaryKey: key, SecondaryKey: registry.NewKey(),
 		}},

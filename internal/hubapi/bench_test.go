@@ -17,12 +17,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
-	"github.com/devicehub/devicehub/internal/apierr"
 	"github.com/devicehub/devicehub/internal/d2c"
 	"github.com/devicehub/devicehub/internal/hubapi"
 	"github.com/devicehub/devicehub/internal/kinesisput"
 	"github.com/devicehub/devicehub/internal/kinesisput/kinesisfake"
 	"github.com/devicehub/devicehub/internal/registry"
+	"github.com/devicehub/devicehub/internal/registry/registrytest"
 	"github.com/devicehub/devicehub/shared/iothub"
 	"github.com/devicehub/devicehub/shared/sas"
 	"github.com/devicehub/devicehub/shared/telemetry"
@@ -38,20 +38,6 @@ const (
 	benchDevice = "bench-device-1"
 	benchStream = "bench-telemetry"
 )
-
-// oneDevice is a registry.Getter holding a single enabled device.
-type oneDevice struct{ d registry.Device }
-
-func (g oneDevice) Get(_ context.Context, id string) (registry.Device, error) {
-	if id != g.d.DeviceID {
-		return registry.Device{}, apierr.DeviceNotFound.New("no device " + id)
-	}
-	return g.d, nil
-}
-
-func (g oneDevice) GetEventually(ctx context.Context, id string) (registry.Device, error) {
-	return g.Get(ctx, id)
-}
 
 // streams are the Kinesis writers under test, each over the fake transport.
 var streams = []struct {
@@ -155,7 +141,7 @@ func newIngress(tb testing.TB, stream d2c.Stream, batch int) *ingress {
 	key := registry.NewKey()
 	auth, err := registry.NewAuthenticator(registry.AuthConfig{
 		HubHost: benchHost, PolicyKey: registry.NewKey(), Policy: "iothubowner", CacheTTL: time.Hour,
-		Devices: oneDevice{registry.Device{
+		Devices: registrytest.Device{D: registry.Device{
 			DeviceID: benchDevice, GenerationID: "638000000000000001", Status: registry.StatusEnabled,
 			PrimaryKey: key, SecondaryKey: registry.NewKey(),
 		}},

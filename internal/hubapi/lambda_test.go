@@ -17,6 +17,7 @@ import (
 	"github.com/devicehub/devicehub/internal/hubapi"
 	"github.com/devicehub/devicehub/internal/kinesisput/kinesisfake"
 	"github.com/devicehub/devicehub/internal/registry"
+	"github.com/devicehub/devicehub/internal/registry/registrytest"
 	"github.com/devicehub/devicehub/shared/iothub"
 )
 
@@ -25,7 +26,7 @@ import (
 func TestTrackingIDIsTheGatewayRequestID(t *testing.T) {
 	auth, err := registry.NewAuthenticator(registry.AuthConfig{
 		HubHost: benchHost, PolicyKey: registry.NewKey(), Policy: "iothubowner",
-		Devices: oneDevice{registry.Device{DeviceID: benchDevice, Status: registry.StatusEnabled, PrimaryKey: registry.NewKey(), SecondaryKey: registry.NewKey()}},
+		Devices: registrytest.Device{D: registry.Device{DeviceID: benchDevice, Status: registry.StatusEnabled, PrimaryKey: registry.NewKey(), SecondaryKey: registry.NewKey()}},
 	})
 	if err != nil {
 		t.Fatal(err)
