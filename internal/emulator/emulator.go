@@ -19,6 +19,14 @@ import (
 	"time"
 )
 
+// Variables naming emulators that are already running (CI starts them once
+// for the whole suite); the tests and the load harness start their own when
+// these are unset.
+const (
+	EnvKinesis  = "DEVICEHUB_TEST_KINESIS_ENDPOINT"
+	EnvDynamoDB = "DEVICEHUB_TEST_DYNAMODB_ENDPOINT"
+)
+
 // FindRoot walks up from dir to the repository root (the folder holding
 // .tools/package.json).
 func FindRoot(dir string) (string, error) {

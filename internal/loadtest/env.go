@@ -27,12 +27,6 @@ import (
 	"github.com/devicehub/devicehub/shared/sas"
 )
 
-// Variables naming emulators that are already running (the test suite's).
-const (
-	EnvKinesis  = "DEVICEHUB_TEST_KINESIS_ENDPOINT"
-	EnvDynamoDB = "DEVICEHUB_TEST_DYNAMODB_ENDPOINT"
-)
-
 // hubHost is the host name devices sign their tokens for.
 const hubHost = "load.devicehub.test"
 
@@ -82,7 +76,7 @@ func Start(ctx context.Context, o EnvOptions) (_ *Env, err error) {
 			e.Close()
 		}
 	}()
-	kinURL, ddbURL := os.Getenv(EnvKinesis), os.Getenv(EnvDynamoDB)
+	kinURL, ddbURL := os.Getenv(emulator.EnvKinesis), os.Getenv(emulator.EnvDynamoDB)
 	if kinURL == "" || ddbURL == "" {
 		if kinURL, ddbURL, err = e.startEmulators(ctx, o.Root); err != nil {
 			return nil, err

@@ -31,12 +31,6 @@ import (
 	"github.com/devicehub/devicehub/shared/sas"
 )
 
-// Variables naming emulators that are already running.
-const (
-	EnvKinesis  = "DEVICEHUB_TEST_KINESIS_ENDPOINT"
-	EnvDynamoDB = "DEVICEHUB_TEST_DYNAMODB_ENDPOINT"
-)
-
 // Host is the hub host name tests sign tokens for.
 const Host = "devicehub.test"
 
@@ -45,7 +39,7 @@ var endpoints struct{ kinesis, dynamodb string }
 // Main runs a test binary's tests with emulators available: pass it m from
 // TestMain. It starts emulators only when the variables above are unset.
 func Main(m *testing.M) {
-	endpoints.kinesis, endpoints.dynamodb = os.Getenv(EnvKinesis), os.Getenv(EnvDynamoDB)
+	endpoints.kinesis, endpoints.dynamodb = os.Getenv(emulator.EnvKinesis), os.Getenv(emulator.EnvDynamoDB)
 	var running *emulator.Running
 	if endpoints.kinesis == "" || endpoints.dynamodb == "" {
 		ctx := context.Background()
