@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/devicehub/devicehub/internal/config"
@@ -39,42 +40,7 @@ func (h *Hub) functions() {
 	p := h.Props
 	h.Functions = map[string]awslambda.Function{}
 	for _, name := range Functions() {
-		id := title(name)
-		role := awsiam.NewRole(h.Construct, jsii.String(id+"Role"), &awsiam.RoleProps{
-			AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
-			Description: jsii.String("devicehub " + name + " function"),
-		})
-		logs := awslogs.NewLogGroup(h.Construct, jsii.String(id+"Logs"), &awslogs.LogGroupProps{
-			Retention:     p.LogRetention,
-			RemovalPolicy: p.RemovalPolicy,
-		})
-		// The role writes to this log group only (no managed
-		// AWSLambdaBasicExecutionRole, which allows every log group).
-		role.AddToPrincipalPolicy(allow([]string{"logs:CreateLogStream", "logs:PutLogEvents"}, logs.LogGroupArn()))
-		env := h.environment(name)
-		fp := &awslambda.FunctionProps{
-			Description:  jsii.String(descriptions[name]),
-			Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
-			Architecture: architectures[p.Arch],
-			Handler:      jsii.String("bootstrap"),
-			Code:         awslambda.Code_FromAsset(jsii.String(filepath.Join(p.AssetDir, name)), nil),
-			MemorySize:   jsii.Number(p.MemoryMB),
-			Timeout:      awscdk.Duration_Seconds(jsii.Number(timeouts[name])),
-			Environment:  &env,
-			Role:         role,
-			LogGroup:     logs,
-			// Lambda's JSON log format lets it filter by level: the system
-			// level decides whether the START/END/REPORT lines of each
-			// invocation are written, the application level drops the
-			// functions' own JSON lines below it (their "level" field).
-			LoggingFormat:         awslambda.LoggingFormat_JSON,
-			SystemLogLevelV2:      systemLogLevels[p.SystemLogLevel],
-			ApplicationLogLevelV2: applicationLogLevels[p.LogLevel],
-		}
-		if n := p.Concurrency.of(name); n != Unreserved {
-			fp.ReservedConcurrentExecutions = jsii.Number(n)
-		}
-		h.Functions[name] = awslambda.NewFunction(h.Construct, jsii.String(id), fp)
+		h.Functions[name] = h.newFunction(h.Construct, title(name), name, name, descriptions[name], timeouts[name], h.environment(name), p.Concurrency.of(name))
 	}
 	// EventBridge invokes the sweeper asynchronously. Lambda would retry a
 	// failed sweep twice and hold a throttled one (a sweep still running)
@@ -85,6 +51,49 @@ func (h *Hub) functions() {
 		MaxEventAge:   awscdk.Duration_Seconds(jsii.Number(min(p.SweepRate.Seconds(), maxEventAge.Seconds()))),
 	})
 	h.grants()
+}
+
+// newFunction creates one function from the bootstrap in the asset directory
+// named asset, with the settings every devicehub function shares: its own
+// role (the caller adds its grants) and log group, the hub's memory and
+// architecture, and Lambda's JSON logging at the configured levels. id
+// prefixes the construct ids (id, idRole, idLogs).
+func (h *Hub) newFunction(scope constructs.Construct, id, name, asset, description string, timeout float64, env map[string]*string, concurrency int) awslambda.Function {
+	p := h.Props
+	role := awsiam.NewRole(scope, jsii.String(id+"Role"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+		Description: jsii.String("devicehub " + name + " function"),
+	})
+	logs := awslogs.NewLogGroup(scope, jsii.String(id+"Logs"), &awslogs.LogGroupProps{
+		Retention:     p.LogRetention,
+		RemovalPolicy: p.RemovalPolicy,
+	})
+	// The role writes to this log group only (no managed
+	// AWSLambdaBasicExecutionRole, which allows every log group).
+	role.AddToPrincipalPolicy(allow([]string{"logs:CreateLogStream", "logs:PutLogEvents"}, logs.LogGroupArn()))
+	fp := &awslambda.FunctionProps{
+		Description:  jsii.String(description),
+		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture: architectures[p.Arch],
+		Handler:      jsii.String("bootstrap"),
+		Code:         awslambda.Code_FromAsset(jsii.String(filepath.Join(p.AssetDir, asset)), nil),
+		MemorySize:   jsii.Number(p.MemoryMB),
+		Timeout:      awscdk.Duration_Seconds(jsii.Number(timeout)),
+		Environment:  &env,
+		Role:         role,
+		LogGroup:     logs,
+		// Lambda's JSON log format lets it filter by level: the system
+		// level decides whether the START/END/REPORT lines of each
+		// invocation are written, the application level drops the
+		// functions' own JSON lines below it (their "level" field).
+		LoggingFormat:         awslambda.LoggingFormat_JSON,
+		SystemLogLevelV2:      systemLogLevels[p.SystemLogLevel],
+		ApplicationLogLevelV2: applicationLogLevels[p.LogLevel],
+	}
+	if concurrency != Unreserved {
+		fp.ReservedConcurrentExecutions = jsii.Number(concurrency)
+	}
+	return awslambda.NewFunction(scope, jsii.String(id), fp)
 }
 
 // maxEventAge is the longest age Lambda accepts for an async event.
@@ -132,18 +141,7 @@ func (h *Hub) grants() {
 	secret := allow([]string{"secretsmanager:GetSecretValue"}, h.OwnerSecret.SecretArn())
 	rw := append(append([]string{}, itemRead...), itemWrite...)
 
-	in := h.Functions[Ingress].Role()
-	in.AddToPrincipalPolicy(allow([]string{"kinesis:PutRecords"}, h.Stream.StreamArn()))
-	// A producer to a stream encrypted with a customer key needs a data key
-	// from it (the aws/kinesis key's policy admits the account's producers).
-	if h.StreamKey != nil {
-		in.AddToPrincipalPolicy(allow([]string{"kms:GenerateDataKey"}, h.StreamKey.KeyArn()))
-	}
-	// The authenticator reads device keys; it never writes the registry.
-	in.AddToPrincipalPolicy(allow([]string{"dynamodb:GetItem"}, devices.TableArn()))
-	// A device's queue is its own partition: no index, and no owner key
-	// (the device routes verify device keys only).
-	in.AddToPrincipalPolicy(allow(rw, c2d.TableArn()))
+	h.deviceGrants(h.Functions[Ingress].Role())
 
 	svc := h.Functions[Service].Role()
 	svc.AddToPrincipalPolicy(allow([]string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Scan"}, devices.TableArn()))
@@ -158,6 +156,22 @@ func (h *Hub) grants() {
 	sw := h.Functions[Sweeper].Role()
 	sw.AddToPrincipalPolicy(allow(rw, c2d.TableArn()))
 	sw.AddToPrincipalPolicy(allow(indexRead, indexARN(c2d, schema.C2DSweepIndex)))
+}
+
+// deviceGrants are what a function serving the device routes calls: the
+// ingress function's, and the mTLS front door's.
+func (h *Hub) deviceGrants(role awsiam.IRole) {
+	role.AddToPrincipalPolicy(allow([]string{"kinesis:PutRecords"}, h.Stream.StreamArn()))
+	// A producer to a stream encrypted with a customer key needs a data key
+	// from it (the aws/kinesis key's policy admits the account's producers).
+	if h.StreamKey != nil {
+		role.AddToPrincipalPolicy(allow([]string{"kms:GenerateDataKey"}, h.StreamKey.KeyArn()))
+	}
+	// The authenticator reads device keys; it never writes the registry.
+	role.AddToPrincipalPolicy(allow([]string{"dynamodb:GetItem"}, h.Tables[schema.Devices.ID].TableArn()))
+	// A device's queue is its own partition: no index, and no owner key
+	// (the device routes verify device keys only).
+	role.AddToPrincipalPolicy(allow(append(append([]string{}, itemRead...), itemWrite...), h.Tables[schema.C2D.ID].TableArn()))
 }
 
 // indexARNs are the ARNs of t's indexes, one per index named in schema.

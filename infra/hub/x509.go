@@ -14,7 +14,6 @@ package hub
 
 import (
 	"fmt"
-	"path/filepath"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -22,7 +21,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2targets"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
@@ -177,42 +175,18 @@ func (h *Hub) x509() {
 // mtlsFunction is the function behind the load balancer: the ingress
 // bootstrap in its ALB mode, with the ingress function's grants.
 func (h *Hub) mtlsFunction(scope constructs.Construct) awslambda.Function {
-	p, x := h.Props, h.Props.X509
-	role := awsiam.NewRole(scope, jsii.String("FunctionRole"), &awsiam.RoleProps{
-		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
-		Description: jsii.String("devicehub " + IngressMTLS + " function"),
-	})
-	logs := awslogs.NewLogGroup(scope, jsii.String("FunctionLogs"), &awslogs.LogGroupProps{Retention: p.LogRetention, RemovalPolicy: p.RemovalPolicy})
-	role.AddToPrincipalPolicy(allow([]string{"logs:CreateLogStream", "logs:PutLogEvents"}, logs.LogGroupArn()))
+	x := h.Props.X509
 	env := h.environment(Ingress)
 	env[schema.EnvHubHost] = h.HubHost
 	env[schema.EnvFrontDoor] = jsii.String(schema.FrontDoorALB)
 	if x.ClientCertHeader != "" {
 		env[schema.EnvClientCertHeader] = jsii.String(x.ClientCertHeader)
 	}
-	fp := &awslambda.FunctionProps{
-		Description:  jsii.String("devicehub device routes for X.509 devices, behind the mutual-TLS load balancer"),
-		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
-		Architecture: architectures[p.Arch],
-		Handler:      jsii.String("bootstrap"),
-		Code:         awslambda.Code_FromAsset(jsii.String(filepath.Join(p.AssetDir, Ingress)), nil),
-		MemorySize:   jsii.Number(p.MemoryMB),
-		Timeout:      awscdk.Duration_Seconds(jsii.Number(timeouts[Ingress])),
-		Environment:  &env,
-		Role:         role,
-		LogGroup:     logs,
-	}
-	if x.Concurrency != Unreserved {
-		fp.ReservedConcurrentExecutions = jsii.Number(x.Concurrency)
-	}
-	fn := awslambda.NewFunction(scope, jsii.String("Function"), fp)
-	// The ingress function's grants (functions.go), and no more; a test
-	// holds the two roles' policies equal.
-	devices, c2d := h.Tables[schema.Devices.ID], h.Tables[schema.C2D.ID]
-	role.AddToPrincipalPolicy(allow([]string{"kinesis:PutRecords"}, h.Stream.StreamArn()))
-	role.AddToPrincipalPolicy(allow([]string{"kms:GenerateDataKey"}, h.StreamKey.KeyArn()))
-	role.AddToPrincipalPolicy(allow([]string{"dynamodb:GetItem"}, devices.TableArn()))
-	role.AddToPrincipalPolicy(allow(append(append([]string{}, itemRead...), itemWrite...), c2d.TableArn()))
+	fn := h.newFunction(scope, "Function", IngressMTLS, Ingress,
+		"devicehub device routes for X.509 devices, behind the mutual-TLS load balancer", timeouts[Ingress], env, x.Concurrency)
+	// The ingress function's grants, and no more; a test holds the two
+	// roles' policies equal.
+	h.deviceGrants(fn.Role())
 	return fn
 }
 

@@ -35,6 +35,18 @@ func TestX509FrontDoor(t *testing.T) {
 			t.Errorf("reserved concurrency %v, want 7", fn["ReservedConcurrentExecutions"])
 		}
 	})
+	// The front door's function is built like every other: JSON logs at the
+	// configured levels, and with the aws/kinesis key (no stack key) it
+	// needs no kms grant.
+	t.Run("aws/kinesis key, logging", func(t *testing.T) {
+		f := synth(t, hub.Props{X509: &hub.X509{Domain: "devices.example.com", CertificateARN: x509Cert}, StreamKey: hub.AWSManagedStreamKey})
+		checkNag(t, f)
+		checkX509(t, f, "")
+		fn := f.resources("AWS::Lambda::Function")[f.logicalID(f.hub.X509Function)]
+		if lc := canon(fn["LoggingConfig"]); !strings.Contains(lc, `"LogFormat":"JSON"`) || !strings.Contains(lc, `"SystemLogLevel":"WARN"`) {
+			t.Errorf("mTLS function logging %s, want JSON at system level WARN like the other functions", lc)
+		}
+	})
 }
 
 func checkX509(t *testing.T, f *fixture, header string) {
