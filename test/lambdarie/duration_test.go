@@ -50,24 +50,9 @@ func TestMeasureDurations(t *testing.T) {
 	env := testenv.New(t, testenv.Options{})
 	conn := env.CreateDevice(t, deviceID)
 	bins := build(t, root, []string{"ingress", "service"})
-	kinesisURL, dynamoURL := testenv.Endpoints()
-	cfg := env.Config
-	vars := []string{
-		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=devicehub", "AWS_SECRET_ACCESS_KEY=devicehub",
-		"AWS_ENDPOINT_URL_KINESIS=" + kinesisURL, "AWS_ENDPOINT_URL_DYNAMODB=" + dynamoURL,
-		"AWS_EC2_METADATA_DISABLED=true", "AWS_LAMBDA_FUNCTION_TIMEOUT=30", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256",
-		schema.EnvHubHost + "=" + cfg.HubHost,
-		schema.Telemetry.EnvVar + "=" + cfg.StreamName,
-		schema.Devices.EnvVar + "=" + cfg.DevicesTable,
-		schema.C2D.EnvVar + "=" + cfg.C2DTable,
-		schema.Feedback.EnvVar + "=" + cfg.FeedbackTable,
-		schema.EnvOwnerKeyName + "=" + cfg.OwnerKeyName,
-		schema.EnvOwnerKey + "=" + cfg.OwnerKey,
-		schema.EnvLogLevel + "=warn",
-		// A device sending once a minute misses a 30 s cache: every request
-		// here reads the registry, as in the fleet.
-		schema.EnvAuthCacheTTL + "=0s",
-	}
+	// A device sending once a minute misses a 30 s cache: every request
+	// here reads the registry, as in the fleet.
+	vars := functionEnv(env, "warn", schema.EnvAuthCacheTTL+"=0s")
 	ingress := start(t, bins["aws-lambda-rie"], "ingress", bins["ingress"], append(vars, "AWS_LAMBDA_FUNCTION_NAME=devicehub-ingress"))
 	service := start(t, bins["aws-lambda-rie"], "service", bins["service"], append(vars, "AWS_LAMBDA_FUNCTION_NAME=devicehub-service"))
 

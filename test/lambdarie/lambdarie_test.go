@@ -37,27 +37,10 @@ func TestFunctionsUnderRuntimeEmulator(t *testing.T) {
 	functions := []string{"ingress", "service", "sweeper"}
 	bins := build(t, root, functions)
 
-	// The function's whole environment, as the stack sets it (names from
-	// internal/schema), pointed at the emulators with dummy credentials.
-	kinesisURL, dynamoURL := testenv.Endpoints()
 	cfg := env.Config
-	vars := []string{
-		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=devicehub", "AWS_SECRET_ACCESS_KEY=devicehub",
-		"AWS_ENDPOINT_URL_KINESIS=" + kinesisURL, "AWS_ENDPOINT_URL_DYNAMODB=" + dynamoURL,
-		"AWS_EC2_METADATA_DISABLED=true", "AWS_LAMBDA_FUNCTION_TIMEOUT=30", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256",
-		schema.EnvHubHost + "=" + cfg.HubHost,
-		schema.Telemetry.EnvVar + "=" + cfg.StreamName,
-		schema.Devices.EnvVar + "=" + cfg.DevicesTable,
-		schema.C2D.EnvVar + "=" + cfg.C2DTable,
-		schema.Feedback.EnvVar + "=" + cfg.FeedbackTable,
-		// No Secrets Manager emulator: the key itself, which is what the
-		// functions resolve the secret into.
-		schema.EnvOwnerKeyName + "=" + cfg.OwnerKeyName,
-		schema.EnvOwnerKey + "=" + cfg.OwnerKey,
-		schema.EnvLogLevel + "=info",
-	}
+	vars := functionEnv(env, "info")
 	if len(schema.Tables()) != 3 {
-		t.Fatalf("schema has %d tables; pass every table's name above", len(schema.Tables()))
+		t.Fatalf("schema has %d tables; pass every table's name in functionEnv", len(schema.Tables()))
 	}
 	fns := map[string]*emulator{}
 	for _, name := range functions {
@@ -174,4 +157,28 @@ func findRecord(t *testing.T, k *kinesis.Client, stream, messageID string) telem
 	}
 	t.Fatalf("no record %s in %s (saw %v)", messageID, stream, seen)
 	return telemetry.Message{}
+}
+
+// functionEnv is a function's whole environment, as the stack sets it (names
+// from internal/schema), pointed at env's emulators with dummy credentials,
+// and more settings after it.
+func functionEnv(env *testenv.Env, logLevel string, more ...string) []string {
+	kinesisURL, dynamoURL := testenv.Endpoints()
+	cfg := env.Config
+	vars := []string{
+		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=devicehub", "AWS_SECRET_ACCESS_KEY=devicehub",
+		"AWS_ENDPOINT_URL_KINESIS=" + kinesisURL, "AWS_ENDPOINT_URL_DYNAMODB=" + dynamoURL,
+		"AWS_EC2_METADATA_DISABLED=true", "AWS_LAMBDA_FUNCTION_TIMEOUT=30", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256",
+		schema.EnvHubHost + "=" + cfg.HubHost,
+		schema.Telemetry.EnvVar + "=" + cfg.StreamName,
+		schema.Devices.EnvVar + "=" + cfg.DevicesTable,
+		schema.C2D.EnvVar + "=" + cfg.C2DTable,
+		schema.Feedback.EnvVar + "=" + cfg.FeedbackTable,
+		// No Secrets Manager emulator: the key itself, which is what the
+		// functions resolve the secret into.
+		schema.EnvOwnerKeyName + "=" + cfg.OwnerKeyName,
+		schema.EnvOwnerKey + "=" + cfg.OwnerKey,
+		schema.EnvLogLevel + "=" + logLevel,
+	}
+	return append(vars, more...)
 }
