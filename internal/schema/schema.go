@@ -103,7 +103,10 @@ var Devices = Table{
 	DefaultName:  "devicehub-devices",
 	EnvVar:       EnvDevicesTable,
 	PartitionKey: Key{Name: DeviceID, Type: String},
+	Indexes: []Index{
+		{Name: DevicePendingIndex, PartitionKey: Key{Name: DevicePendingShard, Type: String}, SortKey: &Key{Name: DevicePendingAt, Type: Number}},
+	},
 }
 
 // Tables lists every table the hub uses, in creation order.
-func Tables() []Table { return []Table{Devices, C2D, Feedback} }
+func Tables() []Table { return []Table{Devices, C2D, Feedback, Routing} }

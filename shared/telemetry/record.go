@@ -10,6 +10,9 @@
 //	 "p":{"temperature-alert":"true"},
 //	 "b":{...}}                       (or "b64":"base64...")
 //
+// "s" names the message's routing source when it is not device telemetry
+// (SourceDeviceLifecycleEvents); telemetry records have none.
+//
 // "c", "e" and "a" (content type, content encoding, auth method) are either
 // a small integer naming a well-known value (ContentTypes, ContentEncodings,
 // AuthMethods) or the value itself as a string. "p" is absent when the
@@ -76,6 +79,13 @@ func code(table []string, v string) int {
 	return 0
 }
 
+// Routing sources, as IoT Hub names them. The telemetry stream carries
+// device messages and, when a route asks for them, lifecycle events.
+const (
+	SourceDeviceMessages        = "DeviceMessages"
+	SourceDeviceLifecycleEvents = "DeviceLifecycleEvents"
+)
+
 // Body encodings.
 const (
 	EncodingJSON   = "json"
@@ -112,6 +122,9 @@ type SystemProperties struct {
 // Message is one decoded telemetry message.
 type Message struct {
 	SystemProperties
+	// Source is the routing source: SourceDeviceMessages for telemetry,
+	// SourceDeviceLifecycleEvents for a registry lifecycle notification.
+	Source     string
 	Properties map[string]string
 	Body       []byte
 
@@ -132,6 +145,7 @@ type envelope struct {
 	Body             json.RawMessage   `json:"body"`
 
 	// Version 2.
+	Source          string            `json:"s"`
 	MessageID       string            `json:"i"`
 	CorrelationID   string            `json:"cid"`
 	UserID          string            `json:"uid"`
@@ -171,6 +185,10 @@ func decodeV2(e *envelope) (Message, error) {
 			DeviceID: e.DeviceID, AuthGenerationID: e.GenerationID,
 		},
 		Properties: e.Props,
+		Source:     e.Source,
+	}
+	if m.Source == "" {
+		m.Source = SourceDeviceMessages
 	}
 	var err error
 	if m.ContentType, err = expand("c", contentTypes[:], e.ContentType); err != nil {
@@ -226,7 +244,7 @@ func expand(name string, table []string, raw json.RawMessage) (string, error) {
 }
 
 func decodeV1(e *envelope) (Message, error) {
-	m := Message{SystemProperties: e.SystemProperties, Properties: e.Properties}
+	m := Message{SystemProperties: e.SystemProperties, Properties: e.Properties, Source: SourceDeviceMessages}
 	switch e.BodyEncoding {
 	case EncodingJSON:
 		m.Body = []byte(e.Body)
