@@ -88,7 +88,8 @@ func (e *env) eval(n *node) value {
 		}
 		return numValue(-v.n)
 	case opCompare:
-		return compare(n.sub, e.eval(n.kids[0]), e.eval(n.kids[1]))
+		a, b := e.eval(n.kids[0]), e.eval(n.kids[1])
+		return compare(n.sub, &a, &b)
 	case opArith:
 		return arith(n.sub, e.eval(n.kids[0]), e.eval(n.kids[1]))
 	case opIn:
@@ -98,7 +99,7 @@ func (e *env) eval(n *node) value {
 		}
 		found := false
 		for _, c := range n.list {
-			if r := compare(cmpEq, v, c); r.k == kindBool && r.b {
+			if r := compare(cmpEq, &v, &c); r.k == kindBool && r.b {
 				found = true
 				break
 			}
@@ -149,7 +150,7 @@ func walk(root any, path []seg, fold bool) value {
 // compare applies a comparison operator. Only two numbers, two strings or
 // (for = and !=) two booleans compare; anything else, null and undefined
 // included, is undefined.
-func compare(op uint8, a, b value) value {
+func compare(op uint8, a, b *value) value {
 	if a.k != b.k {
 		return undefined
 	}

@@ -55,7 +55,7 @@ type node struct {
 	path   []seg   // opBody, opTwinTag
 	kids   []*node // operands, arguments
 	list   []value // opIn
-	height int     // levels of nodes below and including this one
+	height int     // operator levels: 0 for a leaf, 1 + the highest operand
 }
 
 // seg is one step of a $body or $twin path: a member name, or an array
@@ -65,19 +65,17 @@ type seg struct {
 	index int
 }
 
-// systemNames maps the documented system property names, lower-cased, to
-// the names Message.SystemProperty receives.
+// systemName returns the documented system property name written
+// (case-insensitively) in a condition.
 func systemName(written string) (string, bool) {
 	for _, n := range [...]string{
 		SystemContentType, SystemContentEncoding, SystemConnectionDeviceID, SystemConnectionModuleID,
-		SystemEnqueuedTime, SystemMessageID, SystemCorrelationID, SystemUserID, SystemDataSchema, SystemSubject,
+		SystemConnectionDeviceGenerationID, SystemConnectionAuthMethod, SystemEnqueuedTime,
+		SystemMessageID, SystemCorrelationID, SystemUserID, SystemDataSchema, SystemSubject,
 	} {
 		if strings.EqualFold(written, n) {
 			return n, true
 		}
-	}
-	if strings.EqualFold(written, "iothub-enqueuedtime") {
-		return SystemEnqueuedTime, true
 	}
 	return "", false
 }
@@ -418,7 +416,7 @@ func (p *parser) unary() (*node, *SyntaxError) {
 		return k, nil
 	}
 	if opTok.text == "+" {
-		return p.mk(opTok.pos, &node{op: opArith, sub: arithAdd, kids: []*node{{op: opConst, val: value{k: kindNumber}, height: 1}, k}})
+		return p.mk(opTok.pos, &node{op: opArith, sub: arithAdd, kids: []*node{{op: opConst, val: value{k: kindNumber}}, k}})
 	}
 	return p.mk(opTok.pos, &node{op: opNeg, kids: []*node{k}})
 }
@@ -434,7 +432,7 @@ func (p *parser) primary() (*node, *SyntaxError) {
 		if err != nil {
 			return nil, err
 		}
-		return &node{op: opConst, val: v, height: 1}, nil
+		return &node{op: opConst, val: v}, nil
 	case tokLParen:
 		if err := p.enter(t.pos); err != nil {
 			return nil, err
@@ -463,9 +461,9 @@ func (p *parser) primary() (*node, *SyntaxError) {
 			if err != nil {
 				return nil, err
 			}
-			return &node{op: opConst, val: v, height: 1}, nil
+			return &node{op: opConst, val: v}, nil
 		case t.is("UNDEFINED"):
-			return &node{op: opConst, height: 1}, p.advance()
+			return &node{op: opConst}, p.advance()
 		case t.is("AND"), t.is("OR"), t.is("NOT"), t.is("IN"), t.is("NIN"):
 			return nil, p.errAt(t.pos, "expected an expression, found keyword "+t.describe())
 		}
@@ -478,7 +476,7 @@ func (p *parser) primary() (*node, *SyntaxError) {
 		if p.tok.kind == tokDot || p.tok.kind == tokLBrack {
 			return nil, p.errAt(p.tok.pos, "application property "+t.describe()+" is a string and has no members; a body path starts with $body, a tag path with $twin.tags")
 		}
-		return &node{op: opApp, name: t.text, height: 1}, nil
+		return &node{op: opApp, name: t.text}, nil
 	case tokEOF:
 		return nil, p.errAt(t.pos, "unexpected end of condition: expected an expression")
 	}
@@ -501,10 +499,10 @@ func (p *parser) dollar() (*node, *SyntaxError) {
 		// IoT Hub evaluates the whole body, or a path that starts with an
 		// index, to undefined.
 		if len(path) == 0 || path[0].index >= 0 {
-			return &node{op: opConst, height: 1}, nil
+			return &node{op: opConst}, nil
 		}
 		p.usesBody = true
-		return &node{op: opBody, path: path, height: 1}, nil
+		return &node{op: opBody, path: path}, nil
 	case strings.EqualFold(name, "twin"):
 		path, err := p.path()
 		if err != nil {
@@ -513,10 +511,10 @@ func (p *parser) dollar() (*node, *SyntaxError) {
 		// Only tags are known to this hub; $twin.properties (desired,
 		// reported) and anything else is undefined.
 		if len(path) == 0 || path[0].index >= 0 || !strings.EqualFold(path[0].name, "tags") {
-			return &node{op: opConst, height: 1}, nil
+			return &node{op: opConst}, nil
 		}
 		p.usesTwin = true
-		return &node{op: opTwinTag, path: path[1:], height: 1}, nil
+		return &node{op: opTwinTag, path: path[1:]}, nil
 	}
 	if p.tok.kind == tokDot || p.tok.kind == tokLBrack {
 		return nil, p.errAt(p.tok.pos, "system property "+t.describe()+" is a string and has no members; a body path starts with $body, a tag path with $twin.tags")
@@ -524,7 +522,7 @@ func (p *parser) dollar() (*node, *SyntaxError) {
 	if p.tok.kind == tokLParen {
 		return nil, p.errAt(t.pos, "unknown function "+t.describe())
 	}
-	n := &node{op: opSystem, name: name, alt: t.text, height: 1}
+	n := &node{op: opSystem, name: name, alt: t.text}
 	if canon, ok := systemName(name); ok {
 		n.name = canon
 	}

@@ -75,20 +75,22 @@ type Message interface {
 	TwinTags() (map[string]any, bool)
 }
 
-// System property names as Match passes them to Message.SystemProperty.
-// A condition names them with a '$' and in any case ($contentType,
-// $CONTENTTYPE); $iothub-enqueuedtime is another name for $enqueuedTime.
+// System property names as Match passes them to Message.SystemProperty:
+// the routing query keywords of IoT Hub's documentation. A condition names
+// them with a '$', in any case ($contentType, $CONTENTTYPE).
 const (
-	SystemContentType        = "contentType"
-	SystemContentEncoding    = "contentEncoding"
-	SystemConnectionDeviceID = "connectionDeviceId"
-	SystemConnectionModuleID = "connectionModuleId"
-	SystemEnqueuedTime       = "enqueuedTime"
-	SystemMessageID          = "messageId"
-	SystemCorrelationID      = "correlationId"
-	SystemUserID             = "userId"
-	SystemDataSchema         = "dt-dataschema"
-	SystemSubject            = "dt-subject"
+	SystemContentType                  = "contentType"                  // content-type
+	SystemContentEncoding              = "contentEncoding"              // content-encoding
+	SystemConnectionDeviceID           = "connectionDeviceId"           // iothub-connection-device-id
+	SystemConnectionModuleID           = "connectionModuleId"           // iothub-connection-module-id
+	SystemConnectionDeviceGenerationID = "connectionDeviceGenerationId" // iothub-connection-auth-generation-id
+	SystemConnectionAuthMethod         = "connectionAuthMethod"         // iothub-connection-auth-method
+	SystemEnqueuedTime                 = "enqueuedTime"                 // iothub-enqueuedtime
+	SystemMessageID                    = "messageId"                    // message-id
+	SystemCorrelationID                = "correlationId"                // correlation-id
+	SystemUserID                       = "userId"                       // user-id
+	SystemDataSchema                   = "dt-dataschema"                // dt-dataschema
+	SystemSubject                      = "dt-subject"                   // dt-subject
 )
 
 // Match evaluates the condition against m: true only when it evaluates to

@@ -146,7 +146,6 @@ func TestMatch(t *testing.T) {
 		{`$CONTENTTYPE = 'application/json'`, true},
 		{`$connectionDeviceId = 'myDevice'`, true},
 		{`$enqueuedTime > '2017-05-08'`, true},
-		{`$iothub-enqueuedtime = '2017-05-08T18:55:31.8514657Z'`, true},
 		{`$connectionModuleId = 'm'`, false},
 		{`is_defined($connectionModuleId)`, false},
 		{`$iothub-message-source = 'deviceMessages'`, true},
