@@ -34,7 +34,6 @@ const (
 	cmpGe
 )
 
-
 const (
 	arithAdd uint8 = iota
 	arithSub
