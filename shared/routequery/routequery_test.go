@@ -111,6 +111,45 @@ func TestMatchDocExamples(t *testing.T) {
 	}
 }
 
+// The examples of Microsoft's "IoT Hub query language" that apply to
+// routing, written for a route: twin paths with $twin, the device id as
+// $connectionDeviceId. The twin is the doc's sample: tags.location.region
+// "US", tags.location.plant "Redmond43".
+func TestMatchQueryLanguageExamples(t *testing.T) {
+	msg := sample(t)
+	msg.Tags = map[string]any{"location": map[string]any{"region": "US", "plant": "Redmond43"}}
+	for _, tc := range []struct {
+		cond string
+		want bool
+	}{
+		{`$twin.tags.location.region = 'US'`, true},
+		{`$twin.tags.location.region = 'US' AND $body.Weather.Temperature >= 60`, false},
+		{`$twin.tags.location.region IN ['US', 'EU']`, true},
+		{`$twin.tags.location.region NIN ['US', 'EU']`, false},
+		{`$connectionDeviceId IN ['device1', 'device2']`, false},
+		{`$connectionDeviceId IN ['myDevice', 'device2']`, true},
+		{`is_defined($twin.tags.location)`, true},
+		{`is_defined($twin.tags.connectivity)`, false},
+		// "comparisons are supported only between primitive types"
+		{`$body.Weather.Location = $body.Weather.Location`, false},
+		{`$body.Weather.PrevTemperatures = $body.Weather.PrevTemperatures`, false},
+		{`$body.Weather.Location IN ['x']`, false},
+		// "Any constant different than Boolean true is considered as false"
+		{`$body.Weather.Location`, false},
+		{`$body.Weather.Time`, false},
+		{`$body.Weather.Temperature`, false},
+	} {
+		q, err := routequery.Parse(tc.cond)
+		if err != nil {
+			t.Errorf("Parse(%q): %v", tc.cond, err)
+			continue
+		}
+		if got := q.Match(msg); got != tc.want {
+			t.Errorf("Parse(%q).Match = %v, want %v", tc.cond, got, tc.want)
+		}
+	}
+}
+
 func TestMatch(t *testing.T) {
 	msg := sample(t)
 	for _, tc := range []struct {
@@ -232,6 +271,35 @@ func TestSyntaxErrors(t *testing.T) {
 		{`1 = 1 = 1`, 7, "comparisons do not chain: join them with AND"},
 		{`é = 'x' AND`, 12, "unexpected end of condition: expected an expression"},
 		{`a = 'x' # b`, 9, "unexpected character '#'"},
+		{`a = 'x')`, 8, "unexpected ')' after a complete expression (missing AND or OR?)"},
+		{`a ! 'x'`, 3, "unexpected '!' (not equal is != or <>)"},
+		{`a = 'it\'s \n'`, 12, `unknown escape '\n' (allowed: \' \" \\ \uXXXX)`},
+		{`a = '\u12'`, 6, `expected 4 hexadecimal digits after \u`},
+		{`a = 0x`, 5, "expected hexadecimal digits after '0x'"},
+		{`a = 12ab`, 5, "malformed number '12ab'"},
+		{`a = 1.2.3`, 5, "malformed number '1.2.3'"},
+		{`a = 1e+`, 5, "malformed number '1e+': expected exponent digits"},
+		{`a = 1e999`, 5, "number '1e999' out of range"},
+		{`$ = 1`, 1, "expected a property name after '$'"},
+		{`$body. = 1`, 8, "expected a name after '.', found '='"},
+		{`$body.a[-1] = 1`, 9, "expected an array index (0, 1...) or a quoted name after '[', found '-'"},
+		{`$body.a[1.5] = 1`, 9, "expected an array index (0, 1...) or a quoted name after '[', found '1.5'"},
+		{`$body.a[0 = 1`, 11, "expected ']' to close the '[' at position 8, found '='"},
+		{`$contentType.x = 1`, 13, "system property '$contentType' is a string and has no members; a body path starts with $body, a tag path with $twin.tags"},
+		{`$foo(1)`, 1, "unknown function '$foo'"},
+		{`a IN 'x'`, 6, "expected '[' to start a list, found ''x''"},
+		{`a IN ['x' 'y']`, 11, "expected ',' or ']' in the list opened at position 6, found ''y''"},
+		{`a IN [b]`, 7, "expected a constant (number, string, true, false or null), found 'b'"},
+		{`a IN [-'x']`, 8, "expected a number after '-'"},
+		{`SUBSTRING('abc')`, 1, "SUBSTRING takes 2 or 3 arguments, got 1"},
+		{`CONCAT('a')`, 1, "CONCAT takes at least 2 arguments, got 1"},
+		{`LOWER('a' 'b')`, 11, "expected ',' or ')' in the arguments of LOWER, found ''b''"},
+		{`()`, 2, "expected an expression inside '(' ')'"},
+		{`a = 'x' AND AND`, 13, "expected an expression, found keyword 'AND'"},
+		{`NOT`, 4, "unexpected end of condition: expected an expression"},
+		{`1 + * 2`, 5, "expected an expression, found '*'"},
+		{"a = '\xff'", 6, "invalid UTF-8"},
+		{"é = 'ü' AND ü =", 16, "expected an expression after '='"},
 	} {
 		_, err := routequery.Parse(tc.cond)
 		var se *routequery.SyntaxError
