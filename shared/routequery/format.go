@@ -23,6 +23,9 @@ const (
 // written, and only the parentheses precedence needs. Parsing it yields
 // the same condition, and the same canonical form.
 func (q *Query) Canonical() string {
+	if q == nil || q.root == nil {
+		return ""
+	}
 	var b strings.Builder
 	q.root.format(&b, precOr)
 	return b.String()
@@ -88,7 +91,10 @@ func (n *node) format(b *strings.Builder, min int) {
 		n.kids[0].format(b, precNot)
 	case opNeg:
 		b.WriteString("-")
-		n.kids[0].format(b, precUnary+1) // no "--x": a primary or parentheses
+		if k := n.kids[0]; k.op == opNeg || k.prec() == precUnary {
+			b.WriteString(" ") // "- -x", "- -1"
+		}
+		n.kids[0].format(b, precUnary)
 	case opCompare:
 		n.kids[0].format(b, precAdd)
 		b.WriteString(" " + [...]string{cmpEq: "=", cmpNe: "!=", cmpLt: "<", cmpLe: "<=", cmpGt: ">", cmpGe: ">="}[n.sub] + " ")
