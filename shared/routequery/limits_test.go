@@ -4,13 +4,13 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/devicehub/devicehub/shared/routequery"
 )
 
-// Hostile conditions fail fast with a position, or parse in linear time;
-// none can nest deeper than MaxDepth.
+// Hostile conditions fail with a position or parse; none can nest deeper
+// than MaxDepth. (Linear time is BenchmarkParseLong's business: a timed
+// assertion would fail on a loaded machine.)
 func TestLimits(t *testing.T) {
 	const d = routequery.MaxDepth
 	long := strings.Repeat("a = 'x' OR ", 100_000) + "true"
@@ -31,11 +31,7 @@ func TestLimits(t *testing.T) {
 		{"unclosed parentheses", strings.Repeat("(", 1_000_000), d + 1},
 		{"unterminated string", "a = '" + strings.Repeat("x", 1_000_000), 5},
 	} {
-		start := time.Now()
 		_, err := routequery.Parse(tc.cond)
-		if el := time.Since(start); el > 2*time.Second {
-			t.Errorf("%s: Parse took %v", tc.name, el)
-		}
 		var se *routequery.SyntaxError
 		switch {
 		case tc.pos == 0 && err != nil:
