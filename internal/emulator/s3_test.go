@@ -24,19 +24,19 @@ func TestStartS3(t *testing.T) {
 	defer stop()
 	c := awsenv.S3(awsenv.Static(""), endpoint)
 	// As on S3, a bucket must exist before objects go in.
-	_, err = c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("b"), Key: aws.String("k"), Body: bytes.NewReader([]byte("x"))})
+	_, err = c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("bucket"), Key: aws.String("k"), Body: bytes.NewReader([]byte("x"))})
 	var api smithy.APIError
 	if !errors.As(err, &api) || api.ErrorCode() != "NoSuchBucket" {
 		t.Fatalf("put to a missing bucket: %v, want NoSuchBucket", err)
 	}
-	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("b")}); err != nil {
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("bucket")}); err != nil {
 		t.Fatal(err)
 	}
 	body := []byte("{\"a\":1}\n")
-	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("b"), Key: aws.String("p/k.jsonl"), Body: bytes.NewReader(body)}); err != nil {
+	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("bucket"), Key: aws.String("p/k.jsonl"), Body: bytes.NewReader(body)}); err != nil {
 		t.Fatal(err)
 	}
-	out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("b"), Key: aws.String("p/k.jsonl")})
+	out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("bucket"), Key: aws.String("p/k.jsonl")})
 	if err != nil {
 		t.Fatal(err)
 	}
