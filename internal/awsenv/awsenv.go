@@ -81,12 +81,14 @@ func DynamoDB(cfg aws.Config, endpoint string) *dynamodb.Client {
 	})
 }
 
-// S3 returns a client; endpoint, when set, is an S3 emulator (or any
-// S3-compatible server): the client then addresses buckets by path, since
-// a loopback endpoint has no per-bucket host names, and sends checksums only
-// when an operation requires one, since the SDK's default trailing checksums
-// over aws-chunked bodies are what emulators support least. Against AWS
-// (no endpoint) the SDK's defaults stand.
+// S3 returns a client; endpoint, when set, is an S3 emulator (or another
+// S3-compatible server): the client then addresses buckets by path, since a
+// loopback endpoint has no per-bucket host names, and computes checksums
+// only when an operation requires one. Over plain HTTP the SDK sends a
+// signed payload either way, but over HTTPS its default is an aws-chunked
+// body with a trailing checksum, which gofakes3 v1.2.0 does not decode (it
+// stores the chunked bytes). Against AWS (no endpoint) the SDK's defaults
+// stand.
 func S3(cfg aws.Config, endpoint string) *s3.Client {
 	return s3.NewFromConfig(cfg, func(o *s3.Options) {
 		if endpoint != "" {

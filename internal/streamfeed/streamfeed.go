@@ -329,7 +329,7 @@ func (f *Feeder) shard(ctx context.Context, shard string, h Handler) bool {
 func (f *Feeder) invoke(ctx context.Context, log *slog.Logger, shard string, recs []types.Record, h Handler, failures *int) (handled int, ok bool) {
 	ev := f.event(shard, recs)
 	for {
-		resp, err := h(ctx, ev)
+		resp, err := call(ctx, h, ev)
 		if err == nil {
 			n, bad := firstFailure(recs, resp)
 			if bad == "" {
@@ -341,6 +341,17 @@ func (f *Feeder) invoke(ctx context.Context, log *slog.Logger, shard string, rec
 			return 0, false
 		}
 	}
+}
+
+// call calls h, turning a panic into an error as Lambda's Go runtime does:
+// the batch is retried, and the local hub keeps running.
+func call(ctx context.Context, h Handler, ev events.KinesisEvent) (resp events.KinesisEventResponse, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("handler panicked: %v", p)
+		}
+	}()
+	return h(ctx, ev)
 }
 
 // firstFailure returns the index of the lowest record the response names as

@@ -157,6 +157,8 @@ func (r *recorder) handle(_ context.Context, ev events.KinesisEvent) (events.Kin
 		switch what {
 		case "error":
 			return resp, fmt.Errorf("handler fails on %s", rec.Kinesis.Data)
+		case "panic":
+			panic(fmt.Sprintf("handler panics on %s", rec.Kinesis.Data))
 		case "bogus":
 			return events.KinesisEventResponse{BatchItemFailures: []events.KinesisBatchItemFailure{{ItemIdentifier: "no-such-record"}}}, nil
 		case "partial":
@@ -284,6 +286,12 @@ func TestFeederRetries(t *testing.T) {
 			}
 			return ""
 		}, 3},
+		{"handler panic", func(d string, seen int) string {
+			if d == "r/dev-e/8" && seen <= 1 {
+				return "panic"
+			}
+			return ""
+		}, 2},
 		{"failure naming no record", func(d string, seen int) string {
 			if d == "r/dev-d/7" && seen <= 1 {
 				return "bogus"
