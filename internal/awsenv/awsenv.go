@@ -84,11 +84,11 @@ func DynamoDB(cfg aws.Config, endpoint string) *dynamodb.Client {
 // S3 returns a client; endpoint, when set, is an S3 emulator (or another
 // S3-compatible server): the client then addresses buckets by path, since a
 // loopback endpoint has no per-bucket host names, and computes checksums
-// only when an operation requires one. Over plain HTTP the SDK sends a
-// signed payload either way, but over HTTPS its default is an aws-chunked
-// body with a trailing checksum, which gofakes3 v1.2.0 does not decode (it
-// stores the chunked bytes). Against AWS (no endpoint) the SDK's defaults
-// stand.
+// only when an operation requires one: recent SDKs otherwise may send
+// aws-chunked bodies with trailing checksums, which some emulators refuse.
+// (gofakes3 v1.2.0, internal/emulator's, took the SDK's default PutObject
+// of a seekable body over HTTP and HTTPS alike.) Against AWS (no endpoint)
+// the SDK's defaults stand.
 func S3(cfg aws.Config, endpoint string) *s3.Client {
 	return s3.NewFromConfig(cfg, func(o *s3.Options) {
 		if endpoint != "" {
