@@ -110,8 +110,7 @@ func (s *s3Sender) key(o *s3Object) string {
 	slices.Sort(ids)
 	h := sha256.New()
 	for _, id := range ids {
-		h.Write([]byte(id))
-		h.Write([]byte{0})
+		fmt.Fprintf(h, "%d:%s", len(id), id) // length-prefixed: unambiguous
 	}
 	return s.prefix + o.hour.Format("2006/01/02/15/") + o.first.Format("0405") + "-" + hex.EncodeToString(h.Sum(nil)[:16]) + ".jsonl"
 }
