@@ -1,7 +1,8 @@
 // Package testenv gives integration tests a hub wired to real emulators of
 // the AWS APIs over the wire. It uses the emulators named by
 // DEVICEHUB_TEST_KINESIS_ENDPOINT and DEVICEHUB_TEST_DYNAMODB_ENDPOINT (CI
-// starts them), or starts its own from .tools for the test binary's lifetime.
+// starts them), or starts its own from .tools for the test binary's lifetime;
+// likewise DEVICEHUB_TEST_S3_ENDPOINT, or an S3 emulator served in-process.
 // Each Env gets its own stream and tables, so tests never share state.
 package testenv
 
@@ -20,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/devicehub/devicehub/internal/app"
 	"github.com/devicehub/devicehub/internal/awsenv"
@@ -34,7 +36,7 @@ import (
 // Host is the hub host name tests sign tokens for.
 const Host = "devicehub.test"
 
-var endpoints struct{ kinesis, dynamodb string }
+var endpoints struct{ kinesis, dynamodb, s3 string }
 
 // Main runs a test binary's tests with emulators available: pass it m from
 // TestMain. It starts emulators only when the variables above are unset.
@@ -57,7 +59,16 @@ func Main(m *testing.M) {
 		}
 		endpoints.kinesis, endpoints.dynamodb = running.Kinesis, running.DynamoDB
 	}
+	stopS3 := func() {}
+	if endpoints.s3 = os.Getenv(emulator.EnvS3); endpoints.s3 == "" {
+		var err error
+		if endpoints.s3, stopS3, err = emulator.StartS3(context.Background(), 0); err != nil {
+			fmt.Fprintln(os.Stderr, "testenv: cannot start the S3 emulator:", err)
+			os.Exit(1)
+		}
+	}
 	code := m.Run()
+	stopS3()
 	if running != nil {
 		running.Stop()
 	}
@@ -70,6 +81,7 @@ type Env struct {
 	AWS       aws.Config
 	Kinesis   *kinesis.Client
 	DynamoDB  *dynamodb.Client
+	S3        *s3.Client // the S3 emulator; tests create their own buckets
 	Hub       *app.Hub
 	Handler   http.Handler
 	Server    *httptest.Server
@@ -91,6 +103,9 @@ type Options struct {
 // Endpoints returns the Kinesis and DynamoDB emulator URLs.
 func Endpoints() (kinesisURL, dynamodbURL string) { return endpoints.kinesis, endpoints.dynamodb }
 
+// S3Endpoint returns the S3 emulator URL; awsenv.S3 makes a client for it.
+func S3Endpoint() string { return endpoints.s3 }
+
 // New creates a fresh stream and tables with unique names and a hub serving
 // every route over httptest.
 func New(t testing.TB, o Options) *Env {
@@ -110,6 +125,7 @@ func New(t testing.TB, o Options) *Env {
 	env := &Env{AWS: cfgAWS, Now: o.Now}
 	env.Kinesis = awsenv.Kinesis(cfgAWS, endpoints.kinesis)
 	env.DynamoDB = awsenv.DynamoDB(cfgAWS, endpoints.dynamodb)
+	env.S3 = awsenv.S3(cfgAWS, endpoints.s3)
 	key := registry.NewKey()
 	vars := map[string]string{
 		schema.EnvHubHost:      Host,
