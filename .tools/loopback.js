@@ -12,3 +12,15 @@ net.Server.prototype.listen = function (...args) {
   }
   return listen.apply(this, args);
 };
+
+// kinesalite and dynalite rethrow a request's 'error' event
+// (`req.on('error', err => { throw err })`), so a client that drops a
+// request mid-body (a cancelled context, a killed process) crashes the
+// emulator for every later test. A dropped client connection is the
+// client's business: ignore it; anything else still ends the process as
+// Node would.
+process.on('uncaughtException', (err) => {
+  if (err && (err.code === 'ECONNRESET' || err.message === 'aborted')) return;
+  console.error(err);
+  process.exit(1);
+});
