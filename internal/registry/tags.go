@@ -107,6 +107,10 @@ func normalizeValue(v any, path string, depth int) (any, error) {
 		return tagNumber(string(v), path)
 	case float64:
 		return tagNumber(strconv.FormatFloat(v, 'g', -1, 64), path)
+	case int:
+		return tagNumber(strconv.Itoa(v), path)
+	case int64:
+		return tagNumber(strconv.FormatInt(v, 10), path)
 	case map[string]any:
 		if depth+1 > MaxTagsDepth {
 			return nil, fmt.Errorf("tag %s nests deeper than %d", strconv.Quote(path), MaxTagsDepth)
