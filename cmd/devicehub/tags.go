@@ -84,7 +84,14 @@ from standard input. --etag applies the change only if the twin's etag (from
   devicehub device tags set thermostat-1 '{"location":{"floor":null}}' --etag AAAAAAAAAAI=
   devicehub device tags set thermostat-1 --replace '{}'
   devicehub device tags set thermostat-1 - < tags.json`,
-		Args:              cobra.ExactArgs(2),
+		// A JSON that does not parse is a usage error, found before any request.
+		Args: cobra.MatchAll(cobra.ExactArgs(2), func(_ *cobra.Command, args []string) error {
+			if args[1] == "-" {
+				return nil
+			}
+			_, err := parseTags([]byte(args[1]))
+			return err
+		}),
 		ValidArgsFunction: c.completeDeviceArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			raw := []byte(args[1])
