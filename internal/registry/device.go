@@ -133,6 +133,9 @@ type Store interface {
 	// Load reads the item of id strongly consistently, a tombstone
 	// included; DeviceNotFound when there is none.
 	Load(ctx context.Context, id string) (Device, error)
+	// ReplaceTombstone writes d over the tombstone of version, else
+	// PreconditionFailed.
+	ReplaceTombstone(ctx context.Context, d Device, version int64) error
 	// ClearPending removes the owed events of the item of id if its version
 	// is still version; otherwise it does nothing: whoever changed the item
 	// carried the events over.

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/devicehub/devicehub/internal/apierr"
 	"github.com/devicehub/devicehub/internal/schema"
 )
 
@@ -54,11 +55,31 @@ func (s *DynamoStore) ClearPending(ctx context.Context, id string, version int64
 	return ignoreConditionFailed("clear pending events", err)
 }
 
+// isTombstone is the condition of a write over the tombstone of version:
+// the version alone could be a device created after the tombstone went.
+func isTombstone(version int64) expression.ConditionBuilder {
+	return expression.Name(attrVersion).Equal(expression.Value(version)).
+		And(expression.Name(attrDeleted).Equal(expression.Value(true)))
+}
+
+// ReplaceTombstone writes d (a device created again) over the tombstone of
+// version.
+func (s *DynamoStore) ReplaceTombstone(ctx context.Context, d Device, version int64) error {
+	item, err := toItem(d)
+	if err != nil {
+		return err
+	}
+	err = putIf(ctx, s.DB, s.Table, "replace tombstone", item, isTombstone(version))
+	if errors.Is(err, errConditionFailed) {
+		return apierr.PreconditionFailedETag.New("the deleted device changed meanwhile")
+	}
+	return err
+}
+
 // RemoveTombstone deletes the tombstone of id if it is still the one of
 // version: a device created over it meanwhile carries its events.
 func (s *DynamoStore) RemoveTombstone(ctx context.Context, id string, version int64) error {
-	cond, err := condition(expression.Name(attrVersion).Equal(expression.Value(version)).
-		And(expression.Name(attrDeleted).Equal(expression.Value(true))))
+	cond, err := condition(isTombstone(version))
 	if err != nil {
 		return err
 	}

@@ -387,3 +387,30 @@ func TestLifecycleDeleteETag(t *testing.T) {
 	}
 	r.wantOps("createDeviceIdentity d")
 }
+
+// swappingStore replaces the tombstone with a live device of the same
+// version just before a create over it writes: the tombstone went and
+// another create (and updates) reached that version meanwhile.
+type swappingStore struct{ *memStore }
+
+func (s swappingStore) ReplaceTombstone(ctx context.Context, d Device, version int64) error {
+	live := s.m[d.DeviceID]
+	live.Deleted, live.Status, live.PendingEvents, live.PendingShard, live.PendingAt = false, StatusEnabled, nil, "", 0
+	s.m[d.DeviceID] = live
+	return s.memStore.ReplaceTombstone(ctx, d, version)
+}
+
+// A create over a tombstone never overwrites a live device that took the
+// tombstone's version meanwhile.
+func TestLifecycleCreateOverATombstoneThatWent(t *testing.T) {
+	r := newLifecycleRig(t)
+	ctx := context.Background()
+	r.svc.Store = swappingStore{r.store}
+	r.store.m["d"] = Device{DeviceID: "d", Version: 2, Deleted: true}
+	if _, err := r.svc.Create(ctx, "d", Spec{}); apierr.KindOf(err) != apierr.Conflict {
+		t.Fatalf("create: %v, want DeviceAlreadyExists", err)
+	}
+	if d := r.store.m["d"]; d.Deleted || d.Version != 2 || len(d.PendingEvents) != 0 {
+		t.Fatalf("the live device was overwritten: %+v", d)
+	}
+}

@@ -58,6 +58,15 @@ func (s *memStore) Replace(_ context.Context, d Device, prev int64) error {
 	return nil
 }
 
+func (s *memStore) ReplaceTombstone(_ context.Context, d Device, version int64) error {
+	cur, ok := s.m[d.DeviceID]
+	if !ok || cur.Version != version || !cur.Deleted {
+		return apierr.PreconditionFailedETag.New("changed")
+	}
+	s.m[d.DeviceID] = d
+	return nil
+}
+
 func (s *memStore) Delete(_ context.Context, id string, version int64) error {
 	cur, ok := s.m[id]
 	switch {

@@ -107,7 +107,7 @@ func (s *Service) createWithEvent(ctx context.Context, d Device, now time.Time) 
 		if err = s.Lifecycle.owe(&next, OpCreateDeviceIdentity, next, now); err != nil {
 			return Device{}, err
 		}
-		if err = s.Store.Replace(ctx, next, tomb.Version); err == nil {
+		if err = s.Store.ReplaceTombstone(ctx, next, tomb.Version); err == nil {
 			s.invalidate(d.DeviceID)
 			s.finishEvents(ctx, next)
 			return next, nil
