@@ -35,13 +35,14 @@ func (c *cli) deviceCmd() *cobra.Command {
 		Short: "Manage the device registry",
 		Example: `  devicehub device create thermostat-1 --disabled
   devicehub device list --output table
-  devicehub device enable thermostat-1`,
+  devicehub device enable thermostat-1
+  devicehub device tags set thermostat-1 '{"site":"b43"}'`,
 		// Runnable, so that an unknown subcommand is an error, not help.
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(c.deviceCreateCmd(), c.deviceGetCmd(), c.deviceListCmd(), c.deviceDeleteCmd(),
-		c.deviceStatusCmd("enable", registry.StatusEnabled), c.deviceStatusCmd("disable", registry.StatusDisabled))
+		c.deviceStatusCmd("enable", registry.StatusEnabled), c.deviceStatusCmd("disable", registry.StatusDisabled), c.deviceTagsCmd())
 	return cmd
 }
 

@@ -45,7 +45,8 @@ type Hub struct {
 	Auth     *registry.Authenticator
 	Registry *registry.Service
 	CAs      *registry.CAService // CA certificates, with the service role
-	// Sweep runs one sweeper pass (cloud-to-device expiry and repair). The
+	// Sweep runs one sweeper pass (cloud-to-device expiry and repair, and
+	// the lifecycle events a crash left owed when the registry writes them). The
 	// local runner calls it on a schedule, as EventBridge does in AWS; nil
 	// when the role has no sweeper.
 	Sweep func(ctx context.Context) error
@@ -81,7 +82,11 @@ func Build(ctx context.Context, cfg config.Config, cl Clients, role Role, log *s
 	}
 	h := &Hub{Auth: auth, Deps: hubapi.Deps{Auth: auth, Logger: log, Now: now}, requestTimeout: timeout, eventFormat: cfg.EventFormat}
 	if role&Service != 0 {
-		h.Registry = &registry.Service{Store: store, Now: now, Cache: auth}
+		lifecycle, err := NewLifecycle(cfg, cl, log)
+		if err != nil {
+			return nil, err
+		}
+		h.Registry = &registry.Service{Store: store, Now: now, Cache: auth, Lifecycle: lifecycle}
 		h.Deps.Registry = h.Registry
 		h.CAs = &registry.CAService{Store: caStore, Now: now, Cache: auth}
 		h.Deps.CAs = h.CAs
@@ -99,6 +104,7 @@ func Build(ctx context.Context, cfg config.Config, cl Clients, role Role, log *s
 	if err := buildC2D(ctx, h, cfg, cl, role, log, now); err != nil {
 		return nil, err
 	}
+	addLifecycleSweep(h, log)
 	return h, nil
 }
 

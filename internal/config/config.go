@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/devicehub/devicehub/internal/c2d"
@@ -42,6 +43,12 @@ type Config struct {
 	// RecordVersion is the telemetry record envelope the ingress writes:
 	// telemetry.V2 (default, compact) or telemetry.V1.
 	RecordVersion int
+	// HubName is the hub's name in lifecycle events (hubName): by default
+	// the first label of HubHost.
+	HubName string
+	// LifecycleEvents makes the registry write device lifecycle events to
+	// the telemetry stream (a route takes them).
+	LifecycleEvents bool
 }
 
 // API Gateway payload versions, as the events' "version" field spells them.
@@ -123,6 +130,14 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 	if c.HubHost == "" {
 		return Config{}, fmt.Errorf("config: %s is required", schema.EnvHubHost)
+	}
+	c.HubName = str(schema.EnvHubName, strings.SplitN(c.HubHost, ".", 2)[0])
+	switch v := getenv(schema.EnvLifecycleEvents); v {
+	case "", "0":
+	case "1":
+		c.LifecycleEvents = true
+	default:
+		return Config{}, fmt.Errorf("config: %s must be 1 or 0, not %q", schema.EnvLifecycleEvents, v)
 	}
 	if c.OwnerKey != "" {
 		if _, err := base64.StdEncoding.DecodeString(c.OwnerKey); err != nil {

@@ -11,8 +11,12 @@ import (
 	"github.com/devicehub/devicehub/shared/iothub"
 )
 
-// oneSlot is a registry.Store holding at most one device, enough for Create.
-type oneSlot struct{ d *registry.Device }
+// oneSlot is a registry.Store holding at most one device, enough for Create;
+// the methods it lacks are not called.
+type oneSlot struct {
+	registry.Store
+	d *registry.Device
+}
 
 func (s *oneSlot) Get(_ context.Context, id string) (registry.Device, error) {
 	if s.d == nil || s.d.DeviceID != id {

@@ -45,7 +45,7 @@ func Routes() []Route {
 		{"GET", "/messages/{sb}/feedback", ServiceSide},
 		{"DELETE", "/messages/{sb}/feedback/{lock}", ServiceSide},
 		{"POST", "/messages/{sb}/feedback/{lock}/abandon", ServiceSide},
-	}, caRoutes()...)
+	}, append(twinRoutes(), caRoutes()...)...)
 }
 
 // handle registers one route and records its pattern for the route test.

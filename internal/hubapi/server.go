@@ -29,6 +29,9 @@ type Registry interface {
 	Get(ctx context.Context, id string) (registry.Device, error)
 	Delete(ctx context.Context, id, ifMatch string) error
 	List(ctx context.Context, limit int, cursor string) ([]registry.Device, string, error)
+	// The twin's tags (twin.go), guarded by the twin's etag.
+	UpdateTags(ctx context.Context, id string, patch map[string]any, ifMatch string) (registry.Device, error)
+	ReplaceTags(ctx context.Context, id string, tags map[string]any, ifMatch string) (registry.Device, error)
 }
 
 // Deps are the parts the API is built from. A nil part leaves its routes out,
@@ -37,7 +40,7 @@ type Registry interface {
 // C2DDevice and C2DService when a process serves both sides.
 type Deps struct {
 	Auth       DeviceAuth
-	Registry   Registry   // service routes: /devices
+	Registry   Registry   // service routes: /devices and /twins
 	CAs        CARegistry // service routes: /certificates (x509.go)
 	Telemetry  Telemetry  // device route: POST .../messages/events
 	C2DDevice  C2DDevice  // device cloud-to-device routes: receive and settle
@@ -81,6 +84,7 @@ func newServer(d Deps) (http.Handler, *server) {
 	if d.Telemetry != nil {
 		s.handle(mux, "POST /devices/{id}/messages/events", s.device(s.postEvents))
 	}
+	s.routeTwins(mux)
 	s.routeC2D(mux)
 	s.routeCAs(mux)
 	mux.HandleFunc("/", s.unrouted)
@@ -122,7 +126,7 @@ func isCleanPath(p string) bool {
 // methods, 404 NotFound otherwise.
 func (s *server) unrouted(w http.ResponseWriter, r *http.Request) {
 	var allow []string
-	for _, m := range [...]string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
+	for _, m := range [...]string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
 		probe := *r // the mux reads only the method, host and path
 		probe.Method = m
 		if _, pattern := s.mux.Handler(&probe); pattern != "" && pattern != "/" {

@@ -36,6 +36,19 @@ type Device struct {
 	AuthType            string `dynamodbav:"authType,omitempty"`
 	PrimaryThumbprint   string `dynamodbav:"primaryThumbprint,omitempty"` // selfSigned: upper-case hex SHA-1 or SHA-256
 	SecondaryThumbprint string `dynamodbav:"secondaryThumbprint,omitempty"`
+	// Tags are the device twin's tags (twin.go): a JSON object within
+	// IoT Hub's limits (tags.go), stored as a DynamoDB map.
+	Tags map[string]any `dynamodbav:"tags,omitempty"`
+
+	// Lifecycle events the item still owes the telemetry stream
+	// (lifecycle.go), oldest first, with the sparse byPendingEvent index's
+	// keys; all empty once the events are on the stream.
+	PendingEvents []string `dynamodbav:"pendingEvents,omitempty"` // encoded records (JSON text)
+	PendingShard  string   `dynamodbav:"pendingShard,omitempty"`  // schema.DevicePendingShard
+	PendingAt     int64    `dynamodbav:"pendingAt,omitempty"`     // schema.DevicePendingAt: epoch ms of the oldest
+	// Deleted marks a tombstone: a deleted device whose delete event is not
+	// yet on the stream. Every reader takes it for no device at all.
+	Deleted bool `dynamodbav:"deleted,omitempty"`
 }
 
 // Auth is the device's authentication type, SAS for items that predate X.509.
@@ -102,7 +115,8 @@ func ValidateKey(k string) error {
 	return nil
 }
 
-// Store persists device identities.
+// Store persists device identities. Get and List take a tombstone for no
+// device; Load sees it.
 type Store interface {
 	Get(ctx context.Context, id string) (Device, error)
 	// Create fails with Conflict when the id exists.
@@ -113,6 +127,26 @@ type Store interface {
 	Delete(ctx context.Context, id string, version int64) error
 	// List returns up to limit devices after the opaque cursor, and the next cursor.
 	List(ctx context.Context, limit int, cursor string) ([]Device, string, error)
+
+	// The lifecycle events' part (lifecycle.go).
+
+	// Load reads the item of id strongly consistently, a tombstone
+	// included; DeviceNotFound when there is none.
+	Load(ctx context.Context, id string) (Device, error)
+	// ReplaceTombstone writes d over the tombstone of version, else
+	// PreconditionFailed.
+	ReplaceTombstone(ctx context.Context, d Device, version int64) error
+	// ClearPending removes the owed events of the item of id if its version
+	// is still version; otherwise it does nothing: whoever changed the item
+	// carried the events over.
+	ClearPending(ctx context.Context, id string, version int64) error
+	// RemoveTombstone deletes the tombstone of id if its version is still
+	// version; otherwise it does nothing, as ClearPending.
+	RemoveTombstone(ctx context.Context, id string, version int64) error
+	// Pending returns the items that have owed events since before (at or
+	// earlier), tombstones included, as the index holds them (possibly a
+	// write behind).
+	Pending(ctx context.Context, before time.Time) ([]Device, error)
 }
 
 // ErrDeviceNotFound builds IoT Hub's DeviceNotFound error.

@@ -22,8 +22,10 @@ import (
 type DynamoDB interface {
 	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 	Scan(ctx context.Context, in *dynamodb.ScanInput, opts ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
+	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 }
 
 // DynamoStore keeps one item per device, keyed by device id; Device's
@@ -33,8 +35,14 @@ type DynamoStore struct {
 	Table string
 }
 
-// attrVersion is Device.Version's attribute, which the conditional writes test.
-const attrVersion = "version"
+// Attributes the conditional writes and projections name: Device.Version,
+// Device.Deleted, Device.Tags and Device.PendingEvents.
+const (
+	attrVersion       = "version"
+	attrDeleted       = "deleted"
+	attrTags          = "tags"
+	attrPendingEvents = "pendingEvents"
+)
 
 func key(id string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{schema.DeviceID: &types.AttributeValueMemberS{Value: id}}
@@ -110,6 +118,19 @@ func (s *DynamoStore) GetEventually(ctx context.Context, id string) (Device, err
 }
 
 func (s *DynamoStore) get(ctx context.Context, id string, consistent bool) (Device, error) {
+	d, err := s.load(ctx, id, consistent)
+	if err == nil && d.Deleted {
+		return Device{}, ErrDeviceNotFound(id)
+	}
+	return d, err
+}
+
+// Load reads the item of id strongly consistently, a tombstone included.
+func (s *DynamoStore) Load(ctx context.Context, id string) (Device, error) {
+	return s.load(ctx, id, true)
+}
+
+func (s *DynamoStore) load(ctx context.Context, id string, consistent bool) (Device, error) {
 	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.Table, Key: key(id), ConsistentRead: aws.Bool(consistent)})
 	if err != nil {
 		return Device{}, storeErr("get", err)
@@ -182,7 +203,9 @@ func (s *DynamoStore) Delete(ctx context.Context, id string, version int64) erro
 var notCAItem = expression.Name(schema.DeviceID).NotEqual(expression.Value(caItemID))
 
 // List scans the table; the cursor is the last device id, base64url encoded.
-// A page may hold fewer than limit devices when it passed the CA item.
+// A page may hold fewer than limit devices when it passed the CA item or a
+// tombstone (left out here rather than by the filter, so that a hub without
+// lifecycle events scans as it always has).
 func (s *DynamoStore) List(ctx context.Context, limit int, cursor string) ([]Device, string, error) {
 	filter, err := expression.NewBuilder().WithFilter(notCAItem).Build()
 	if err != nil {
@@ -212,7 +235,9 @@ func (s *DynamoStore) List(ctx context.Context, limit int, cursor string) ([]Dev
 		if err != nil {
 			return nil, "", err
 		}
-		devs = append(devs, d)
+		if !d.Deleted {
+			devs = append(devs, d)
+		}
 	}
 	next := ""
 	if v, ok := out.LastEvaluatedKey[schema.DeviceID].(*types.AttributeValueMemberS); ok {

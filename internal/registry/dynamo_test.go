@@ -48,6 +48,35 @@ func TestDeviceItemLayout(t *testing.T) {
 				"secondaryKey":      s(""),
 			},
 		},
+		{
+			name: "tags, owed events, tombstone",
+			dev: Device{DeviceID: "d3", Version: 4, Status: StatusEnabled,
+				Tags:          map[string]any{"site": "b43", "floor": 2.0, "ok": true, "loc": map[string]any{"room": "12"}, "l": []any{"a", 1.5}},
+				PendingEvents: []string{`{"v":2}`, `{"v":2}`}, PendingShard: "3", PendingAt: 1700000000123,
+				Deleted: true},
+			item: map[string]types.AttributeValue{
+				schema.DeviceID:     s("d3"),
+				"generationId":      s(""),
+				attrVersion:         &types.AttributeValueMemberN{Value: "4"},
+				"status":            s(StatusEnabled),
+				"statusUpdatedTime": s("0001-01-01T00:00:00Z"),
+				"primaryKey":        s(""),
+				"secondaryKey":      s(""),
+				attrTags: &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{
+					"site":  s("b43"),
+					"floor": &types.AttributeValueMemberN{Value: "2"},
+					"ok":    &types.AttributeValueMemberBOOL{Value: true},
+					"loc":   &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{"room": s("12")}},
+					"l":     &types.AttributeValueMemberL{Value: []types.AttributeValue{s("a"), &types.AttributeValueMemberN{Value: "1.5"}}},
+				}},
+				attrPendingEvents: &types.AttributeValueMemberL{Value: []types.AttributeValue{
+					s(`{"v":2}`), s(`{"v":2}`), // a list: in order, duplicates kept
+				}},
+				schema.DevicePendingShard: s("3"),
+				schema.DevicePendingAt:    &types.AttributeValueMemberN{Value: "1700000000123"},
+				attrDeleted:               &types.AttributeValueMemberBOOL{Value: true},
+			},
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -64,7 +93,7 @@ func TestDeviceItemLayout(t *testing.T) {
 			}
 			want := tc.dev
 			want.StatusUpdatedTime = want.StatusUpdatedTime.UTC()
-			if back != want {
+			if !reflect.DeepEqual(back, want) {
 				t.Fatalf("decoded %+v, want %+v", back, want)
 			}
 		})

@@ -20,6 +20,10 @@ type Service struct {
 	Store Store
 	Now   func() time.Time
 	Cache Invalidator // optional: same-process auth cache to refresh on writes
+	// Lifecycle, when set, makes creates, deletes and status changes write
+	// lifecycle events (lifecycle.go); without it the registry writes what
+	// it always has.
+	Lifecycle *Lifecycle
 }
 
 // Spec is what a caller may set on a device; empty fields take defaults
@@ -52,11 +56,70 @@ func (s *Service) Create(ctx context.Context, id string, spec Spec) (Device, err
 	if err := apply(&d, spec, now); err != nil {
 		return Device{}, err
 	}
+	if s.Lifecycle != nil {
+		return s.createWithEvent(ctx, d, now)
+	}
 	if err := s.Store.Create(ctx, d); err != nil {
 		return Device{}, err
 	}
 	s.invalidate(id) // ends a remembered "not registered" at once
 	return d, nil
+}
+
+// lifecycleRetries bounds the tries of a create or delete with lifecycle
+// events that lost a race with another write of the device.
+const lifecycleRetries = 3
+
+// createWithEvent creates d owing its create event: as a new item, or over
+// a tombstone, whose owed events (its delete event) it carries first.
+func (s *Service) createWithEvent(ctx context.Context, d Device, now time.Time) (Device, error) {
+	var err error
+	for range lifecycleRetries {
+		next := d
+		if err = s.Lifecycle.owe(&next, OpCreateDeviceIdentity, next, now); err != nil {
+			return Device{}, err
+		}
+		if err = s.Store.Create(ctx, next); err == nil {
+			s.invalidate(d.DeviceID)
+			s.finishEvents(ctx, next)
+			return next, nil
+		}
+		if apierr.KindOf(err) != apierr.Conflict {
+			return Device{}, err
+		}
+		tomb, lerr := s.Store.Load(ctx, d.DeviceID)
+		switch {
+		case apierr.KindOf(lerr) == apierr.NotFound:
+			continue // the tombstone went meanwhile: create afresh
+		case lerr != nil:
+			return Device{}, lerr
+		case !tomb.Deleted:
+			return Device{}, err
+		}
+		if tomb, err = s.withRoom(ctx, tomb); err != nil {
+			return Device{}, err
+		}
+		// Versions go on from the tombstone's, so an etag of the deleted
+		// device never matches the new one.
+		next = d
+		next.Version = tomb.Version + 1
+		next.PendingEvents, next.PendingShard, next.PendingAt = tomb.PendingEvents, tomb.PendingShard, tomb.PendingAt
+		if err = s.Lifecycle.owe(&next, OpCreateDeviceIdentity, next, now); err != nil {
+			return Device{}, err
+		}
+		if err = s.Store.ReplaceTombstone(ctx, next, tomb.Version); err == nil {
+			s.invalidate(d.DeviceID)
+			s.finishEvents(ctx, next)
+			return next, nil
+		}
+		if apierr.KindOf(err) != apierr.PreconditionFailed {
+			return Device{}, err
+		}
+	}
+	if apierr.KindOf(err) == apierr.PreconditionFailed {
+		err = apierr.DeviceAlreadyExists.New("device " + strconv.Quote(d.DeviceID) + " was created meanwhile")
+	}
+	return Device{}, err
 }
 
 // Update changes a device guarded by ifMatch (an etag, quoted or not, or "*").
@@ -71,15 +134,26 @@ func (s *Service) Update(ctx context.Context, id string, spec Spec, ifMatch stri
 	if err := checkETag(cur, ifMatch); err != nil {
 		return Device{}, err
 	}
+	now := s.Now().UTC()
 	next := cur
 	next.Version = cur.Version + 1
-	if err := apply(&next, spec, s.Now().UTC()); err != nil {
+	if err := apply(&next, spec, now); err != nil {
 		return Device{}, err
+	}
+	if s.Lifecycle != nil && next.Status != cur.Status {
+		if cur, err = s.withRoom(ctx, cur); err != nil {
+			return Device{}, err
+		}
+		next.PendingEvents, next.PendingShard, next.PendingAt = cur.PendingEvents, cur.PendingShard, cur.PendingAt
+		if err := s.Lifecycle.owe(&next, OpUpdateDeviceIdentity, next, now); err != nil {
+			return Device{}, err
+		}
 	}
 	if err := s.Store.Replace(ctx, next, cur.Version); err != nil {
 		return Device{}, err
 	}
 	s.invalidate(id)
+	s.finishEvents(ctx, next)
 	return next, nil
 }
 
@@ -104,11 +178,52 @@ func (s *Service) Delete(ctx context.Context, id, ifMatch string) error {
 		}
 		version = v
 	}
+	if s.Lifecycle != nil {
+		return s.deleteWithEvent(ctx, id, version)
+	}
 	if err := s.Store.Delete(ctx, id, version); err != nil {
 		return err
 	}
 	s.invalidate(id)
 	return nil
+}
+
+// deleteWithEvent replaces the device with a tombstone that owes its
+// delete event (after whatever the device owed), and removes the tombstone
+// once the events are sent.
+func (s *Service) deleteWithEvent(ctx context.Context, id string, version int64) error {
+	var err error
+	for range lifecycleRetries {
+		var cur Device
+		cur, err = s.Store.Load(ctx, id)
+		switch {
+		case err != nil:
+			return err
+		case cur.Deleted:
+			return ErrDeviceNotFound(id)
+		case version >= 0 && cur.Version != version:
+			return apierr.PreconditionFailedETag.New("If-Match does not match the device's etag")
+		}
+		if cur, err = s.withRoom(ctx, cur); err != nil {
+			return err
+		}
+		tomb := Device{
+			DeviceID: id, GenerationID: cur.GenerationID, Version: cur.Version + 1, Deleted: true,
+			PendingEvents: cur.PendingEvents, PendingShard: cur.PendingShard, PendingAt: cur.PendingAt,
+		}
+		if err = s.Lifecycle.owe(&tomb, OpDeleteDeviceIdentity, cur, s.Now().UTC()); err != nil {
+			return err
+		}
+		if err = s.Store.Replace(ctx, tomb, cur.Version); err == nil {
+			s.invalidate(id)
+			s.finishEvents(ctx, tomb)
+			return nil
+		}
+		if apierr.KindOf(err) != apierr.PreconditionFailed {
+			return err
+		}
+	}
+	return err
 }
 
 // List pages through the registry.

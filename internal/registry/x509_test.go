@@ -319,44 +319,6 @@ func TestX509RevocationBoundedByCache(t *testing.T) {
 	}
 }
 
-// memStore is a Store over a map, enough for Service in these tests.
-type memStore struct{ m map[string]Device }
-
-func (s *memStore) Get(_ context.Context, id string) (Device, error) {
-	d, ok := s.m[id]
-	if !ok {
-		return Device{}, ErrDeviceNotFound(id)
-	}
-	return d, nil
-}
-
-func (s *memStore) GetEventually(ctx context.Context, id string) (Device, error) {
-	return s.Get(ctx, id)
-}
-
-func (s *memStore) Create(_ context.Context, d Device) error {
-	if _, ok := s.m[d.DeviceID]; ok {
-		return apierr.DeviceAlreadyExists.New("exists")
-	}
-	s.m[d.DeviceID] = d
-	return nil
-}
-
-func (s *memStore) Replace(_ context.Context, d Device, prev int64) error {
-	if s.m[d.DeviceID].Version != prev {
-		return apierr.PreconditionFailedETag.New("changed")
-	}
-	s.m[d.DeviceID] = d
-	return nil
-}
-
-func (s *memStore) Delete(_ context.Context, id string, _ int64) error {
-	delete(s.m, id)
-	return nil
-}
-
-func (s *memStore) List(context.Context, int, string) ([]Device, string, error) { return nil, "", nil }
-
 // The CA flow as IoT Hub runs it: upload (unverified), verification code,
 // proof of possession; and every way the proof can be wrong.
 func TestCAServiceProofOfPossession(t *testing.T) {

@@ -184,6 +184,34 @@ func TestRequests(t *testing.T) {
 			body: `{"deviceId":"d","statusReason":null,"cloudToDeviceMessageCount":0,"authentication":{}}`,
 		},
 		{
+			name:  "get twin",
+			reply: reply{status: 200, body: `{"deviceId":"a b","etag":"AAAAAAAAAAI=","version":2,"tags":{"site":"b43"},"properties":{"desired":{"$version":1},"reported":{"$version":1}}}`},
+			call: func(svc, _ *Client) (any, error) {
+				tw, err := svc.GetTwin(ctx, "a b")
+				return []any{tw.ETag, tw.Version, tw.Tags["site"]}, err
+			},
+			method: "GET", path: "/twins/a%20b", want: []any{"AAAAAAAAAAI=", int64(2), "b43"},
+		},
+		{
+			name:  "update tags: a merge patch, etag quoted",
+			reply: reply{status: 200, body: `{"deviceId":"d","etag":"AAAAAAAAAAM=","version":3,"properties":{}}`},
+			call: func(svc, _ *Client) (any, error) {
+				tw, err := svc.UpdateTags(ctx, "d", map[string]any{"site": "b44", "old": nil}, "AAAAAAAAAAI=")
+				return tw.ETag, err
+			},
+			method: "PATCH", path: "/twins/d", header: map[string]string{"If-Match": `"AAAAAAAAAAI="`, "Content-Type": "application/json; charset=utf-8"},
+			body: `{"tags":{"old":null,"site":"b44"}}`, want: "AAAAAAAAAAM=",
+		},
+		{
+			name:  "replace tags with none, any version",
+			reply: reply{status: 200, body: `{"deviceId":"d","etag":"AAAAAAAAAAM=","version":3,"properties":{}}`},
+			call: func(svc, _ *Client) (any, error) {
+				_, err := svc.ReplaceTags(ctx, "d", nil, "")
+				return nil, err
+			},
+			method: "PUT", path: "/twins/d", header: map[string]string{"If-Match": `"*"`}, body: `{}`,
+		},
+		{
 			name:   "delete any version",
 			call:   func(svc, _ *Client) (any, error) { return nil, svc.DeleteDevice(ctx, "d", "") },
 			method: "DELETE", path: "/devices/d", header: map[string]string{"If-Match": ""},

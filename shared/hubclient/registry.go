@@ -75,3 +75,35 @@ func (c *Client) DeviceConnectionString(d iothub.Device) sas.ConnectionString {
 	}
 	return sas.ConnectionString{HostName: c.Conn.HostName, DeviceID: d.DeviceID, SharedAccessKey: key}
 }
+
+// TwinPath returns "/twins/<id>" with the id encoded as the IoT SDKs do.
+func TwinPath(id string) string { return "/twins/" + sas.EncodeURIComponentStrict(id) }
+
+// GetTwin reads a device's twin; devicehub keeps its tags.
+func (c *Client) GetTwin(ctx context.Context, id string) (iothub.Twin, error) {
+	var out iothub.Twin
+	_, err := c.doJSON(ctx, http.MethodGet, TwinPath(id), nil, nil, &out)
+	return out, err
+}
+
+// UpdateTags merges patch into the twin's tags (a JSON merge patch: a nil
+// value removes its key, an object merges into an object) and returns the
+// twin. etag is the twin's etag ("" means "*", any version), bare or quoted.
+func (c *Client) UpdateTags(ctx context.Context, id string, patch map[string]any, etag string) (iothub.Twin, error) {
+	return c.writeTwin(ctx, http.MethodPatch, id, patch, etag)
+}
+
+// ReplaceTags replaces the twin's tags (nil removes them all), guarded by
+// etag as UpdateTags.
+func (c *Client) ReplaceTags(ctx context.Context, id string, tags map[string]any, etag string) (iothub.Twin, error) {
+	return c.writeTwin(ctx, http.MethodPut, id, tags, etag)
+}
+
+func (c *Client) writeTwin(ctx context.Context, method, id string, tags map[string]any, etag string) (iothub.Twin, error) {
+	if etag == "" {
+		etag = "*"
+	}
+	var out iothub.Twin
+	_, err := c.doJSON(ctx, method, TwinPath(id), http.Header{"If-Match": {quoteETag(etag)}}, iothub.TwinPatch{Tags: tags}, &out)
+	return out, err
+}

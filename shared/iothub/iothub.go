@@ -151,3 +151,39 @@ type FeedbackRecord struct {
 	Description        string     `json:"description"`
 	EnqueuedTimeUTC    time.Time  `json:"enqueuedTimeUtc"`
 }
+
+// Twin is a device twin, IoT Hub's shape (GET /twins/{id}). devicehub keeps
+// a twin's tags; its desired and reported properties hold only their
+// metadata and version.
+type Twin struct {
+	DeviceID                  string          `json:"deviceId"`
+	ETag                      string          `json:"etag"`
+	DeviceETag                string          `json:"deviceEtag,omitempty"`
+	Status                    string          `json:"status,omitempty"`
+	StatusReason              string          `json:"statusReason,omitempty"`
+	StatusUpdateTime          string          `json:"statusUpdateTime,omitempty"`
+	ConnectionState           string          `json:"connectionState,omitempty"`
+	LastActivityTime          string          `json:"lastActivityTime,omitempty"`
+	CloudToDeviceMessageCount int             `json:"cloudToDeviceMessageCount"`
+	AuthenticationType        string          `json:"authenticationType,omitempty"`
+	X509Thumbprint            *X509Thumbprint `json:"x509Thumbprint,omitempty"`
+	Version                   int64           `json:"version"`
+	Tags                      map[string]any  `json:"tags,omitempty"`
+	Properties                TwinProperties  `json:"properties"`
+	Capabilities              *Capabilities   `json:"capabilities,omitempty"`
+}
+
+// TwinProperties are a twin's desired and reported properties, each a JSON
+// object with "$metadata" and "$version".
+type TwinProperties struct {
+	Desired  map[string]any `json:"desired"`
+	Reported map[string]any `json:"reported"`
+}
+
+// TwinPatch is the body of a twin update (PATCH /twins/{id}, a JSON merge
+// patch: a null removes a key, no tags change none) or replacement (PUT
+// /twins/{id}: no tags remove them all), as far as devicehub takes it: the
+// tags.
+type TwinPatch struct {
+	Tags map[string]any `json:"tags,omitempty"`
+}

@@ -2,6 +2,7 @@
 // (azure-iothub's Registry over HTTPS REST), unchanged, and prints one JSON
 // line per step: {"step","ok":true,"value":...} or
 // {"step","ok":false,"error":{"name","constructor","message","status"}}.
+// It also reads and writes device twin tags (getTwin, Twin.update, updateTwin).
 // registry_test.go says what each step must answer.
 //
 // Environment:
@@ -14,7 +15,7 @@
 
 const https = require('https');
 const net = require('net');
-const { Registry, Device } = require('azure-iothub');
+const { Registry, Device, Twin } = require('azure-iothub');
 // The SDK's own REST client, for the one request Registry cannot make: a
 // device update guarded by an etag (Registry.update always sends If-Match "*").
 const { RestApiClient } = require('azure-iothub/dist/common-http/rest_api_client');
@@ -144,6 +145,24 @@ async function main() {
     const cur = (await registry.get(prefix + '-keys')).responseBody;
     return summary(await putWithETag(host, cur, got ? got.etag : 'x'));
   });
+
+  // The twin's tags, as the SDK's twin samples use them: Registry.getTwin,
+  // Twin.update (If-Match: the twin's etag), Registry.updateTwin.
+  function twinSummary(t) {
+    return { deviceId: t.deviceId, etag: t.etag, version: t.version, tags: t.tags, isTwin: t instanceof Twin };
+  }
+  const twin = await step('twin-get', async () => twinSummary((await registry.getTwin(prefix + '-keys')).responseBody));
+  await step('twin-update', async () => {
+    const t = (await registry.getTwin(prefix + '-keys')).responseBody;
+    return twinSummary((await t.update({ tags: { site: 'b43', loc: { floor: 1, room: '12' } } })).result);
+  });
+  await step('twin-update-registry', async () => {
+    const t = (await registry.getTwin(prefix + '-keys')).responseBody;
+    return twinSummary((await registry.updateTwin(prefix + '-keys', { tags: { loc: { room: null }, extra: true } }, t.etag)).responseBody);
+  });
+  await step('twin-stale-etag', async () => twinSummary((await registry.updateTwin(prefix + '-keys', { tags: { x: 1 } }, twin ? twin.etag : 'x')).responseBody));
+  await step('twin-bad-key', async () => twinSummary((await registry.updateTwin(prefix + '-keys', { tags: { 'a.b': 1 } }, '*')).responseBody));
+  await step('twin-missing', async () => twinSummary((await registry.getTwin(prefix + '-missing')).responseBody));
 
   await step('list', async () => (await registry.list()).responseBody.map((d) => summary(d)).sort((a, b) => a.deviceId.localeCompare(b.deviceId)));
 

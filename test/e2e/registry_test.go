@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -41,12 +42,22 @@ type sdkDevice struct {
 	IsDevice            bool    `json:"isDevice"`
 }
 
+// sdkTwin is a twin as registry.js summarizes the SDK's Twin object.
+type sdkTwin struct {
+	DeviceID string         `json:"deviceId"`
+	ETag     string         `json:"etag"`
+	Version  int64          `json:"version"`
+	Tags     map[string]any `json:"tags"`
+	IsTwin   bool           `json:"isTwin"`
+}
+
 // TestServiceSDKRegistry: the Azure IoT service SDK for Node (azure-iothub's
 // Registry, unchanged, from Registry.fromConnectionString) creates devices
 // with and without keys and of each X.509 kind, from plain objects and
 // Device objects as its samples build them; gets, updates (If-Match "*",
-// and an etag), lists and deletes them; and maps the hub's errors to its
-// typed errors.
+// and an etag), lists and deletes them; reads and writes twin tags
+// (getTwin, Twin.update, updateTwin with the twin's etag); and maps the
+// hub's errors to its typed errors.
 func TestServiceSDKRegistry(t *testing.T) {
 	env := testenv.New(t, testenv.Options{})
 	u, err := url.Parse(env.Server.URL)
@@ -146,6 +157,37 @@ func TestServiceSDKRegistry(t *testing.T) {
 			t.Errorf("update with the current etag: %+v", etag)
 		}
 		refused("update-stale-etag", "InvalidEtagError", 412)
+	})
+	t.Run("twin tags", func(t *testing.T) {
+		twin := func(step string) sdkTwin {
+			t.Helper()
+			s := steps[step]
+			if !s.OK {
+				t.Fatalf("step %s failed: %+v", step, s.Error)
+			}
+			var tw sdkTwin
+			if err := json.Unmarshal(s.Value, &tw); err != nil {
+				t.Fatalf("step %s: %v", step, err)
+			}
+			return tw
+		}
+		got := twin("twin-get")
+		if got.DeviceID != prefix+"-keys" || got.ETag == "" || got.Version < 1 || len(got.Tags) != 0 || !got.IsTwin {
+			t.Errorf("getTwin: %+v", got)
+		}
+		// Twin.update takes the answer's etag and tags (not its version).
+		upd := twin("twin-update")
+		if upd.ETag == got.ETag ||
+			!reflect.DeepEqual(upd.Tags, map[string]any{"site": "b43", "loc": map[string]any{"floor": 1.0, "room": "12"}}) {
+			t.Errorf("Twin.update: %+v", upd)
+		}
+		reg := twin("twin-update-registry")
+		if !reflect.DeepEqual(reg.Tags, map[string]any{"site": "b43", "loc": map[string]any{"floor": 1.0}, "extra": true}) {
+			t.Errorf("Registry.updateTwin: %+v", reg)
+		}
+		refused("twin-stale-etag", "InvalidEtagError", 412)
+		refused("twin-bad-key", "ArgumentError", 400)
+		refused("twin-missing", "DeviceNotFoundError", 404)
 	})
 	t.Run("list", func(t *testing.T) {
 		s := steps["list"]
