@@ -8,6 +8,7 @@
 package mtls
 
 import (
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
@@ -67,15 +68,14 @@ func ParseALBHeader(v string) ([]*x509.Certificate, error) {
 	}
 	rest := []byte(raw)
 	var chain []*x509.Certificate
-	for {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
-			if len(strings.TrimSpace(string(rest))) != 0 {
-				return nil, errors.New("mtls: client certificate header holds something other than PEM certificates")
-			}
-			break
+	for len(bytes.TrimSpace(rest)) != 0 {
+		b, next := pem.Decode(rest)
+		// pem.Decode skips a block it cannot decode and returns the next
+		// one; a chain with a mangled block is refused, not shortened.
+		if b == nil || bytes.Count(rest[:len(rest)-len(next)], []byte("-----END ")) != 1 {
+			return nil, errors.New("mtls: client certificate header holds something other than PEM certificates")
 		}
+		rest = next
 		if b.Type != "CERTIFICATE" {
 			continue
 		}

@@ -84,6 +84,8 @@ func TestALBHeaderRoundTrip(t *testing.T) {
 		"only a key":      "-----BEGIN%20PRIVATE%20KEY-----%0AAAAA%0A-----END%20PRIVATE%20KEY-----%0A",
 		"trailing bytes":  enc + "garbage",
 		"truncated chain": enc[:len(enc)-40],
+		// pem.Decode alone would skip the mangled leaf and return the CA.
+		"mangled block before a good one": "-----BEGIN%20CERTIFICATE-----%0A!!!!%0A-----END%20CERTIFICATE-----%0A" + EncodeALBHeader(ca.Cert),
 	}
 	if strings.Contains(enc, "+") { // base64 of two certificates almost always holds one
 		bad["'+' read as a space"] = strings.ReplaceAll(enc, "+", " ")
