@@ -98,12 +98,13 @@ func cdkContext(t *testing.T) map[string]any {
 	return c.Context
 }
 
-// assets is an asset directory holding a stand-in bootstrap per function:
-// the template refers to the asset by hash, its content does not matter here
-// (test/lambdarie runs the real ones).
+// assets is an asset directory holding a stand-in bootstrap per function
+// (the router and the example consumer included): the template refers to
+// the asset by hash, its content does not matter here (test/lambdarie runs
+// the real ones).
 func assets(t *testing.T) string {
 	dir := t.TempDir()
-	for _, fn := range hub.Functions() {
+	for _, fn := range append(hub.Functions(), hub.Router, hub.ExampleConsumerAsset) {
 		if err := os.MkdirAll(filepath.Join(dir, fn), 0o755); err != nil {
 			t.Fatal(err)
 		}

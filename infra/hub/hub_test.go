@@ -465,6 +465,8 @@ func checkIAM(t *testing.T, f *fixture) {
 			{rw, c2dAndFeedback},
 			{[]string{"dynamodb:Query"}, append(indexes(schema.C2D), indexes(schema.Feedback)...)},
 			{[]string{"secretsmanager:GetSecretValue"}, []any{secret}},
+			// The routing statistics route reads; only the router writes.
+			{[]string{"dynamodb:GetItem", "dynamodb:Query"}, []any{tables[schema.Routing.ID]}},
 		},
 		hub.Sweeper: {
 			logs(hub.Sweeper),
@@ -631,14 +633,17 @@ func checkAlarms(t *testing.T, f *fixture, api5xx string, topic any) {
 	if props.API == hub.FunctionURL {
 		want = append(want, "DeviceUrl5xxRate")
 	}
-	for _, name := range hub.Functions() {
+	for _, name := range functionNames(f) {
 		want = append(want, title(name)+"ErrorRate", title(name)+"ThrottleRate")
 	}
-	for _, tb := range schema.Tables() {
+	for _, tb := range watchedTables(f) {
 		want = append(want, tb.ID+"Throttles")
 		for _, ix := range tb.Indexes {
 			want = append(want, tb.ID+title(ix.Name)+"Throttles")
 		}
+	}
+	if f.hub.Routing != nil {
+		want = append(want, "RouterIteratorAge", "RouterFailedBatches")
 	}
 	if d := diffSets(want, slices.Collect(maps.Keys(byID))); d != "" {
 		t.Errorf("alarms differ:%s", d)
@@ -711,11 +716,11 @@ func checkAlarms(t *testing.T, f *fixture, api5xx string, topic any) {
 		in := "FunctionName=" + fn(hub.Ingress)
 		wantMetrics["DeviceUrl5xxRate"] = []string{"AWS/Lambda Url5xxCount " + in, "AWS/Lambda UrlRequestCount " + in}
 	}
-	for _, name := range hub.Functions() {
+	for _, name := range functionNames(f) {
 		wantMetrics[title(name)+"ErrorRate"] = []string{"AWS/Lambda Errors FunctionName=" + fn(name), "AWS/Lambda Invocations FunctionName=" + fn(name)}
 		wantMetrics[title(name)+"ThrottleRate"] = []string{"AWS/Lambda Throttles FunctionName=" + fn(name), "AWS/Lambda Invocations FunctionName=" + fn(name)}
 	}
-	for _, tb := range schema.Tables() {
+	for _, tb := range watchedTables(f) {
 		table := "TableName=" + f.ref(t, f.hub.Tables[tb.ID].TableName())
 		wantMetrics[tb.ID+"Throttles"] = []string{"AWS/DynamoDB ReadThrottleEvents " + table, "AWS/DynamoDB WriteThrottleEvents " + table}
 		for _, ix := range tb.Indexes {
@@ -746,6 +751,38 @@ func checkAlarms(t *testing.T, f *fixture, api5xx string, topic any) {
 	if props.StreamShards > 0 && !strings.Contains(body, `\"AWS/Kinesis\",\"IncomingBytes\"`) {
 		t.Errorf("dashboard has no stream bytes graph: %s", body)
 	}
+}
+
+// functionNames are the hub's functions: the router too with routes.
+func functionNames(f *fixture) []string {
+	if f.hub.Routing != nil {
+		return append(hub.Functions(), hub.Router)
+	}
+	return hub.Functions()
+}
+
+// watchedTables are the tables and indexes the alarms watch: the Routing
+// table only with routes (only the router writes it), the Devices table's
+// byPendingEvent index only with lifecycle routes (only lifecycle events
+// write it). Unwritten, they cannot throttle; each watched metric is billed.
+func watchedTables(f *fixture) []schema.Table {
+	routed := f.hub.Routing != nil
+	lifecycle := routed && f.hub.Props.Routing.Definition.HasLifecycleRoutes()
+	var out []schema.Table
+	for _, tb := range schema.Tables() {
+		if tb.ID == schema.Routing.ID && !routed {
+			continue
+		}
+		var ixs []schema.Index
+		for _, ix := range tb.Indexes {
+			if ix.Name != schema.DevicePendingIndex || lifecycle {
+				ixs = append(ixs, ix)
+			}
+		}
+		tb.Indexes = ixs
+		out = append(out, tb)
+	}
+	return out
 }
 
 // alarmsByID maps each of the hub's alarms by construct id to its properties.
