@@ -88,6 +88,7 @@ func (h *Hub) AddConsumer(id string, fn awslambda.IFunction, o ConsumerOptions) 
 	if h.Dashboard != nil {
 		h.Dashboard.AddWidgets(h.readerWidgets("Consumer "+id, fn, c.OnFailure)...)
 	}
+	h.Consumers = append(h.Consumers, c)
 	return c, nil
 }
 

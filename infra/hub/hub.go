@@ -252,7 +252,7 @@ type Hub struct {
 	X509Function awslambda.Function
 	LoadBalancer awselasticloadbalancingv2.ApplicationLoadBalancer
 	X509Target   *string
-	Alarms       []awscloudwatch.Alarm
+	Alarms       []awscloudwatch.Alarm   // the hub's own (each consumer's are in Consumers)
 	Dashboard    awscloudwatch.Dashboard // nil with Props.DisableDashboard
 	// DeviceURL is the base URL of the device routes when they are not on
 	// the API (Props.API FunctionURL): the ingress function's URL.
@@ -260,7 +260,10 @@ type Hub struct {
 	// Routing is what Props.Routing built (the router, its mapping and
 	// on-failure queue, every endpoint's resource); nil without routes.
 	Routing *RoutingResources
-	// ExampleConsumer is the example consumer, with Props.ExampleConsumer.
+	// Consumers are those AddConsumer attached, in order (each with its
+	// own alarms, beside the hub's in Alarms); ExampleConsumer is the
+	// example one, with Props.ExampleConsumer.
+	Consumers       []*Consumer
 	ExampleConsumer *Consumer
 
 	apiMetrics apiMetrics

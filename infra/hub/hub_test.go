@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/jsii-runtime-go"
 
@@ -426,6 +427,18 @@ func checkEnvironment(t *testing.T, f *fixture) {
 // checkIAM compares every function role's grants, as (action, resource)
 // pairs, with exactly what that function needs.
 func checkIAM(t *testing.T, f *fixture) {
+	checkGrants(t, f, baseGrants(t, f))
+}
+
+// grant is actions on resources (template values).
+type grant struct {
+	actions   []string
+	resources []any
+}
+
+// baseGrants are the grants of the three functions every hub has, by
+// function name, without routing's.
+func baseGrants(t *testing.T, f *fixture) map[string][]grant {
 	arn := func(token *string) any { return getAtt(f.ref(t, token), "Arn") }
 	tables := map[string]any{}
 	for _, tb := range schema.Tables() {
@@ -443,14 +456,7 @@ func checkIAM(t *testing.T, f *fixture) {
 	}
 	secret := map[string]any{"Ref": f.ref(t, f.hub.OwnerSecret.SecretArn())}
 	rw := []string{"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
-	type grant struct {
-		actions   []string
-		resources []any
-	}
-	logs := func(name string) grant {
-		fn := f.resources("AWS::Lambda::Function")[f.ref(t, f.hub.Functions[name].FunctionName())]
-		return grant{[]string{"logs:CreateLogStream", "logs:PutLogEvents"}, []any{getAtt(dig(fn, "LoggingConfig", "LogGroup", "Ref").(string), "Arn")}}
-	}
+	logs := func(name string) grant { return logGrant(t, f, f.hub.Functions[name]) }
 	c2dAndFeedback := []any{tables[schema.C2D.ID], tables[schema.Feedback.ID]}
 	want := map[string][]grant{
 		hub.Ingress: {
@@ -478,38 +484,23 @@ func checkIAM(t *testing.T, f *fixture) {
 	if f.hub.StreamKey != nil {
 		want[hub.Ingress] = append(want[hub.Ingress], grant{[]string{"kms:GenerateDataKey"}, []any{arn(f.hub.StreamKey.KeyId())}})
 	}
+	return want
+}
+
+// logGrant is a function's grant on its own log group.
+func logGrant(t *testing.T, f *fixture, fn awslambda.IFunction) grant {
+	props := f.resources("AWS::Lambda::Function")[f.ref(t, fn.FunctionName())]
+	return grant{[]string{"logs:CreateLogStream", "logs:PutLogEvents"}, []any{getAtt(dig(props, "LoggingConfig", "LogGroup", "Ref").(string), "Arn")}}
+}
+
+// checkGrants compares each named function role's grants, as (action,
+// resource) pairs, with want, and finds no wildcard in any policy.
+func checkGrants(t *testing.T, f *fixture, want map[string][]grant) {
+	t.Helper()
 	policies := f.resources("AWS::IAM::Policy")
-	for _, name := range hub.Functions() {
-		var wantPairs, gotPairs []string
-		for _, g := range want[name] {
-			for _, a := range g.actions {
-				for _, r := range g.resources {
-					wantPairs = append(wantPairs, a+" on "+canon(r))
-				}
-			}
-		}
+	for _, name := range slices.Sorted(maps.Keys(want)) {
 		role := f.ref(t, f.hub.Functions[name].Role().RoleName())
-		for _, p := range policies {
-			if !strings.Contains(canon(p["Roles"]), `"`+role+`"`) {
-				continue
-			}
-			for _, st := range list(dig(p, "PolicyDocument", "Statement")) {
-				if dig(st, "Effect") != "Allow" || dig(st, "Condition") != nil {
-					t.Errorf("%s: unexpected statement %s", name, canon(st))
-				}
-				for _, a := range strs(dig(st, "Action")) {
-					for _, r := range list(dig(st, "Resource")) {
-						gotPairs = append(gotPairs, a+" on "+canon(r))
-					}
-				}
-			}
-		}
-		if d := diffSets(wantPairs, gotPairs); d != "" {
-			t.Errorf("%s grants differ:%s", name, d)
-		}
-		if r := f.resources("AWS::IAM::Role")[role]; r["ManagedPolicyArns"] != nil || r["Policies"] != nil {
-			t.Errorf("%s role has managed or inline policies: %s", name, canon(r))
-		}
+		checkRoleGrants(t, f, name, role, want[name])
 	}
 	// No wildcard resource or action anywhere.
 	for id, p := range policies {
@@ -518,6 +509,42 @@ func checkIAM(t *testing.T, f *fixture) {
 				t.Errorf("%s: wildcard in %s", id, canon(st))
 			}
 		}
+	}
+}
+
+// checkRoleGrants compares the grants of one role (its logical id) with
+// want, as (action, resource) pairs: exactly those, allowed, without
+// conditions, and no managed or inline policy.
+func checkRoleGrants(t *testing.T, f *fixture, name, role string, want []grant) {
+	t.Helper()
+	var wantPairs, gotPairs []string
+	for _, g := range want {
+		for _, a := range g.actions {
+			for _, r := range g.resources {
+				wantPairs = append(wantPairs, a+" on "+canon(r))
+			}
+		}
+	}
+	for _, p := range f.resources("AWS::IAM::Policy") {
+		if !strings.Contains(canon(p["Roles"]), `"`+role+`"`) {
+			continue
+		}
+		for _, st := range list(dig(p, "PolicyDocument", "Statement")) {
+			if dig(st, "Effect") != "Allow" || dig(st, "Condition") != nil {
+				t.Errorf("%s: unexpected statement %s", name, canon(st))
+			}
+			for _, a := range strs(dig(st, "Action")) {
+				for _, r := range list(dig(st, "Resource")) {
+					gotPairs = append(gotPairs, a+" on "+canon(r))
+				}
+			}
+		}
+	}
+	if d := diffSets(wantPairs, gotPairs); d != "" {
+		t.Errorf("%s grants differ:%s", name, d)
+	}
+	if r := f.resources("AWS::IAM::Role")[role]; r["ManagedPolicyArns"] != nil || r["Policies"] != nil {
+		t.Errorf("%s role has managed or inline policies: %s", name, canon(r))
 	}
 }
 
@@ -648,8 +675,9 @@ func checkAlarms(t *testing.T, f *fixture, api5xx string, topic any) {
 	if d := diffSets(want, slices.Collect(maps.Keys(byID))); d != "" {
 		t.Errorf("alarms differ:%s", d)
 	}
-	if n := len(f.resources("AWS::CloudWatch::Alarm")); n != len(want) {
-		t.Errorf("%d alarms, want %d", n, len(want))
+	// Besides the hub's, each consumer (AddConsumer) has two of its own.
+	if n := len(f.resources("AWS::CloudWatch::Alarm")); n != len(want)+2*len(f.hub.Consumers) {
+		t.Errorf("%d alarms, want %d and %d per consumer", n, len(want), 2)
 	}
 	fn := func(name string) string { return f.ref(t, f.hub.Functions[name].FunctionName()) }
 	for id, a := range byID {

@@ -124,14 +124,14 @@ func (h *Hub) monitoring() {
 				throttleEvents(t.ID+" "+ix.Name+" throttled", "", dims), 1, 5, 3))
 		}
 	}
-	h.addAlarms(h.Construct, specs)
+	h.Alarms = append(h.Alarms, h.addAlarms(h.Construct, specs)...)
 	if !p.DisableDashboard {
 		h.dashboard()
 	}
 }
 
 // addAlarms creates the alarms of specs under scope, each notifying the
-// alarm topic when it fires and when it clears, and adds them to h.Alarms.
+// alarm topic when it fires and when it clears.
 func (h *Hub) addAlarms(scope constructs.Construct, specs []alarmSpec) []awscloudwatch.Alarm {
 	action := awscloudwatchactions.NewSnsAction(h.AlarmTopic)
 	var out []awscloudwatch.Alarm
@@ -149,7 +149,6 @@ func (h *Hub) addAlarms(scope constructs.Construct, specs []alarmSpec) []awsclou
 		a.AddOkAction(action)
 		out = append(out, a)
 	}
-	h.Alarms = append(h.Alarms, out...)
 	return out
 }
 

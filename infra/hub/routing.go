@@ -278,7 +278,8 @@ func (h *Hub) routing() error {
 	if def.Empty() {
 		return nil
 	}
-	scope := constructs.NewConstruct(h.Construct, jsii.String("Routing"))
+	// "Routing" is the Routing table's id.
+	scope := constructs.NewConstruct(h.Construct, jsii.String("MessageRouting"))
 	rr := &RoutingResources{
 		Streams: map[string]awskinesis.IStream{}, Queues: map[string]awssqs.IQueue{},
 		Buckets: map[string]awss3.IBucket{}, Buses: map[string]awsevents.IEventBus{},
@@ -393,6 +394,7 @@ func (h *Hub) endpoint(scope constructs.Construct, e *routing.Endpoint, rr *Rout
 		rr.Buckets[e.Name] = b
 		// The router writes objects under the endpoint's prefix only.
 		g.putObject = appendNew(g.putObject, b.ArnForObjects(jsii.String(e.PrefixOrDefault()+"*")))
+		g.prefixes = append(g.prefixes, e.PrefixOrDefault())
 		if k := b.EncryptionKey(); k != nil {
 			g.dataKeys = appendNew(g.dataKeys, k.KeyArn())
 		}
@@ -528,9 +530,23 @@ func readStream(scope constructs.Construct, id string, fn awslambda.IFunction, s
 type writeGrants struct {
 	putRecords, sendMessage, putObject, putEvents []*string
 	dataKeys, decryptKeys                         []*string // customer keys of endpoint resources
+	prefixes                                      []string  // the S3 endpoints' key prefixes
 }
 
 func (g *writeGrants) apply(role awsiam.IRole) {
+	if len(g.prefixes) > 0 {
+		// The one wildcard: objects under each S3 endpoint's prefix.
+		var appliesTo []any
+		for _, p := range g.prefixes {
+			appliesTo = append(appliesTo, &cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::.*\/` + strings.ReplaceAll(regexp.QuoteMeta(p), "/", `\/`) + `\*$/`)})
+		}
+		cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
+			Id: jsii.String("AwsSolutions-IAM5"),
+			Reason: jsii.String("s3:PutObject on the objects under each S3 endpoint's prefix, no more: the router writes a new object per batch, " +
+				"whose key (prefix/YYYY/MM/DD/HH/...) exists only once written."),
+			AppliesTo: &appliesTo,
+		}}, jsii.Bool(true))
+	}
 	for _, s := range []struct {
 		action    string
 		resources []*string
