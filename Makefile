@@ -3,7 +3,9 @@ SHELL := /bin/bash
 GO    ?= go
 PORT  ?= 8080
 TOOLS := .tools
-FUNCTIONS := ingress service sweeper
+# Every function under functions/ (ingress, service, sweeper, router, the example
+# consumer): each becomes build/<name>/bootstrap, the asset infra/hub deploys.
+FUNCTIONS := $(patsubst functions/%/main.go,%,$(wildcard functions/*/main.go))
 # The functions' architecture, as GOARCH (arm64 or amd64): `make lambdas`
 # builds for it and infra.mk hands it to the stack (CDK context lambdaArch).
 LAMBDA_ARCH ?= arm64

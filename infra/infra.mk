@@ -4,7 +4,8 @@
 #   make deploy             cdk deploy to the account and region of your AWS config
 #   make destroy            cdk destroy
 #   make localstack-deploy  cdklocal bootstrap + deploy (REST API, no dashboard) to LocalStack on :4566
-# Pass CDK context with CDK_ARGS, e.g. CDK_ARGS='-c api=rest -c removalPolicy=destroy'.
+# Pass CDK context with CDK_ARGS, e.g. CDK_ARGS='-c api=rest -c removalPolicy=destroy', or
+# CDK_ARGS='-c routes=routes.json' for message routing (the file `devicehub local --routes` reads).
 # LAMBDA_ARCH (Makefile, default arm64) is both what `make lambdas` builds and
 # the functions' architecture in the template (context lambdaArch).
 

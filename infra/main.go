@@ -1,7 +1,8 @@
 // Command infra is the devicehub CDK app (cdk.json runs it): one stack
 // holding the hub construct of infra/hub, configured from CDK context
 // (`cdk deploy -c api=rest -c removalPolicy=destroy ...`), checked by the
-// cdk-nag AwsSolutions pack at every synth.
+// cdk-nag AwsSolutions pack at every synth. `-c routes=routes.json` reads
+// the routing definition from the file `devicehub local --routes` reads.
 package main
 
 import (
@@ -16,6 +17,7 @@ import (
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/devicehub/devicehub/infra/hub"
+	"github.com/devicehub/devicehub/shared/routing"
 )
 
 func main() {
@@ -78,6 +80,16 @@ func stackProps(get, getenv func(string) string) (string, *hub.StackProps, error
 	if d := get("domainName"); d != "" {
 		h.Domain = &hub.Domain{Name: d, CertificateARN: get("certificateArn")}
 	}
+	if path := get("routes"); path != "" {
+		// Validated as it is read: a bad condition fails synth here,
+		// naming the route and the position.
+		def, err := routing.Load(path)
+		if err != nil {
+			return "", nil, fmt.Errorf("context routes: %w", err)
+		}
+		h.Routing.Definition = def
+	}
+	h.Routing.HubName = get("hubName")
 	if d := get("x509Domain"); d != "" {
 		h.X509 = &hub.X509{Domain: d, CertificateARN: get("x509CertificateArn"), ClientCertHeader: get("x509ClientCertHeader")}
 	}
@@ -92,6 +104,8 @@ func stackProps(get, getenv func(string) string) (string, *hub.StackProps, error
 		"terminationProtection": func(on bool) { p.TerminationProtection = &on },
 		"dashboard":             func(on bool) { h.DisableDashboard = !on },
 		"restDetailedMetrics":   func(on bool) { h.RESTDetailedMetrics = on },
+		"exampleConsumer":       func(on bool) { h.ExampleConsumer = on },
+		"routeBucketVersioning": func(on bool) { h.Routing.BucketVersioning = on },
 	}
 	for key, set := range bools {
 		if v := get(key); v != "" {
@@ -107,6 +121,8 @@ func stackProps(get, getenv func(string) string) (string, *hub.StackProps, error
 		"streamShards": &h.StreamShards, "c2dMaxDelivery": &h.C2DMaxDelivery, "c2dMaxQueue": &h.C2DMaxQueue, "memoryMB": &h.MemoryMB,
 		"throttleBurst": &h.ThrottleBurst, "authCacheSize": &h.AuthCacheSize, "recordVersion": &h.RecordVersion,
 		"ingressConcurrency": &h.Concurrency.Ingress, "serviceConcurrency": &h.Concurrency.Service, "sweeperConcurrency": &h.Concurrency.Sweeper,
+		"routerConcurrency": &h.Concurrency.Router, "routerBatchSize": &h.Routing.BatchSize,
+		"routerParallelizationFactor": &h.Routing.ParallelizationFactor, "routerRetryAttempts": &h.Routing.RetryAttempts,
 	}
 	for key, dst := range ints {
 		v := get(key)
@@ -131,6 +147,7 @@ func stackProps(get, getenv func(string) string) (string, *hub.StackProps, error
 	durations := map[string]*time.Duration{
 		"streamRetention": &h.StreamRetention, "c2dDefaultTTL": &h.C2DDefaultTTL, "feedbackTTL": &h.FeedbackTTL, "sweepRate": &h.SweepRate,
 		"alarmDeviceP99": &h.Alarms.DeviceP99, "alarmServiceP99": &h.Alarms.ServiceP99, "authCacheTTL": &h.AuthCacheTTL,
+		"routerBatchWindow": &h.Routing.BatchWindow, "routerMaxRecordAge": &h.Routing.MaxRecordAge, "alarmRouterLag": &h.Alarms.RouterLag,
 	}
 	for key, dst := range durations {
 		if v := get(key); v != "" {

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 
 	"github.com/devicehub/devicehub/infra/hub"
+	"github.com/devicehub/devicehub/shared/routing"
 )
 
 func TestStackPropsFromContext(t *testing.T) {
@@ -150,6 +152,7 @@ func TestStackPropsRejects(t *testing.T) {
 	for key, value := range map[string]string{
 		"removalPolicy": "snapshot", "streamShards": "many", "feedbackTTL": "1 hour", "dashboard": "maybe",
 		"throttleRate": "fast", "memoryMB": "none", "alarmDeviceP99": "1", "authCacheTTL": "soon", "authCacheSize": "big",
+		"exampleConsumer": "perhaps", "routerBatchWindow": "soon", "routerBatchSize": "full", "routes": "no-such-routes.json",
 	} {
 		get := func(k string) string {
 			if k == key {
@@ -160,5 +163,45 @@ func TestStackPropsRejects(t *testing.T) {
 		if _, _, err := stackProps(get, func(string) string { return "" }); err == nil {
 			t.Errorf("%s=%s accepted", key, value)
 		}
+	}
+}
+
+// TestRoutesFromContext: -c routes=<file> reads the definition `devicehub
+// local --routes` reads; a bad condition fails with the route's name and
+// the position.
+func TestRoutesFromContext(t *testing.T) {
+	dir := t.TempDir()
+	good, bad := filepath.Join(dir, "routes.json"), filepath.Join(dir, "bad.json")
+	def := `{"endpoints":[{"name":"hot","kind":"kinesis"}],"routes":[{"name":"alerts","condition":"$body.temperature > 30","endpoints":["hot"]}]}`
+	if err := os.WriteFile(good, []byte(def), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bad, []byte(strings.Replace(def, "> 30", ">", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx := map[string]string{
+		"routes": good, "exampleConsumer": "true", "hubName": "my-hub", "routerBatchSize": "500", "routerParallelizationFactor": "2",
+		"routerRetryAttempts": "3", "routerBatchWindow": "5s", "routerMaxRecordAge": "1h", "routerConcurrency": "20", "alarmRouterLag": "2m",
+		"routeBucketVersioning": "true",
+	}
+	_, p, err := stackProps(func(k string) string { return ctx[k] }, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := routing.Load(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := p.Hub
+	r := h.Routing
+	if !reflect.DeepEqual(r.Definition, want) || !h.ExampleConsumer || r.HubName != "my-hub" || !r.BucketVersioning ||
+		r.StreamReading != (hub.StreamReading{BatchSize: 500, ParallelizationFactor: 2, RetryAttempts: 3, BatchWindow: 5 * time.Second, MaxRecordAge: time.Hour}) ||
+		h.Concurrency.Router != 20 || h.Alarms.RouterLag != 2*time.Minute {
+		t.Errorf("%+v", h)
+	}
+	ctx["routes"] = bad
+	_, _, err = stackProps(func(k string) string { return ctx[k] }, func(string) string { return "" })
+	if err == nil || !strings.Contains(err.Error(), `route "alerts": condition: position`) {
+		t.Errorf("bad routes file: %v", err)
 	}
 }

@@ -43,7 +43,16 @@ func synth(t *testing.T, props hub.Props) *fixture {
 }
 
 // synthStack is synth with stack-level props too; the environment is fixed.
-func synthStack(t *testing.T, sp hub.StackProps) (f *fixture) {
+func synthStack(t *testing.T, sp hub.StackProps) *fixture {
+	t.Helper()
+	return synthWith(t, func(constructs.Construct) hub.StackProps { return sp }, nil)
+}
+
+// synthWith is synthStack for props that hold resources of their own (the
+// routing endpoints' existing streams, queues, buckets), which props
+// imports into scope, another stack of the app; after, when not nil, adds
+// to the hub (AddConsumer) before synthesis.
+func synthWith(t *testing.T, props func(scope constructs.Construct) hub.StackProps, after func(*hub.Hub)) (f *fixture) {
 	t.Helper()
 	defer func() {
 		if r := recover(); r != nil {
@@ -53,11 +62,19 @@ func synthStack(t *testing.T, sp hub.StackProps) (f *fixture) {
 	ctx := cdkContext(t)
 	app := awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(t.TempDir())})
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+	env := &awscdk.Environment{Region: jsii.String("eu-west-1"), Account: jsii.String("123456789012")}
+	existing := awscdk.NewStack(app, jsii.String("Existing"), &awscdk.StackProps{Env: env})
+	// A stack needs a resource; imported ones are none.
+	awscdk.NewCfnWaitConditionHandle(existing, jsii.String("Placeholder"), nil)
+	sp := props(existing)
 	sp.Hub.AssetDir = assets(t)
-	sp.Env = &awscdk.Environment{Region: jsii.String("eu-west-1"), Account: jsii.String("123456789012")}
+	sp.Env = env
 	stack, h, err := hub.NewStack(app, "Test", &sp)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if after != nil {
+		after(h)
 	}
 	tmpl := assertions.Template_FromStack(stack, nil)
 	f = &fixture{stack: stack, hub: h, template: *tmpl.ToJSON(), tmpl: tmpl, annotations: assertions.Annotations_FromStack(stack)}
@@ -98,12 +115,13 @@ func cdkContext(t *testing.T) map[string]any {
 	return c.Context
 }
 
-// assets is an asset directory holding a stand-in bootstrap per function:
-// the template refers to the asset by hash, its content does not matter here
-// (test/lambdarie runs the real ones).
+// assets is an asset directory holding a stand-in bootstrap per function
+// (the router and the example consumer included): the template refers to
+// the asset by hash, its content does not matter here (test/lambdarie runs
+// the real ones).
 func assets(t *testing.T) string {
 	dir := t.TempDir()
-	for _, fn := range hub.Functions() {
+	for _, fn := range append(hub.Functions(), hub.Router, hub.ExampleConsumerAsset) {
 		if err := os.MkdirAll(filepath.Join(dir, fn), 0o755); err != nil {
 			t.Fatal(err)
 		}

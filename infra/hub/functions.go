@@ -25,13 +25,15 @@ var (
 )
 
 // Timeouts: API Gateway gives up on an integration after 29 s (REST) or
-// 30 s (HTTP); the sweeper has until its next run.
-var timeouts = map[string]float64{Ingress: 10, Service: 10, Sweeper: 55}
+// 30 s (HTTP); the sweeper has until its next run; the router has a
+// batch's endpoint writes and their retries.
+var timeouts = map[string]float64{Ingress: 10, Service: 10, Sweeper: 55, Router: 60}
 
 var descriptions = map[string]string{
 	Ingress: "devicehub device routes: telemetry in, cloud-to-device out",
 	Service: "devicehub service routes: registry, cloud-to-device send, feedback",
 	Sweeper: "devicehub sweeper: expires and dead-letters C2D messages, finishes interrupted transitions",
+	Router:  "devicehub router: IoT Hub message routes, from the telemetry stream to their endpoints",
 }
 
 // functions creates the three functions, each with its own role holding
@@ -101,7 +103,7 @@ const maxEventAge = 6 * time.Hour
 
 // of is the reserved concurrency of the named function.
 func (c Concurrency) of(name string) int {
-	return map[string]int{Ingress: c.Ingress, Service: c.Service, Sweeper: c.Sweeper}[name]
+	return map[string]int{Ingress: c.Ingress, Service: c.Service, Sweeper: c.Sweeper, Router: c.Router}[name]
 }
 
 // environment is a function's configuration. Every function gets every
@@ -121,7 +123,7 @@ func (h *Hub) environment(name string) map[string]*string {
 	for k, v := range h.Props.settings() {
 		env[k] = jsii.String(v)
 	}
-	if name != Sweeper {
+	if name == Ingress || name == Service {
 		// The payload version the front door sends, so the function decodes
 		// each event once, into its type: REST is 1.0; HTTP API and function
 		// URLs are 2.0.
@@ -150,6 +152,9 @@ func (h *Hub) grants() {
 		svc.AddToPrincipalPolicy(allow(indexRead, ix...))
 	}
 	svc.AddToPrincipalPolicy(secret)
+	// The routing statistics route reads the router's counters and dead
+	// letters; only the router writes them.
+	svc.AddToPrincipalPolicy(allow([]string{"dynamodb:GetItem", "dynamodb:Query"}, h.Tables[schema.Routing.ID].TableArn()))
 
 	// The sweeper finds due devices in the sweep index and settles their
 	// queues; it reads no feedback and authenticates nobody.
@@ -161,17 +166,22 @@ func (h *Hub) grants() {
 // deviceGrants are what a function serving the device routes calls: the
 // ingress function's, and the mTLS front door's.
 func (h *Hub) deviceGrants(role awsiam.IRole) {
+	h.telemetryWriter(role)
+	// The authenticator reads device keys; it never writes the registry.
+	role.AddToPrincipalPolicy(allow([]string{"dynamodb:GetItem"}, h.Tables[schema.Devices.ID].TableArn()))
+	// A device's queue is its own partition: no index, and no owner key
+	// (the device routes verify device keys only).
+	role.AddToPrincipalPolicy(allow(append(append([]string{}, itemRead...), itemWrite...), h.Tables[schema.C2D.ID].TableArn()))
+}
+
+// telemetryWriter lets role put records on the telemetry stream.
+func (h *Hub) telemetryWriter(role awsiam.IRole) {
 	role.AddToPrincipalPolicy(allow([]string{"kinesis:PutRecords"}, h.Stream.StreamArn()))
 	// A producer to a stream encrypted with a customer key needs a data key
 	// from it (the aws/kinesis key's policy admits the account's producers).
 	if h.StreamKey != nil {
 		role.AddToPrincipalPolicy(allow([]string{"kms:GenerateDataKey"}, h.StreamKey.KeyArn()))
 	}
-	// The authenticator reads device keys; it never writes the registry.
-	role.AddToPrincipalPolicy(allow([]string{"dynamodb:GetItem"}, h.Tables[schema.Devices.ID].TableArn()))
-	// A device's queue is its own partition: no index, and no owner key
-	// (the device routes verify device keys only).
-	role.AddToPrincipalPolicy(allow(append(append([]string{}, itemRead...), itemWrite...), h.Tables[schema.C2D.ID].TableArn()))
 }
 
 // indexARNs are the ARNs of t's indexes, one per index named in schema.

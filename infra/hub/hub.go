@@ -1,6 +1,8 @@
 // Package hub is devicehub's CDK construct: the whole serverless topology
 // (API Gateway, the ingress, service and sweeper functions, the Kinesis
-// stream, the DynamoDB tables, the owner-key secret, alarms and a dashboard).
+// stream, the DynamoDB tables, the owner-key secret, alarms and a dashboard;
+// with routes, the router function and its endpoints; consumers attached
+// with AddConsumer).
 // Every table, index, attribute and environment variable name comes from
 // internal/schema, the definitions the functions and local mode use too.
 package hub
@@ -73,9 +75,16 @@ const (
 	Ingress = "ingress"
 	Service = "service"
 	Sweeper = "sweeper"
+	// Router runs Props.Routing on the telemetry stream; it exists only
+	// when the definition routes something.
+	Router = "router"
+	// ExampleConsumerAsset is the example telemetry consumer
+	// (functions/consumer), deployed only with Props.ExampleConsumer.
+	ExampleConsumerAsset = "consumer"
 )
 
-// Functions lists the function names in creation order.
+// Functions lists the names of the functions every hub has, in creation
+// order (Router is added with routes).
 func Functions() []string { return []string{Ingress, Service, Sweeper} }
 
 // Domain is an optional custom domain for the API.
@@ -135,7 +144,7 @@ type Props struct {
 	// each function's share of the account's Lambda concurrency.
 	ThrottleRate  float64     // default 1000
 	ThrottleBurst int         // default 500
-	Concurrency   Concurrency // default ingress 100, service 20, sweeper 1
+	Concurrency   Concurrency // default ingress 100, service 20, sweeper 1, router 10 or more (Concurrency.Router)
 
 	Domain        *Domain         // optional custom domain
 	X509          *X509           // optional: the mutual-TLS front door for X.509 devices (x509.go)
@@ -147,6 +156,15 @@ type Props struct {
 	// DisableDashboard leaves out the CloudWatch dashboard (LocalStack has
 	// no CloudFormation provider for one).
 	DisableDashboard bool
+
+	// Routing is IoT Hub's message routing: the definition (endpoints,
+	// routes, enrichments, fallback route) and the router's settings
+	// (routing.go). The zero value routes nothing and builds nothing.
+	Routing Routing
+	// ExampleConsumer deploys functions/consumer (asset
+	// Props.AssetDir/consumer) on the telemetry stream with AddConsumer:
+	// it logs every message.
+	ExampleConsumer bool
 
 	// RESTDetailedMetrics turns on the REST stage's per-method CloudWatch
 	// metrics, billed as custom metrics (five per method, 80 for the hub's
@@ -170,6 +188,12 @@ type Concurrency struct {
 	Ingress int // device routes, default 100
 	Service int // service routes, default 20
 	Sweeper int // default 1: sweeps never overlap
+	// Router, with routes: one invocation runs per shard and
+	// ParallelizationFactor, so it must be at least their product or the
+	// mapping is throttled and routing lags (RouterThrottleRate,
+	// RouterIteratorAge). Default the larger of 10 and that product (an
+	// on-demand stream counted at its initial 4 shards).
+	Router int
 }
 
 // DisableAuthCache, as Props.AuthCacheTTL, turns the device-key cache off.
@@ -191,6 +215,11 @@ type AlarmThresholds struct {
 	// (device routes) and service (service routes) functions above which,
 	// for 15 minutes, the latency alarms fire; default 1s and 3s.
 	DeviceP99, ServiceP99 time.Duration
+	// RouterLag is the age of the oldest record the router (or a consumer
+	// added with AddConsumer) reads above which, in 2 of 3 five-minute
+	// periods, its IteratorAge alarm fires; default 1m, more than the
+	// mapping's BatchWindow.
+	RouterLag time.Duration
 }
 
 // Architectures by GOARCH, the names `make lambdas` builds for.
@@ -223,11 +252,19 @@ type Hub struct {
 	X509Function awslambda.Function
 	LoadBalancer awselasticloadbalancingv2.ApplicationLoadBalancer
 	X509Target   *string
-	Alarms       []awscloudwatch.Alarm
+	Alarms       []awscloudwatch.Alarm   // the hub's own (each consumer's are in Consumers)
 	Dashboard    awscloudwatch.Dashboard // nil with Props.DisableDashboard
 	// DeviceURL is the base URL of the device routes when they are not on
 	// the API (Props.API FunctionURL): the ingress function's URL.
 	DeviceURL *string
+	// Routing is what Props.Routing built (the router, its mapping and
+	// on-failure queue, every endpoint's resource); nil without routes.
+	Routing *RoutingResources
+	// Consumers are those AddConsumer attached, in order (each with its
+	// own alarms, beside the hub's in Alarms); ExampleConsumer is the
+	// example one, with Props.ExampleConsumer.
+	Consumers       []*Consumer
+	ExampleConsumer *Consumer
 
 	apiMetrics apiMetrics
 }
@@ -259,8 +296,16 @@ func New(scope constructs.Construct, id string, props *Props) (*Hub, error) {
 		return nil, err
 	}
 	h.x509()
+	if err := h.routing(); err != nil {
+		return nil, err
+	}
 	h.sweepSchedule()
 	h.monitoring()
+	if p.ExampleConsumer {
+		if err := h.exampleConsumer(); err != nil {
+			return nil, err
+		}
+	}
 	return h, nil
 }
 
@@ -378,7 +423,7 @@ func (p *Props) defaults() error {
 		name string
 		n    *int
 		def  int
-	}{{Ingress, &c.Ingress, 100}, {Service, &c.Service, 20}, {Sweeper, &c.Sweeper, 1}} {
+	}{{Ingress, &c.Ingress, 100}, {Service, &c.Service, 20}, {Sweeper, &c.Sweeper, 1}, {Router, &c.Router, p.defaultRouterConcurrency()}} {
 		if *f.n == 0 {
 			*f.n = f.def
 		}
@@ -403,6 +448,15 @@ func (p *Props) defaults() error {
 		if d < time.Millisecond || d.Seconds() >= timeouts[name] {
 			return fmt.Errorf("hub: %s p99 alarm threshold %s must be between 1ms and the function's %vs timeout", name, d, timeouts[name])
 		}
+	}
+	if err := p.Routing.defaults(p.StreamRetention); err != nil {
+		return err
+	}
+	if a.RouterLag == 0 {
+		a.RouterLag = time.Minute
+	}
+	if a.RouterLag < time.Second || a.RouterLag <= p.Routing.BatchWindow {
+		return fmt.Errorf("hub: Alarms.RouterLag %s must be at least 1s and more than Routing.BatchWindow %s", a.RouterLag, p.Routing.BatchWindow)
 	}
 	if p.Domain != nil && (p.Domain.Name == "" || p.Domain.Certificate == nil && p.Domain.CertificateARN == "") {
 		return fmt.Errorf("hub: Domain needs a Name and a Certificate or CertificateARN")
@@ -431,6 +485,20 @@ func (p *Props) defaults() error {
 	}
 	return nil
 }
+
+// defaultRouterConcurrency is Concurrency.Router's default: one
+// invocation per shard and ParallelizationFactor (an on-demand stream at
+// its initial 4 shards), at least 10.
+func (p *Props) defaultRouterConcurrency() int {
+	shards := p.StreamShards
+	if shards == 0 {
+		shards = onDemandInitialShards
+	}
+	return max(10, shards*max(1, p.Routing.ParallelizationFactor))
+}
+
+// onDemandInitialShards is the shard count of a new on-demand stream.
+const onDemandInitialShards = 4
 
 // The device-key cache's size: registry.AuthConfig's default, and a bound
 // on a function's memory (an entry is well under 1 KB).

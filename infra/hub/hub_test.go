@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/jsii-runtime-go"
 
@@ -426,6 +427,18 @@ func checkEnvironment(t *testing.T, f *fixture) {
 // checkIAM compares every function role's grants, as (action, resource)
 // pairs, with exactly what that function needs.
 func checkIAM(t *testing.T, f *fixture) {
+	checkGrants(t, f, baseGrants(t, f))
+}
+
+// grant is actions on resources (template values).
+type grant struct {
+	actions   []string
+	resources []any
+}
+
+// baseGrants are the grants of the three functions every hub has, by
+// function name, without routing's.
+func baseGrants(t *testing.T, f *fixture) map[string][]grant {
 	arn := func(token *string) any { return getAtt(f.ref(t, token), "Arn") }
 	tables := map[string]any{}
 	for _, tb := range schema.Tables() {
@@ -443,14 +456,7 @@ func checkIAM(t *testing.T, f *fixture) {
 	}
 	secret := map[string]any{"Ref": f.ref(t, f.hub.OwnerSecret.SecretArn())}
 	rw := []string{"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
-	type grant struct {
-		actions   []string
-		resources []any
-	}
-	logs := func(name string) grant {
-		fn := f.resources("AWS::Lambda::Function")[f.ref(t, f.hub.Functions[name].FunctionName())]
-		return grant{[]string{"logs:CreateLogStream", "logs:PutLogEvents"}, []any{getAtt(dig(fn, "LoggingConfig", "LogGroup", "Ref").(string), "Arn")}}
-	}
+	logs := func(name string) grant { return logGrant(t, f, f.hub.Functions[name]) }
 	c2dAndFeedback := []any{tables[schema.C2D.ID], tables[schema.Feedback.ID]}
 	want := map[string][]grant{
 		hub.Ingress: {
@@ -465,6 +471,8 @@ func checkIAM(t *testing.T, f *fixture) {
 			{rw, c2dAndFeedback},
 			{[]string{"dynamodb:Query"}, append(indexes(schema.C2D), indexes(schema.Feedback)...)},
 			{[]string{"secretsmanager:GetSecretValue"}, []any{secret}},
+			// The routing statistics route reads; only the router writes.
+			{[]string{"dynamodb:GetItem", "dynamodb:Query"}, []any{tables[schema.Routing.ID]}},
 		},
 		hub.Sweeper: {
 			logs(hub.Sweeper),
@@ -476,38 +484,23 @@ func checkIAM(t *testing.T, f *fixture) {
 	if f.hub.StreamKey != nil {
 		want[hub.Ingress] = append(want[hub.Ingress], grant{[]string{"kms:GenerateDataKey"}, []any{arn(f.hub.StreamKey.KeyId())}})
 	}
+	return want
+}
+
+// logGrant is a function's grant on its own log group.
+func logGrant(t *testing.T, f *fixture, fn awslambda.IFunction) grant {
+	props := f.resources("AWS::Lambda::Function")[f.ref(t, fn.FunctionName())]
+	return grant{[]string{"logs:CreateLogStream", "logs:PutLogEvents"}, []any{getAtt(dig(props, "LoggingConfig", "LogGroup", "Ref").(string), "Arn")}}
+}
+
+// checkGrants compares each named function role's grants, as (action,
+// resource) pairs, with want, and finds no wildcard in any policy.
+func checkGrants(t *testing.T, f *fixture, want map[string][]grant) {
+	t.Helper()
 	policies := f.resources("AWS::IAM::Policy")
-	for _, name := range hub.Functions() {
-		var wantPairs, gotPairs []string
-		for _, g := range want[name] {
-			for _, a := range g.actions {
-				for _, r := range g.resources {
-					wantPairs = append(wantPairs, a+" on "+canon(r))
-				}
-			}
-		}
+	for _, name := range slices.Sorted(maps.Keys(want)) {
 		role := f.ref(t, f.hub.Functions[name].Role().RoleName())
-		for _, p := range policies {
-			if !strings.Contains(canon(p["Roles"]), `"`+role+`"`) {
-				continue
-			}
-			for _, st := range list(dig(p, "PolicyDocument", "Statement")) {
-				if dig(st, "Effect") != "Allow" || dig(st, "Condition") != nil {
-					t.Errorf("%s: unexpected statement %s", name, canon(st))
-				}
-				for _, a := range strs(dig(st, "Action")) {
-					for _, r := range list(dig(st, "Resource")) {
-						gotPairs = append(gotPairs, a+" on "+canon(r))
-					}
-				}
-			}
-		}
-		if d := diffSets(wantPairs, gotPairs); d != "" {
-			t.Errorf("%s grants differ:%s", name, d)
-		}
-		if r := f.resources("AWS::IAM::Role")[role]; r["ManagedPolicyArns"] != nil || r["Policies"] != nil {
-			t.Errorf("%s role has managed or inline policies: %s", name, canon(r))
-		}
+		checkRoleGrants(t, f, name, role, want[name])
 	}
 	// No wildcard resource or action anywhere.
 	for id, p := range policies {
@@ -516,6 +509,42 @@ func checkIAM(t *testing.T, f *fixture) {
 				t.Errorf("%s: wildcard in %s", id, canon(st))
 			}
 		}
+	}
+}
+
+// checkRoleGrants compares the grants of one role (its logical id) with
+// want, as (action, resource) pairs: exactly those, allowed, without
+// conditions, and no managed or inline policy.
+func checkRoleGrants(t *testing.T, f *fixture, name, role string, want []grant) {
+	t.Helper()
+	var wantPairs, gotPairs []string
+	for _, g := range want {
+		for _, a := range g.actions {
+			for _, r := range g.resources {
+				wantPairs = append(wantPairs, a+" on "+canon(r))
+			}
+		}
+	}
+	for _, p := range f.resources("AWS::IAM::Policy") {
+		if !strings.Contains(canon(p["Roles"]), `"`+role+`"`) {
+			continue
+		}
+		for _, st := range list(dig(p, "PolicyDocument", "Statement")) {
+			if dig(st, "Effect") != "Allow" || dig(st, "Condition") != nil {
+				t.Errorf("%s: unexpected statement %s", name, canon(st))
+			}
+			for _, a := range strs(dig(st, "Action")) {
+				for _, r := range list(dig(st, "Resource")) {
+					gotPairs = append(gotPairs, a+" on "+canon(r))
+				}
+			}
+		}
+	}
+	if d := diffSets(wantPairs, gotPairs); d != "" {
+		t.Errorf("%s grants differ:%s", name, d)
+	}
+	if r := f.resources("AWS::IAM::Role")[role]; r["ManagedPolicyArns"] != nil || r["Policies"] != nil {
+		t.Errorf("%s role has managed or inline policies: %s", name, canon(r))
 	}
 }
 
@@ -631,20 +660,24 @@ func checkAlarms(t *testing.T, f *fixture, api5xx string, topic any) {
 	if props.API == hub.FunctionURL {
 		want = append(want, "DeviceUrl5xxRate")
 	}
-	for _, name := range hub.Functions() {
+	for _, name := range functionNames(f) {
 		want = append(want, title(name)+"ErrorRate", title(name)+"ThrottleRate")
 	}
-	for _, tb := range schema.Tables() {
+	for _, tb := range watchedTables(f) {
 		want = append(want, tb.ID+"Throttles")
 		for _, ix := range tb.Indexes {
 			want = append(want, tb.ID+title(ix.Name)+"Throttles")
 		}
 	}
+	if f.hub.Routing != nil {
+		want = append(want, "RouterIteratorAge", "RouterFailedBatches")
+	}
 	if d := diffSets(want, slices.Collect(maps.Keys(byID))); d != "" {
 		t.Errorf("alarms differ:%s", d)
 	}
-	if n := len(f.resources("AWS::CloudWatch::Alarm")); n != len(want) {
-		t.Errorf("%d alarms, want %d", n, len(want))
+	// Besides the hub's, each consumer (AddConsumer) has two of its own.
+	if n := len(f.resources("AWS::CloudWatch::Alarm")); n != len(want)+2*len(f.hub.Consumers) {
+		t.Errorf("%d alarms, want %d and %d per consumer", n, len(want), 2)
 	}
 	fn := func(name string) string { return f.ref(t, f.hub.Functions[name].FunctionName()) }
 	for id, a := range byID {
@@ -711,11 +744,11 @@ func checkAlarms(t *testing.T, f *fixture, api5xx string, topic any) {
 		in := "FunctionName=" + fn(hub.Ingress)
 		wantMetrics["DeviceUrl5xxRate"] = []string{"AWS/Lambda Url5xxCount " + in, "AWS/Lambda UrlRequestCount " + in}
 	}
-	for _, name := range hub.Functions() {
+	for _, name := range functionNames(f) {
 		wantMetrics[title(name)+"ErrorRate"] = []string{"AWS/Lambda Errors FunctionName=" + fn(name), "AWS/Lambda Invocations FunctionName=" + fn(name)}
 		wantMetrics[title(name)+"ThrottleRate"] = []string{"AWS/Lambda Throttles FunctionName=" + fn(name), "AWS/Lambda Invocations FunctionName=" + fn(name)}
 	}
-	for _, tb := range schema.Tables() {
+	for _, tb := range watchedTables(f) {
 		table := "TableName=" + f.ref(t, f.hub.Tables[tb.ID].TableName())
 		wantMetrics[tb.ID+"Throttles"] = []string{"AWS/DynamoDB ReadThrottleEvents " + table, "AWS/DynamoDB WriteThrottleEvents " + table}
 		for _, ix := range tb.Indexes {
@@ -746,6 +779,38 @@ func checkAlarms(t *testing.T, f *fixture, api5xx string, topic any) {
 	if props.StreamShards > 0 && !strings.Contains(body, `\"AWS/Kinesis\",\"IncomingBytes\"`) {
 		t.Errorf("dashboard has no stream bytes graph: %s", body)
 	}
+}
+
+// functionNames are the hub's functions: the router too with routes.
+func functionNames(f *fixture) []string {
+	if f.hub.Routing != nil {
+		return append(hub.Functions(), hub.Router)
+	}
+	return hub.Functions()
+}
+
+// watchedTables are the tables and indexes the alarms watch: the Routing
+// table only with routes (only the router writes it), the Devices table's
+// byPendingEvent index only with lifecycle routes (only lifecycle events
+// write it). Unwritten, they cannot throttle; each watched metric is billed.
+func watchedTables(f *fixture) []schema.Table {
+	routed := f.hub.Routing != nil
+	lifecycle := routed && f.hub.Props.Routing.Definition.HasLifecycleRoutes()
+	var out []schema.Table
+	for _, tb := range schema.Tables() {
+		if tb.ID == schema.Routing.ID && !routed {
+			continue
+		}
+		var ixs []schema.Index
+		for _, ix := range tb.Indexes {
+			if ix.Name != schema.DevicePendingIndex || lifecycle {
+				ixs = append(ixs, ix)
+			}
+		}
+		tb.Indexes = ixs
+		out = append(out, tb)
+	}
+	return out
 }
 
 // alarmsByID maps each of the hub's alarms by construct id to its properties.

@@ -2,6 +2,7 @@ package hub
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -10,9 +11,12 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/interfaces/interfacesawscloudwatch"
+	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
@@ -68,7 +72,7 @@ func (h *Hub) monitoring() {
 		atLeast("Api5xxRate", "API 5xx responses ≥ "+pct+" of requests over 5 minutes",
 			failureRate("5xx %", api.serverErrors.With(sum(fiveMinutes)), api.count.With(sum(fiveMinutes)), true), p.Alarms.ErrorRate, 1, 1),
 	}
-	for _, name := range Functions() {
+	for _, name := range h.functionNames() {
 		fn := h.Functions[name]
 		inv := fn.MetricInvocations(sum(fiveMinutes))
 		specs = append(specs,
@@ -106,7 +110,10 @@ func (h *Hub) monitoring() {
 	// DynamoDB gives no request count per table to divide by; throttling
 	// that the SDK's retries did not absorb persists: at least one
 	// throttled request a minute in 3 of 5 minutes.
-	for _, t := range schema.Tables() {
+	if rr := h.Routing; rr != nil {
+		specs = append(specs, h.readerAlarms("Router", "router", rr.Function, rr.OnFailure)...)
+	}
+	for _, t := range h.watchedTables() {
 		table := h.Tables[t.ID]
 		dims := map[string]*string{"TableName": table.TableName()}
 		specs = append(specs, atLeast(t.ID+"Throttles", t.ID+" table read or write throttling in 3 of 5 minutes",
@@ -117,9 +124,19 @@ func (h *Hub) monitoring() {
 				throttleEvents(t.ID+" "+ix.Name+" throttled", "", dims), 1, 5, 3))
 		}
 	}
+	h.Alarms = append(h.Alarms, h.addAlarms(h.Construct, specs)...)
+	if !p.DisableDashboard {
+		h.dashboard()
+	}
+}
+
+// addAlarms creates the alarms of specs under scope, each notifying the
+// alarm topic when it fires and when it clears.
+func (h *Hub) addAlarms(scope constructs.Construct, specs []alarmSpec) []awscloudwatch.Alarm {
 	action := awscloudwatchactions.NewSnsAction(h.AlarmTopic)
+	var out []awscloudwatch.Alarm
 	for _, s := range specs {
-		a := awscloudwatch.NewAlarm(h.Construct, jsii.String(s.id), &awscloudwatch.AlarmProps{
+		a := awscloudwatch.NewAlarm(scope, jsii.String(s.id), &awscloudwatch.AlarmProps{
 			AlarmDescription:   jsii.String("devicehub: " + s.reason),
 			Metric:             s.metric,
 			Threshold:          jsii.Number(s.threshold),
@@ -130,11 +147,77 @@ func (h *Hub) monitoring() {
 		})
 		a.AddAlarmAction(action)
 		a.AddOkAction(action)
-		h.Alarms = append(h.Alarms, a)
+		out = append(out, a)
 	}
-	if !p.DisableDashboard {
-		h.dashboard()
+	return out
+}
+
+// functionNames are the hub's functions: Functions(), and the router with
+// routes.
+func (h *Hub) functionNames() []string {
+	if h.Routing != nil {
+		return append(Functions(), Router)
 	}
+	return Functions()
+}
+
+// watchedTables are the tables and indexes the alarms and the dashboard
+// watch: those the hub's configuration writes. Only the router writes the
+// Routing table, and only lifecycle routes the Devices table's
+// byPendingEvent index; unwritten, they cannot throttle, and every watched
+// metric is billed.
+func (h *Hub) watchedTables() []schema.Table {
+	routed := h.Routing != nil
+	lifecycle := routed && h.Props.Routing.Definition.HasLifecycleRoutes()
+	var out []schema.Table
+	for _, t := range schema.Tables() {
+		if t.ID == schema.Routing.ID && !routed {
+			continue
+		}
+		t.Indexes = slices.DeleteFunc(slices.Clone(t.Indexes), func(ix schema.Index) bool {
+			return t.ID == schema.Devices.ID && ix.Name == schema.DevicePendingIndex && !lifecycle
+		})
+		out = append(out, t)
+	}
+	return out
+}
+
+// readerAlarms watch a function reading a stream: its lag (IteratorAge,
+// the age of the last record of each batch when it was read) and the
+// batches it gave up on (messages in its on-failure queue). prefix starts
+// the alarms' ids.
+func (h *Hub) readerAlarms(prefix, what string, fn awslambda.IFunction, onFailure awssqs.IQueue) []alarmSpec {
+	lag := h.Props.Alarms.RouterLag
+	return []alarmSpec{
+		{id: prefix + "IteratorAge", reason: fmt.Sprintf("%s lags: records read %s or more after they arrived, in 2 of 3 five-minute periods", what, lag),
+			metric: iteratorAge(fn), op: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+			threshold: float64(lag.Milliseconds()), periods: 3, datapoints: 2, missing: awscloudwatch.TreatMissingData_NOT_BREACHING},
+		{id: prefix + "FailedBatches", reason: what + " gave up on a batch: its shard and sequence numbers are in the on-failure queue, to replay before the stream's retention ends",
+			metric: onFailure.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Statistic: jsii.String("Maximum"), Period: fiveMinutes}),
+			op:     awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD, threshold: 1, periods: 1, datapoints: 1,
+			missing: awscloudwatch.TreatMissingData_NOT_BREACHING},
+	}
+}
+
+// iteratorAge is Lambda's IteratorAge of a stream-reading function, the
+// maximum over five minutes.
+func iteratorAge(fn awslambda.IFunction) awscloudwatch.IMetric {
+	return fn.Metric(jsii.String("IteratorAge"), &awscloudwatch.MetricOptions{Statistic: jsii.String("Maximum"), Period: fiveMinutes})
+}
+
+// readerWidgets graph a stream reader's lag and failed batches.
+func (h *Hub) readerWidgets(title string, fn awslambda.IFunction, onFailure awssqs.IQueue) []awscloudwatch.IWidget {
+	return []awscloudwatch.IWidget{
+		graph(title+" iterator age (ms, max)", iteratorAge(fn)),
+		graph(title+" batches given up on", onFailure.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Statistic: jsii.String("Maximum"), Period: fiveMinutes})),
+	}
+}
+
+// graph is a dashboard graph of a quarter row.
+func graph(title string, ms ...awscloudwatch.IMetric) awscloudwatch.IWidget {
+	return awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
+		Title: jsii.String(title), Left: &ms, Width: jsii.Number(6),
+	})
 }
 
 // StreamCapacityPercent is the share of a provisioned stream's write
@@ -279,13 +362,8 @@ func (h *Hub) dashboard() {
 	p99 := func(label string) *awscloudwatch.MetricOptions {
 		return &awscloudwatch.MetricOptions{Label: jsii.String(label), Statistic: jsii.String("p99"), Period: fiveMinutes}
 	}
-	graph := func(title string, ms ...awscloudwatch.IMetric) awscloudwatch.IWidget {
-		return awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
-			Title: jsii.String(title), Left: &ms, Width: jsii.Number(6),
-		})
-	}
 	var invocations, errs, throttles, durations []awscloudwatch.IMetric
-	for _, name := range Functions() {
+	for _, name := range h.functionNames() {
 		fn := h.Functions[name]
 		label := &awscloudwatch.MetricOptions{Label: jsii.String(name), Statistic: jsii.String("Sum"), Period: fiveMinutes}
 		invocations = append(invocations, fn.MetricInvocations(label))
@@ -294,7 +372,7 @@ func (h *Hub) dashboard() {
 		durations = append(durations, fn.MetricDuration(p99(name)))
 	}
 	var dynamo []awscloudwatch.IMetric
-	for _, t := range schema.Tables() {
+	for _, t := range h.watchedTables() {
 		table := h.Tables[t.ID].TableName()
 		dynamo = append(dynamo, throttleEvents(t.ID, strconv.Itoa(len(dynamo)), map[string]*string{"TableName": table}))
 		for _, ix := range t.Indexes {
@@ -341,5 +419,11 @@ func (h *Hub) dashboard() {
 		},
 		&telemetry,
 	)
+	if rr := h.Routing; rr != nil {
+		routing := append(h.readerWidgets("Router", rr.Function, rr.OnFailure),
+			graph("Telemetry read iterator age (ms, max; polling readers)", h.Stream.MetricGetRecordsIteratorAgeMilliseconds(
+				&awscloudwatch.MetricOptions{Statistic: jsii.String("Maximum"), Period: fiveMinutes})))
+		rows = append(rows, &routing)
+	}
 	h.Dashboard = awscloudwatch.NewDashboard(h.Construct, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{Widgets: &rows})
 }

@@ -22,6 +22,10 @@ const (
 	OutputDashboard       = "DashboardName" // when the dashboard is on
 	OutputDeviceURL       = "DeviceUrl"     // base URL of the device routes when they have their own (API url)
 	OutputX509Target      = "X509Target"    // DNS target of the X.509 devices' domain, with Props.X509
+	// With routes: every endpoint with its resource (JSON, shared/routing's
+	// endpoint fields), and the router's on-failure queue.
+	OutputRoutingEndpoints = "RoutingEndpoints"
+	OutputRouterOnFailure  = "RouterOnFailureQueueUrl"
 )
 
 // OutputTableName is the output holding a table's physical name, e.g.
@@ -78,6 +82,10 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) (awscdk.
 	}
 	if h.DomainTarget != nil {
 		out(OutputDomainTarget, h.DomainTarget, "Point a CNAME (or alias) for the custom domain here")
+	}
+	if rr := h.Routing; rr != nil {
+		out(OutputRoutingEndpoints, jsii.String(endpointsJSON(rr.Definition)), "Routing endpoints with their resources (stream name, queue URL, bucket name, bus name)")
+		out(OutputRouterOnFailure, rr.OnFailure.QueueUrl(), "Batches the router gave up on (shard and sequence numbers): replay them before the stream's retention ends")
 	}
 	if h.X509Target != nil {
 		out(OutputX509Target, h.X509Target, "Point a CNAME (or alias) for the X.509 devices' domain here (the mTLS load balancer)")
