@@ -134,14 +134,8 @@ type Router struct {
 type route struct {
 	name      string
 	source    string
-	cond      condition
+	cond      *routequery.Query
 	endpoints []int
-}
-
-// condition is a parsed route condition (*routequery.Query).
-type condition interface {
-	Match(routequery.Message) bool
-	UsesTwin() bool
 }
 
 // endpoint is one endpoint of the definition, or the built-in one.
@@ -166,11 +160,6 @@ const (
 
 // New compiles def (validated again here) into a Router.
 func New(def routing.Definition, o Options) (*Router, error) {
-	return build(def, o, func(src string) (condition, error) { return routequery.Parse(src) })
-}
-
-// build is New with the condition parser as a parameter.
-func build(def routing.Definition, o Options, parse func(string) (condition, error)) (*Router, error) {
 	if err := def.Validate(); err != nil {
 		return nil, fmt.Errorf("router: %w", err)
 	}
@@ -225,7 +214,7 @@ func build(def routing.Definition, o Options, parse func(string) (condition, err
 		if rt.Disabled {
 			continue
 		}
-		cond, err := parse(rt.ConditionOrDefault())
+		cond, err := routequery.Parse(rt.ConditionOrDefault())
 		if err != nil {
 			return nil, fmt.Errorf("router: route %q: condition: %w", rt.Name, err)
 		}
@@ -275,8 +264,6 @@ func build(def routing.Definition, o Options, parse func(string) (condition, err
 	return r, nil
 }
 
-// Sources of records, for the routes' source.
-const (
-	sourceMessages  = telemetry.SourceDeviceMessages
-	sourceLifecycle = telemetry.SourceDeviceLifecycleEvents
-)
+// sourceMessages is the source of device messages, the only one with a
+// fallback route.
+const sourceMessages = telemetry.SourceDeviceMessages
