@@ -72,10 +72,10 @@ func TestRoute(t *testing.T) {
 			counts: map[string]string{"$fallback/events": "2/0"},
 		},
 		{
-			name: "fallback to a custom endpoint",
-			edit: func(d *routing.Definition) { d.Fallback.Endpoints = []string{"archive", routing.BuiltIn} },
-			recs: []rec{{dev: "d1", id: "m1", body: cold}},
-			want: map[string][]string{"archive": {"m1"}},
+			name:   "fallback to a custom endpoint",
+			edit:   func(d *routing.Definition) { d.Fallback.Endpoints = []string{"archive", routing.BuiltIn} },
+			recs:   []rec{{dev: "d1", id: "m1", body: cold}},
+			want:   map[string][]string{"archive": {"m1"}},
 			counts: map[string]string{"$fallback/archive": "1/0", "$fallback/events": "1/0"},
 		},
 		{
@@ -391,7 +391,6 @@ func TestFailures(t *testing.T) {
 			want:   map[string][]string{"alerts": {"m1", "m2"}, "archive": {"m1", "m2", "m2"}},
 			counts: map[string]string{"hot/alerts": "2/0", "hot/archive": "2/0"},
 		},
-
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

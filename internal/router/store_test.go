@@ -37,7 +37,9 @@ func newStore(t *testing.T) *router.Store {
 	if err := provision.CreateTables(ctx, db, []schema.Table{schema.Routing}, map[string]string{schema.Routing.ID: name}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _, _ = db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(name)}) })
+	t.Cleanup(func() {
+		_, _ = db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(name)})
+	})
 	return &router.Store{DB: db, Table: name, Now: func() time.Time { return now }}
 }
 
