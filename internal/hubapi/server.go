@@ -45,6 +45,10 @@ type Deps struct {
 	Feedback   Feedback   // service feedback routes
 	Logger     *slog.Logger
 	Now        func() time.Time
+
+	// Routing serves the message router's statistics (service side,
+	// routing.go).
+	Routing RoutingStats
 }
 
 type server struct {
@@ -83,6 +87,7 @@ func newServer(d Deps) (http.Handler, *server) {
 	}
 	s.routeC2D(mux)
 	s.routeCAs(mux)
+	s.routeRouting(mux)
 	mux.HandleFunc("/", s.unrouted)
 	return s, s
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -13,7 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/devicehub/devicehub/internal/schema"
@@ -25,49 +25,52 @@ import (
 // reads by default.
 const DefaultStatsDeadLetters = 20
 
-// Stats reads the counters of a definition's routes and endpoints and the
-// latest dead letters from the Routing table.
+// Stats reads the router's counters and latest dead letters from the
+// Routing table.
 type Stats struct {
-	Store      *Store
+	Store *Store
+	// Definition, when known (the router's process, the local hub), puts
+	// its routes and endpoints first, in its order, with zeros for the
+	// ones never counted. Without it (the service function) the answer
+	// holds what was counted.
 	Definition routing.Definition
 	// DeadLetters is how many of the latest dead letters to read, by the
 	// records' arrival (default DefaultStatsDeadLetters).
 	DeadLetters int
 }
 
-// statsReaders bounds the concurrent dead-letter queries, one per route.
-const statsReaders = 8
-
-// ReadStats returns every route and endpoint of the definition (each
-// route's, the fallback route's and $unroutable's) with its counters, zero
-// when never counted, and the latest dead letters, newest first. A hub
-// without routes answers empty lists without reading the table.
+// ReadStats returns the counters of every route and endpoint and the
+// latest dead letters, newest first: those of the routes whose counters
+// count some.
 func (st *Stats) ReadStats(ctx context.Context) (iothub.RoutingStats, error) {
-	out := iothub.RoutingStats{Routes: []iothub.RouteCount{}, DeadLetters: []iothub.RoutingDeadLetter{}}
-	if st.Definition.Empty() {
-		return out, nil
+	counted, err := st.Store.readCounts(ctx)
+	if err != nil {
+		return iothub.RoutingStats{}, err
 	}
-	out.Routes = statPairs(st.Definition)
-	var g errgroup.Group
-	g.Go(func() error { return st.Store.readCounts(ctx, out.Routes) })
-	g.Go(func() (err error) {
-		n := st.DeadLetters
-		if n <= 0 {
-			n = DefaultStatsDeadLetters
+	out := iothub.RoutingStats{Routes: mergeCounts(statPairs(st.Definition), counted)}
+	var dead []string
+	for _, c := range out.Routes {
+		if c.DeadLettered > 0 && !slices.Contains(dead, c.Route) {
+			dead = append(dead, c.Route)
 		}
-		out.DeadLetters, err = st.Store.readDeadLetters(ctx, statRoutes(st.Definition), n)
-		return err
-	})
-	if err := g.Wait(); err != nil {
+	}
+	n := st.DeadLetters
+	if n <= 0 {
+		n = DefaultStatsDeadLetters
+	}
+	if out.DeadLetters, err = st.Store.readDeadLetters(ctx, dead, n); err != nil {
 		return iothub.RoutingStats{}, err
 	}
 	return out, nil
 }
 
-// statPairs lists the definition's routes and endpoints, in its order,
-// then the fallback route's and $unroutable.
+// statPairs lists a definition's routes and endpoints, in its order, then
+// the fallback route's and $unroutable; none for an empty definition.
 func statPairs(def routing.Definition) []iothub.RouteCount {
-	var out []iothub.RouteCount
+	out := []iothub.RouteCount{}
+	if def.Empty() {
+		return out
+	}
 	for _, r := range def.Routes {
 		for _, e := range r.Endpoints {
 			out = append(out, iothub.RouteCount{Route: r.Name, Endpoint: e})
@@ -79,63 +82,66 @@ func statPairs(def routing.Definition) []iothub.RouteCount {
 	return append(out, iothub.RouteCount{Route: UnroutableRoute, Endpoint: NoEndpoint})
 }
 
-// statRoutes lists the routes that may hold dead letters.
-func statRoutes(def routing.Definition) []string {
-	var out []string
-	for _, r := range def.Routes {
-		out = append(out, r.Name)
+// mergeCounts fills rows in with the counted ones and appends the counted
+// ones rows lacks (a route since removed, or every one without a
+// definition), in key order.
+func mergeCounts(rows, counted []iothub.RouteCount) []iothub.RouteCount {
+	at := map[[2]string]int{}
+	for i, r := range rows {
+		at[[2]string{r.Route, r.Endpoint}] = i
 	}
-	return append(out, FallbackRoute, UnroutableRoute)
+	for _, c := range counted {
+		if i, ok := at[[2]string{c.Route, c.Endpoint}]; ok {
+			rows[i] = c
+			continue
+		}
+		rows = append(rows, c)
+	}
+	return rows
 }
 
 // counterItem is a counter as stored.
 type counterItem struct {
-	PK           string `dynamodbav:"pk"`
-	SK           string `dynamodbav:"sk"`
+	SK           string `dynamodbav:"sk"` // <route>#<endpoint>
 	Delivered    int64  `dynamodbav:"delivered"`
 	DeadLettered int64  `dynamodbav:"deadLettered"`
 	Updated      int64  `dynamodbav:"updatedAt"`
 }
 
-// readCounts fills in the counters of rows with BatchGetItem.
-func (s *Store) readCounts(ctx context.Context, rows []iothub.RouteCount) error {
-	at := map[[2]string]int{}
-	for i, r := range rows {
-		at[[2]string{countPrefix + r.Route, r.Endpoint}] = i
+// readCounts reads every counter: one partition, in key order.
+func (s *Store) readCounts(ctx context.Context) ([]iothub.RouteCount, error) {
+	expr, err := expression.NewBuilder().
+		WithKeyCondition(expression.Key(schema.RoutingPartition).Equal(expression.Value(countPartition))).Build()
+	if err != nil {
+		return nil, fmt.Errorf("routing table: %w", err)
 	}
-	for start := 0; start < len(rows); start += batchGetMax {
-		var keys []map[string]types.AttributeValue
-		for _, r := range rows[start:min(start+batchGetMax, len(rows))] {
-			keys = append(keys, countKey(r.Route, r.Endpoint))
+	in := &dynamodb.QueryInput{
+		TableName: aws.String(s.Table), KeyConditionExpression: expr.KeyCondition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+	}
+	var out []iothub.RouteCount
+	for p := dynamodb.NewQueryPaginator(s.DB, in); p.HasMorePages(); {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, unavailable(fmt.Errorf("routing table: read counters: %w", err))
 		}
-		pending := map[string]types.KeysAndAttributes{s.Table: {Keys: keys}}
-		for round := 0; len(pending[s.Table].Keys) > 0; round++ {
-			if round == unprocessedRounds {
-				return unavailable(fmt.Errorf("routing table: %d counters left unprocessed", len(pending[s.Table].Keys)))
+		var items []counterItem
+		if err := attributevalue.UnmarshalListOfMaps(page.Items, &items); err != nil {
+			return nil, fmt.Errorf("routing table: counter: %w", err)
+		}
+		for _, it := range items {
+			route, endpoint, ok := strings.Cut(it.SK, keySep)
+			if !ok {
+				continue
 			}
-			if round > 0 && !sleep(ctx, time.Duration(50<<round)*time.Millisecond) {
-				return ctx.Err()
+			c := iothub.RouteCount{Route: route, Endpoint: endpoint, Delivered: it.Delivered, DeadLettered: it.DeadLettered}
+			if it.Updated > 0 {
+				c.Updated = time.UnixMilli(it.Updated).UTC()
 			}
-			out, err := s.DB.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: pending})
-			if err != nil {
-				return unavailable(fmt.Errorf("routing table: read counters: %w", err))
-			}
-			for _, item := range out.Responses[s.Table] {
-				var c counterItem
-				if err := attributevalue.UnmarshalMap(item, &c); err != nil {
-					return fmt.Errorf("routing table: counter: %w", err)
-				}
-				if i, ok := at[[2]string{c.PK, c.SK}]; ok {
-					rows[i].Delivered, rows[i].DeadLettered = c.Delivered, c.DeadLettered
-					if c.Updated > 0 {
-						rows[i].Updated = time.UnixMilli(c.Updated).UTC()
-					}
-				}
-			}
-			pending = out.UnprocessedKeys
+			out = append(out, c)
 		}
 	}
-	return nil
+	return out, nil
 }
 
 // readDeadLetters reads the latest n dead letters of each route and keeps
@@ -145,8 +151,11 @@ func (s *Store) readDeadLetters(ctx context.Context, routes []string, n int) ([]
 		mu    sync.Mutex
 		items []deadLetterItem
 	)
+	if len(routes) == 0 {
+		return []iothub.RoutingDeadLetter{}, nil
+	}
 	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(statsReaders)
+	g.SetLimit(concurrency)
 	for _, route := range routes {
 		g.Go(func() error {
 			expr, err := expression.NewBuilder().

@@ -19,9 +19,8 @@ import (
 
 // DynamoDB is the part of the DynamoDB client the Routing table needs.
 type DynamoDB interface {
-	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
-	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 }
 
@@ -44,17 +43,17 @@ const (
 	attrUpdated      = "updatedAt" // N: epoch ms of the last count
 )
 
-// Key prefixes.
+// Keys: the counters' partition, the prefix of a route's dead letters'
+// partition, and the separator in sort keys (route and endpoint names
+// never hold it).
 const (
-	countPrefix = "count#"
-	deadPrefix  = "dead#"
+	countPartition = "count"
+	deadPrefix     = "dead#"
+	keySep         = "#"
 )
 
-// Limits of DynamoDB's batch calls.
-const (
-	batchWriteMax = 25
-	batchGetMax   = 100
-)
+// concurrency bounds the concurrent requests of one call.
+const concurrency = 8
 
 // maxStoredMessage bounds the routed message a dead letter keeps, under
 // DynamoDB's 400 KB item limit with room for the other attributes.
@@ -103,7 +102,7 @@ func deadLetterKey(d DeadLetter) string {
 	if t.IsZero() {
 		t = d.EnqueuedTime
 	}
-	return t.UTC().Format(skTimeLayout) + "#" + d.SequenceNumber + "#" + d.Endpoint
+	return t.UTC().Format(skTimeLayout) + keySep + d.SequenceNumber + keySep + d.Endpoint
 }
 
 func (s *Store) item(d DeadLetter) (map[string]types.AttributeValue, error) {
@@ -130,67 +129,47 @@ func truncate(s string, n int) string {
 	return strings.ToValidUTF8(s[:n], "")
 }
 
-// unprocessedRounds bounds how often a batch write is repeated for the
-// items DynamoDB left unprocessed (throttled).
-const unprocessedRounds = 4
-
-// WriteDeadLetters writes dls in chunks of 25, in order.
+// WriteDeadLetters puts each dead letter, concurrently; n counts the
+// leading ones stored when one fails.
 func (s *Store) WriteDeadLetters(ctx context.Context, dls []DeadLetter) (int, error) {
-	for start := 0; start < len(dls); start += batchWriteMax {
-		chunk := dls[start:min(start+batchWriteMax, len(dls))]
-		reqs := make([]types.WriteRequest, len(chunk))
-		for i, d := range chunk {
+	errs := make([]error, len(dls))
+	var g errgroup.Group
+	g.SetLimit(concurrency)
+	for i, d := range dls {
+		g.Go(func() error {
 			item, err := s.item(d)
 			if err != nil {
-				return start, fmt.Errorf("routing table: dead letter: %w", err)
+				errs[i] = fmt.Errorf("routing table: dead letter: %w", err)
+				return nil
 			}
-			reqs[i] = types.WriteRequest{PutRequest: &types.PutRequest{Item: item}}
-		}
-		pending := map[string][]types.WriteRequest{s.Table: reqs}
-		for round := 0; len(pending[s.Table]) > 0; round++ {
-			if round == unprocessedRounds {
-				return start, unavailable(fmt.Errorf("routing table: %d dead letters left unprocessed", len(pending[s.Table])))
+			if _, err := s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.Table), Item: item}); err != nil {
+				errs[i] = unavailable(fmt.Errorf("routing table: write dead letter: %w", err))
 			}
-			if round > 0 && !sleep(ctx, time.Duration(50<<round)*time.Millisecond) {
-				return start, ctx.Err()
-			}
-			out, err := s.DB.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: pending})
-			if err != nil {
-				return start, unavailable(fmt.Errorf("routing table: write dead letters: %w", err))
-			}
-			pending = out.UnprocessedItems
+			return nil
+		})
+	}
+	_ = g.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return i, err
 		}
 	}
 	return len(dls), nil
 }
 
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
-
 // countKey is the key of one route's and endpoint's counters.
 func countKey(route, endpoint string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{
-		schema.RoutingPartition: &types.AttributeValueMemberS{Value: countPrefix + route},
-		schema.RoutingSortKey:   &types.AttributeValueMemberS{Value: endpoint},
+		schema.RoutingPartition: &types.AttributeValueMemberS{Value: countPartition},
+		schema.RoutingSortKey:   &types.AttributeValueMemberS{Value: route + keySep + endpoint},
 	}
 }
-
-// counterWriters bounds the concurrent counter updates.
-const counterWriters = 8
 
 // AddCounts adds each count with one atomic UpdateItem, concurrently.
 func (s *Store) AddCounts(ctx context.Context, counts []Count) error {
 	now := s.now().UnixMilli()
 	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(counterWriters)
+	g.SetLimit(concurrency)
 	for _, c := range counts {
 		g.Go(func() error {
 			u := expression.

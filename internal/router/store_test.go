@@ -62,13 +62,14 @@ func TestStoreStats(t *testing.T) {
 			{Route: "hot", Endpoint: "alerts", Delivered: 3, DeadLettered: 1},
 			{Route: router.FallbackRoute, Endpoint: routing.BuiltIn, Delivered: 5},
 			{Route: router.UnroutableRoute, Endpoint: router.NoEndpoint, DeadLettered: 2},
+			{Route: "flagged", Endpoint: "archive", DeadLettered: 1},
+			{Route: "gone", Endpoint: "old", Delivered: 1},
 		}); err != nil {
 			t.Fatal(err)
 		}
 	}
 
-	// 30 dead letters: more than one batch write; the same ones again
-	// overwrite them (a retried batch).
+	// The same dead letters again overwrite them (a retried batch).
 	var dls []router.DeadLetter
 	for i := range 30 {
 		dls = append(dls, deadLetter("hot", "alerts", i, fmt.Sprintf(`{"v":2,"i":"m%d"}`, i)))
@@ -91,9 +92,12 @@ func TestStoreStats(t *testing.T) {
 	for _, c := range got.Routes {
 		counts = append(counts, fmt.Sprintf("%s/%s %d/%d %t", c.Route, c.Endpoint, c.Delivered, c.DeadLettered, c.Updated.Equal(now)))
 	}
+	// The definition's routes and endpoints first, then a route since
+	// removed.
 	want := []string{
-		"hot/alerts 6/2 true", "hot/archive 0/0 false", "flagged/archive 0/0 false", "pump/ops 0/0 false",
+		"hot/alerts 6/2 true", "hot/archive 0/0 false", "flagged/archive 0/2 true", "pump/ops 0/0 false",
 		"lifecycle/ops 0/0 false", "off/ops 0/0 false", "$fallback/events 10/0 true", "$unroutable/- 0/4 true",
+		"gone/old 2/0 true",
 	}
 	if !slices.Equal(counts, want) {
 		t.Errorf("counts\n%q\nwant\n%q", counts, want)
@@ -132,12 +136,37 @@ func must(b []byte, err error) []byte {
 	return b
 }
 
-// A hub without routes answers empty lists without reading the table.
-func TestStatsEmptyDefinition(t *testing.T) {
-	st := &router.Stats{Store: &router.Store{}}
-	got, err := st.ReadStats(context.Background())
+// Without a definition (the service function), what was counted, in key
+// order; an empty table answers empty lists.
+func TestStatsWithoutDefinition(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	st := &router.Stats{Store: s}
+	got, err := st.ReadStats(ctx)
 	if err != nil || got.Routes == nil || got.DeadLetters == nil || len(got.Routes)+len(got.DeadLetters) != 0 {
 		t.Fatalf("%+v, %v", got, err)
+	}
+	if err := s.AddCounts(ctx, []router.Count{
+		{Route: "hot", Endpoint: "alerts", Delivered: 1}, {Route: router.FallbackRoute, Endpoint: routing.BuiltIn, Delivered: 2},
+		{Route: router.UnroutableRoute, Endpoint: router.NoEndpoint, DeadLettered: 1},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.WriteDeadLetters(ctx, []router.DeadLetter{deadLetter(router.UnroutableRoute, router.NoEndpoint, 1, "x")}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err = st.ReadStats(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var rows []string
+	for _, c := range got.Routes {
+		rows = append(rows, fmt.Sprintf("%s/%s %d/%d", c.Route, c.Endpoint, c.Delivered, c.DeadLettered))
+	}
+	if want := []string{"$fallback/events 2/0", "$unroutable/- 0/1", "hot/alerts 1/0"}; !slices.Equal(rows, want) {
+		t.Fatalf("counts %q, want %q", rows, want)
+	}
+	if len(got.DeadLetters) != 1 || got.DeadLetters[0].Route != router.UnroutableRoute {
+		t.Fatalf("dead letters %+v", got.DeadLetters)
 	}
 }
 
