@@ -43,45 +43,58 @@
 // # Delivery: at least once
 //
 // Each endpoint gets one Send per attempt with its messages in record
-// order; Senders are called concurrently. Messages that failed transiently
-// are sent again, in order, up to Options.Attempts times in all with
-// exponential backoff, within the invocation's deadline less a reserve for
-// the bookkeeping. Then each (message, endpoint) outcome is one of:
+// order; the endpoints' Senders run concurrently. Messages that failed
+// transiently are sent again, in order, up to Options.Attempts Sends in
+// all, with exponential backoff and jitter, within the invocation's
+// deadline less a reserve for the bookkeeping (a quarter of the time left,
+// at most 3 s). Then each (message, endpoint) outcome is one of:
 //
 //   - delivered;
-//   - dead-lettered: the Sender's error is permanent (Options.Permanent), or
-//     the error is transient but the record is older than
-//     Options.MaxRecordAge (it has waited long enough: it no longer blocks
-//     the shard). A record whose device's tags cannot be read for that long
-//     is dead-lettered under $unroutable;
+//   - dead-lettered: the Sender's error is permanent (Options.Permanent,
+//     endpoints.Permanent), or it is transient but the record arrived on
+//     the stream longer than Options.MaxRecordAge ago (default 1 h, below
+//     the event source mapping's own maximum age): it has waited long
+//     enough and no longer blocks the shard. A record whose device's tags
+//     cannot be read for that long is dead-lettered under $unroutable;
 //   - undelivered: a transient failure of a younger record, or a failure to
 //     read its device's tags. The response's BatchItemFailures then names
-//     the earliest such record's sequence number, and the event source
-//     mapping retries the shard from there: records after it are delivered
-//     again to every endpoint (duplicates, at least once).
+//     the earliest such record's sequence number and the event source
+//     mapping retries the shard from there: the records after it are
+//     delivered again to every endpoint (duplicates: at least once).
 //
 // Per-device order to an ordered endpoint (a Kinesis stream, a FIFO queue)
-// holds because its Sender never delivers a message after an undelivered
-// earlier one of the same device in one call, the retries resend the
-// undelivered messages in order, and a record that could not be evaluated
-// holds back every later record of its device in the batch.
+// holds: its Sender never delivers a message after an undelivered earlier
+// one of the same device in a call, the retries resend the undelivered
+// messages in order, a record that could not be evaluated holds back every
+// later record of its device in the batch, and the next invocation starts
+// at or before the earliest undelivered record.
+//
+// Handle never returns an error, which would retry the whole batch.
 //
 // # Counters and dead letters
 //
-// Both live in the Routing table (internal/schema/routing.go). Only the
-// records before the retry point are recorded: they are done, while the
-// event source mapping hands the rest to the next invocation, which records
-// them then. Dead letters are written before the response (a failed write
-// moves the retry point back to its record); their key is the record's
-// arrival time, sequence number and endpoint, so a batch that is retried
-// writes the same items again. Counters are added with one atomic
-// UpdateItem per route and endpoint touched per invocation, after the dead
-// letters; a failed counter update is logged, not retried (it would deliver
-// the batch again), so counters can fall short after such a failure, and
-// count a retried batch's deliveries before its retry point once more.
-// Each invocation logs one structured line.
+// Both live in the Routing table (internal/schema/routing.go); pseudo
+// routes name what no route of the definition does: $fallback (IoT Hub's
+// name) and $unroutable, whose endpoint is "-". Only the records before
+// the retry point are recorded: they are done, while the event source
+// mapping hands the rest to the next invocation, which records them then.
+// So a retried batch's deliveries count once, except after a crash or a
+// timeout past the bookkeeping.
 //
-// Stats reads the counters of the definition's routes and endpoints and
-// the latest dead letters, for GET /devicehub/routing and `devicehub
-// routes`.
+// Dead letters are written (PutItem, concurrently) before the answer; one
+// that cannot be written moves the retry point back to its record. A dead
+// letter's key is the route, the record's arrival time and sequence number
+// and the endpoint, the same every time, so a retried batch overwrites its
+// dead letters; it keeps the routed message (its first 350 KB) and the
+// reason for 14 days. Counters are added with one atomic UpdateItem per
+// route and endpoint touched per invocation, all in one partition so that
+// they are read with one Query. A counter update that fails is logged, not
+// retried (that would deliver the batch again): counters may then fall
+// short. Each invocation logs one line: records, delivered, dead-lettered,
+// Sends, duration, and the retry point with its reason.
+//
+// Stats reads every counter and the latest dead letters of the routes that
+// have some, for GET /devicehub/routing and `devicehub routes`. With a
+// definition it lists the definition's routes and endpoints first, zeros
+// included; the service function has none and lists what was counted.
 package router

@@ -234,6 +234,9 @@ func (r *Router) ageReason() string {
 // deviceTags returns the device's tags, read once per invocation; an
 // unknown device has none.
 func (inv *invocation) deviceTags(deviceID string) (map[string]any, error) {
+	if inv.r.tags == nil {
+		return nil, nil // New refuses a definition that reads $twin without one
+	}
 	if t, ok := inv.tags[deviceID]; ok {
 		return t.tags, t.err
 	}
@@ -297,10 +300,13 @@ func (r *Router) send(ctx context.Context, b *batch) {
 	}
 }
 
-// wait sleeps before attempt+1: the backoff doubled per attempt, with
-// jitter; false when the context ends first.
+// maxBackoff bounds the wait between two attempts.
+const maxBackoff = 5 * time.Second
+
+// wait sleeps before attempt+1: the backoff doubled per attempt up to
+// maxBackoff, with jitter; false when the wait would outlast the context.
 func (r *Router) wait(ctx context.Context, attempt int) bool {
-	d := r.backoff << (attempt - 1)
+	d := min(r.backoff<<min(attempt-1, 20), maxBackoff)
 	d = d/2 + rand.N(d/2+1)
 	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < d {
 		return false
