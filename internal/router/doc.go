@@ -17,8 +17,10 @@
 //
 // A condition reads the record lazily (routequery.Message): system
 // properties by IoT Hub's query names (contentType, contentEncoding,
-// connectionDeviceId, messageId, correlationId, userId, enqueuedTime as
-// ISO 8601 UTC with milliseconds), application properties, the body
+// connectionDeviceId, connectionDeviceGenerationId, connectionAuthMethod,
+// messageId, correlationId, userId, and enqueuedTime as ISO 8601 UTC with
+// milliseconds; the module id and dt-* are never set), application
+// properties (the exact name first, then ignoring case), the body
 // (routequery.DecodeBody, decoded at most once per record and only when a
 // condition reads it) and the device's tags. Tags are read through
 // TagReader at most once per device per invocation and only when a

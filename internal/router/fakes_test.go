@@ -161,12 +161,13 @@ func (f *fakeTags) Tags(_ context.Context, deviceID string) (map[string]any, err
 
 // rec describes one telemetry record of a test batch.
 type rec struct {
-	dev, id string
-	props   map[string]string
-	body    string
-	source  string        // default device messages
-	age     time.Duration // since it arrived, default a second
-	raw     []byte        // the record's bytes as they are (an undecodable one)
+	dev, id  string
+	cid, uid string // correlation and user ids
+	props    map[string]string
+	body     string
+	source   string        // default device messages
+	age      time.Duration // since it arrived, default a second
+	raw      []byte        // the record's bytes as they are (an undecodable one)
 }
 
 // encode writes r as the hub does (version 2).
@@ -175,7 +176,7 @@ func (r rec) encode() []byte {
 		return r.raw
 	}
 	sys := telemetry.SystemProperties{
-		MessageID: r.id, ContentType: "application/json", ContentEncoding: "utf-8",
+		MessageID: r.id, CorrelationID: r.cid, UserID: r.uid, ContentType: "application/json", ContentEncoding: "utf-8",
 		DeviceID: r.dev, AuthGenerationID: "g-" + r.dev, AuthMethod: telemetry.AuthMethodSAS, EnqueuedTime: now.Add(-r.arrivalAge()),
 	}
 	var props []iothub.Property

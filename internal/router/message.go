@@ -41,19 +41,23 @@ func (q *queryMessage) SystemProperty(name string) (string, bool) {
 	m := q.m
 	var v string
 	switch name {
-	case systemContentType:
+	case routequery.SystemContentType:
 		v = m.ContentType
-	case systemContentEncoding:
+	case routequery.SystemContentEncoding:
 		v = m.ContentEncoding
-	case systemConnectionDeviceID:
+	case routequery.SystemConnectionDeviceID:
 		v = m.DeviceID
-	case systemMessageID:
+	case routequery.SystemConnectionDeviceGenerationID:
+		v = m.AuthGenerationID
+	case routequery.SystemConnectionAuthMethod:
+		v = m.AuthMethod
+	case routequery.SystemMessageID:
 		v = m.MessageID
-	case systemCorrelationID:
+	case routequery.SystemCorrelationID:
 		v = m.CorrelationID
-	case systemUserID:
+	case routequery.SystemUserID:
 		v = m.UserID
-	case systemEnqueuedTime:
+	case routequery.SystemEnqueuedTime:
 		if m.EnqueuedTime.IsZero() {
 			return "", false
 		}

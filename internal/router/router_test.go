@@ -145,6 +145,41 @@ func TestRoute(t *testing.T) {
 	}
 }
 
+// Conditions read every system property the record has, by IoT Hub's query
+// names.
+func TestSystemProperties(t *testing.T) {
+	conds := map[string]string{
+		"contentType":     "$contentType = 'application/json'",
+		"contentEncoding": "$CONTENTENCODING = 'utf-8'",
+		"device":          "$connectionDeviceId = 'd1'",
+		"generation":      "$connectionDeviceGenerationId = 'g-d1'",
+		"auth":            `$connectionAuthMethod = '` + telemetry.AuthMethodSAS + `'`,
+		"messageId":       "$messageId = 'm1'",
+		"correlationId":   "$correlationId = 'c1'",
+		"userId":          "$userId = 'u1'",
+		"enqueued":        "$enqueuedTime = '2026-11-27T11:59:59.000Z'",
+		"enqueuedOrder":   "$enqueuedTime < '2026-11-27T12:00:00Z'",
+		"module":          "IS_DEFINED($connectionModuleId)",
+	}
+	var def routing.Definition
+	for _, name := range slices.Sorted(maps.Keys(conds)) {
+		def.Routes = append(def.Routes, routing.Route{Name: name, Condition: conds[name], Endpoints: []string{routing.BuiltIn}})
+	}
+	def.Fallback.Disabled = true
+	h := newHarness(t, def, nil, nil)
+	h.handle(t, batch(rec{dev: "d1", id: "m1", cid: "c1", uid: "u1"}))
+	var matched []string
+	for k := range h.ledger.counts {
+		r, _, _ := strings.Cut(k, "/")
+		matched = append(matched, r)
+	}
+	slices.Sort(matched)
+	want := slices.DeleteFunc(slices.Sorted(maps.Keys(conds)), func(n string) bool { return n == "module" })
+	if !slices.Equal(matched, want) {
+		t.Fatalf("matched %v, want %v", matched, want)
+	}
+}
+
 // The routed message's fields: the device, the enqueued time, and the
 // record as it is when no enrichment applies.
 func TestRoutedMessage(t *testing.T) {
