@@ -87,7 +87,7 @@ func (c *cli) rootCmd() *cobra.Command {
 	_ = root.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(outputFormats, cobra.ShellCompDirectiveNoFileComp))
 	_ = root.MarkPersistentFlagFilename("state", "json")
 
-	root.AddCommand(c.localCmd(), c.deviceCmd(), c.caCmd(), c.sendCmd(), c.tailCmd(), c.c2dCmd(), c.feedbackCmd())
+	root.AddCommand(c.localCmd(), c.deviceCmd(), c.caCmd(), c.sendCmd(), c.tailCmd(), c.c2dCmd(), c.feedbackCmd(), c.routesCmd())
 	c.markRuns(root)
 	return root
 }

@@ -101,6 +101,7 @@ func Build(ctx context.Context, cfg config.Config, cl Clients, role Role, log *s
 		}
 		h.Deps.Telemetry = &d2c.Ingestor{Stream: stream, Now: now, RecordVersion: cfg.RecordVersion}
 	}
+	buildRouting(h, cfg, cl, role)
 	if err := buildC2D(ctx, h, cfg, cl, role, log, now); err != nil {
 		return nil, err
 	}

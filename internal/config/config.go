@@ -23,6 +23,7 @@ type Config struct {
 	DevicesTable  string
 	C2DTable      string
 	FeedbackTable string
+	RoutingTable  string
 
 	OwnerKeyName   string
 	OwnerKey       string // base64
@@ -94,6 +95,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		DevicesTable:   str(schema.EnvDevicesTable, schema.Devices.DefaultName),
 		C2DTable:       str(schema.EnvC2DTable, schema.C2D.DefaultName),
 		FeedbackTable:  str(schema.EnvFeedbackTable, schema.Feedback.DefaultName),
+		RoutingTable:   str(schema.EnvRoutingTable, schema.Routing.DefaultName),
 		OwnerKeyName:   str(schema.EnvOwnerKeyName, schema.OwnerPolicyName),
 		OwnerKey:       getenv(schema.EnvOwnerKey),
 		OwnerSecretARN: getenv(schema.EnvOwnerSecretARN),

@@ -25,6 +25,8 @@ func TestFromEnv(t *testing.T) {
 			func(c Config) bool {
 				return c.C2DDefaultTTL == 2*time.Minute && c.C2DMaxQueue == 1000 && c.AuthCacheTTL == 0 && c.DevicesTable == "t1"
 			}, false},
+		{"routing table", map[string]string{schema.EnvRoutingTable: "r1"}, func(c Config) bool { return c.RoutingTable == "r1" }, false},
+		{"routing table default", nil, func(c Config) bool { return c.RoutingTable == schema.Routing.DefaultName }, false},
 		{"cache size and request timeout", map[string]string{schema.EnvAuthCacheSize: "200000", schema.EnvRequestTimeout: "20s"},
 			func(c Config) bool { return c.AuthCacheSize == 200_000 && c.RequestTimeout == 20*time.Second }, false},
 		{"cache size 0", map[string]string{schema.EnvAuthCacheSize: "0"}, nil, true},

@@ -45,6 +45,8 @@ func Routes() []Route {
 		{"GET", "/messages/{sb}/feedback", ServiceSide},
 		{"DELETE", "/messages/{sb}/feedback/{lock}", ServiceSide},
 		{"POST", "/messages/{sb}/feedback/{lock}/abandon", ServiceSide},
+		// Beyond IoT Hub: the message router's counters and dead letters.
+		{"GET", "/devicehub/routing", ServiceSide},
 	}, append(twinRoutes(), caRoutes()...)...)
 }
 

@@ -20,7 +20,8 @@ func TestRoutesMatchMux(t *testing.T) {
 	var dev C2DDevice = struct{ C2DDevice }{}
 	var svc C2DService = struct{ C2DService }{}
 	var cas CARegistry = struct{ CARegistry }{}
-	_, s = newServer(Deps{Registry: reg, Telemetry: tel, C2DDevice: dev, C2DService: svc, Feedback: fb, CAs: cas})
+	var rs RoutingStats = struct{ RoutingStats }{}
+	_, s = newServer(Deps{Registry: reg, Telemetry: tel, C2DDevice: dev, C2DService: svc, Feedback: fb, CAs: cas, Routing: rs})
 	got := slices.Clone(s.patterns)
 	slices.Sort(got)
 	slices.Sort(want)

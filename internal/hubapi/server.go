@@ -48,6 +48,10 @@ type Deps struct {
 	Feedback   Feedback   // service feedback routes
 	Logger     *slog.Logger
 	Now        func() time.Time
+
+	// Routing serves the message router's statistics (service side,
+	// routing.go).
+	Routing RoutingStats
 }
 
 type server struct {
@@ -87,6 +91,7 @@ func newServer(d Deps) (http.Handler, *server) {
 	s.routeTwins(mux)
 	s.routeC2D(mux)
 	s.routeCAs(mux)
+	s.routeRouting(mux)
 	mux.HandleFunc("/", s.unrouted)
 	return s, s
 }

@@ -4,11 +4,14 @@ package schema
 //
 // Routing table, partition key "pk", sort key "sk":
 //
-//	pk "count#<route>"  sk "<endpoint>"   delivered / dead-lettered counters of
-//	                                      one route and endpoint (atomic ADD)
-//	pk "dead#<route>"   sk "<time>#<seq>" one dead letter: the routed message,
-//	                                      the endpoint and the reason; expires
-//	                                      after RoutingDeadLetterTTL
+//	pk "count"          sk "<route>#<endpoint>"  delivered / dead-lettered
+//	                    counters of one route and endpoint (atomic ADD); one
+//	                    partition, so one Query reads them all without the
+//	                    definition (the service function has none)
+//	pk "dead#<route>"   sk "<time>#<seq>#<endpoint>"  one dead letter: the
+//	                    routed message, the endpoint and the reason; <time>
+//	                    is the record's arrival, so a retried batch writes
+//	                    the same item; expires after RoutingDeadLetterDays
 //
 // Devices table, lifecycle events (IoT Hub's deviceLifecycleNotification):
 // a registry write that owes an event carries it on the device item (or on a
