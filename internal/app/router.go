@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -10,7 +9,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/devicehub/devicehub/internal/awsenv"
 	"github.com/devicehub/devicehub/internal/config"
+	"github.com/devicehub/devicehub/internal/endpoints"
+	"github.com/devicehub/devicehub/internal/registry"
 	"github.com/devicehub/devicehub/internal/router"
 	"github.com/devicehub/devicehub/internal/schema"
 	"github.com/devicehub/devicehub/shared/routing"
@@ -64,15 +66,12 @@ func buildRouting(h *Hub, cfg config.Config, cl Clients, role Role) {
 // and the local hub's stream poller call it.
 func NewRouter(cfg config.Config, rc RouterConfig, cl Clients, senders map[string]router.Sender, log *slog.Logger) (*router.Router, error) {
 	r, err := router.New(rc.Definition, router.Options{
-		Senders: senders,
-		// LEAD: Tags: &registry.DynamoStore{DB: cl.DynamoDB, Table:
-		// cfg.DevicesTable}, once its Tags method is merged; until then a
-		// definition that reads $twin fails here ("no tag reader").
-		Ledger:  NewRoutingStore(cfg, cl),
-		HubName: rc.HubName,
-		// LEAD: Permanent: endpoints.Permanent, once internal/endpoints is
-		// merged; until then every failure is transient.
-		Logger: log,
+		Senders:   senders,
+		Tags:      &registry.DynamoStore{DB: cl.DynamoDB, Table: cfg.DevicesTable},
+		Ledger:    NewRoutingStore(cfg, cl),
+		HubName:   rc.HubName,
+		Permanent: endpoints.Permanent,
+		Logger:    log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)
@@ -80,33 +79,27 @@ func NewRouter(cfg config.Config, rc RouterConfig, cl Clients, senders map[strin
 	return r, nil
 }
 
-// errNoSenders is EndpointSenders' answer until internal/endpoints is wired.
-var errNoSenders = errors.New("app: the router cannot deliver to custom endpoints yet: internal/endpoints is not wired in (app.EndpointSenders)")
-
 // EndpointSenders builds a sender for each of the definition's custom
-// endpoints, with clients from awsCfg (the built-in endpoint needs none).
-//
-// LEAD: after merging internal/endpoints, make router.Message an alias
-// (type Message = endpoints.Message) and replace the body with:
-//
-//	cl := endpoints.Clients{
-//		Kinesis: awsenv.Kinesis(awsCfg, ""), S3: awsenv.S3(awsCfg, ""),
-//		SQS: awsenv.SQS(awsCfg, ""), EventBridge: awsenv.EventBridge(awsCfg, ""),
-//	}
-//	out := map[string]router.Sender{}
-//	for _, ep := range def.Endpoints {
-//		s, err := endpoints.New(ep, cl)
-//		if err != nil {
-//			return nil, fmt.Errorf("app: %w", err)
-//		}
-//		out[ep.Name] = s
-//	}
-//	return out, nil
-func EndpointSenders(awsCfg aws.Config, def routing.Definition) (map[string]router.Sender, error) {
-	if len(def.Endpoints) > 0 {
-		return nil, errNoSenders
+// endpoints on clients c (the built-in endpoint needs none).
+func EndpointSenders(c endpoints.Clients, def routing.Definition) (map[string]router.Sender, error) {
+	out := make(map[string]router.Sender, len(def.Endpoints))
+	for _, ep := range def.Endpoints {
+		s, err := endpoints.New(ep, c)
+		if err != nil {
+			return nil, fmt.Errorf("app: %w", err)
+		}
+		out[ep.Name] = s
 	}
-	return map[string]router.Sender{}, nil
+	return out, nil
+}
+
+// AWSEndpointClients are the endpoint senders' clients on awsCfg, at AWS's
+// own endpoints (or the standard AWS_ENDPOINT_URL_* variables).
+func AWSEndpointClients(awsCfg aws.Config) endpoints.Clients {
+	return endpoints.Clients{
+		Kinesis: awsenv.Kinesis(awsCfg, ""), S3: awsenv.S3(awsCfg, ""),
+		SQS: awsenv.SQS(awsCfg, ""), EventBridge: awsenv.EventBridge(awsCfg, ""),
+	}
 }
 
 // RouterFromEnvironment builds the router function's router: the
@@ -120,7 +113,7 @@ func RouterFromEnvironment(ctx context.Context, log *slog.Logger) (*router.Route
 	if err != nil {
 		return nil, err
 	}
-	senders, err := EndpointSenders(awsCfg, rc.Definition)
+	senders, err := EndpointSenders(AWSEndpointClients(awsCfg), rc.Definition)
 	if err != nil {
 		return nil, err
 	}

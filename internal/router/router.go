@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/devicehub/devicehub/internal/endpoints"
+
 	"github.com/devicehub/devicehub/shared/iothub"
 	"github.com/devicehub/devicehub/shared/routequery"
 	"github.com/devicehub/devicehub/shared/routing"
@@ -31,14 +33,8 @@ const (
 	maxReserve = 3 * time.Second
 )
 
-// Message is one routed message for an endpoint; it has the fields of
-// internal/endpoints.Message.
-type Message struct {
-	DeviceID string
-	UniqueID string    // the message id if set, else the record's sequence number
-	Time     time.Time // the message's enqueued time
-	Data     []byte    // the telemetry record (enriched for the endpoint)
-}
+// Message is one routed message for an endpoint.
+type Message = endpoints.Message
 
 // Sender delivers messages to one endpoint (internal/endpoints).
 type Sender interface {
