@@ -20,7 +20,8 @@ file the other commands read. Ctrl-C stops everything it started. This is what
 		Example: `  devicehub local
   devicehub local --port 9000
   devicehub local --port 0 --state /tmp/hub.json   # a free port; scripts read the URL from the state file
-  devicehub local --tls                             # HTTPS, for X.509 devices (docs/X509.md)`,
+  devicehub local --tls                             # HTTPS, for X.509 devices (docs/X509.md)
+  devicehub local --routes infra/routes.example.json # message routing (docs/ROUTING.md)`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			root, err := emulator.FindRoot(c.getwd())
@@ -37,6 +38,7 @@ file the other commands read. Ctrl-C stops everything it started. This is what
 	f.StringVar(&o.HostName, "host", "localhost", "host name devices put in connection strings")
 	f.IntVar(&o.KinesisPort, "kinesis-port", 0, "Kinesis emulator port (0 picks a free one)")
 	f.IntVar(&o.DynamoDBPort, "dynamodb-port", 0, "DynamoDB emulator port (0 picks a free one)")
+	f.StringVar(&o.Routes, "routes", "", "routing definition file (docs/ROUTING.md): creates its endpoints on the emulators and runs the router on the telemetry stream")
 	f.BoolVar(&o.TLS, "tls", false, "serve HTTPS with a certificate issued at start (its CA is written next to the state file) and accept X.509 device certificates")
 	return cmd
 }

@@ -26,7 +26,9 @@ import (
 	"github.com/devicehub/devicehub/internal/emulator"
 	"github.com/devicehub/devicehub/internal/provision"
 	"github.com/devicehub/devicehub/internal/registry"
+	"github.com/devicehub/devicehub/internal/router"
 	"github.com/devicehub/devicehub/internal/schema"
+	"github.com/devicehub/devicehub/shared/routing"
 	"github.com/devicehub/devicehub/shared/sas"
 )
 
@@ -41,6 +43,10 @@ type State struct {
 	StreamName            string            `json:"streamName"`
 	Tables                map[string]string `json:"tables"`
 	PID                   int               `json:"pid"`
+	// S3Endpoint is the S3 emulator's URL when a route has an S3 endpoint.
+	S3Endpoint string `json:"s3Endpoint,omitempty"`
+	// Endpoints names each routing endpoint's local resource.
+	Endpoints map[string]string `json:"endpoints,omitempty"`
 	// TLSCAFile is, with Options.TLS, the PEM of the CA that issued the
 	// hub's server certificate: clients trust it (the SDKs' ca option).
 	TLSCAFile string `json:"tlsCaFile,omitempty"`
@@ -80,6 +86,10 @@ type Options struct {
 	// asks clients for a certificate, which the hub's own code verifies
 	// against the registry (X.509 devices); see tls.go.
 	TLS bool
+	// Routes is a routing definition file (shared/routing JSON, the one the
+	// stack's `-c routes=` takes): its endpoints are created on the
+	// emulators and the router runs on the telemetry stream.
+	Routes string
 }
 
 // Run starts everything and blocks until ctx ends, then stops all it started.
@@ -100,6 +110,15 @@ func Run(ctx context.Context, o Options) error {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
+	var def routing.Definition
+	if o.Routes != "" {
+		var err error
+		// A bad definition (a condition that does not parse, with its
+		// position) stops the start before anything runs.
+		if def, err = routing.Load(o.Routes); err != nil {
+			return err
+		}
+	}
 	if err := emulator.Install(ctx, o.Root, os.Stderr); err != nil {
 		return err
 	}
@@ -111,6 +130,9 @@ func Run(ctx context.Context, o Options) error {
 
 	key := registry.NewKey()
 	vars := map[string]string{schema.EnvHubHost: o.HostName, schema.EnvOwnerKey: key}
+	if def.HasLifecycleRoutes() {
+		vars[schema.EnvLifecycleEvents] = "1"
+	}
 	cfg, err := config.FromEnv(func(k string) string {
 		if v, ok := vars[k]; ok {
 			return v
@@ -125,13 +147,25 @@ func Run(ctx context.Context, o Options) error {
 	if err := provision.CreateStream(ctx, cl.Kinesis, cfg.StreamName, 2); err != nil {
 		return err
 	}
-	names := map[string]string{schema.Devices.ID: cfg.DevicesTable, schema.C2D.ID: cfg.C2DTable, schema.Feedback.ID: cfg.FeedbackTable}
+	names := map[string]string{schema.Devices.ID: cfg.DevicesTable, schema.C2D.ID: cfg.C2DTable, schema.Feedback.ID: cfg.FeedbackTable, schema.Routing.ID: cfg.RoutingTable}
 	if err := provision.CreateTables(ctx, cl.DynamoDB, schema.Tables(), names); err != nil {
 		return err
 	}
 	hub, err := app.Build(ctx, cfg, cl, app.All, o.Log, nil)
 	if err != nil {
 		return err
+	}
+	var routes *localRouting
+	if !def.Empty() {
+		if routes, err = startRouting(ctx, def, cfg, cl, o.Log); err != nil {
+			return err
+		}
+		// The statistics list every route of the definition, zeros included.
+		hub.Deps.Routing = &router.Stats{Store: app.NewRoutingStore(cfg, cl), Definition: routes.def}
+		feedCtx, stopFeed := context.WithCancel(ctx)
+		go routes.run(feedCtx, o.Log)
+		defer routes.stop()
+		defer stopFeed()
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(o.Port))
 	if err != nil {
@@ -169,6 +203,9 @@ func Run(ctx context.Context, o Options) error {
 		Region: awsCfg.Region, KinesisEndpoint: emu.Kinesis, DynamoDBEndpoint: emu.DynamoDB,
 		StreamName: cfg.StreamName, Tables: names, PID: os.Getpid(), TLSCAFile: caFile,
 	}
+	if routes != nil {
+		st.S3Endpoint, st.Endpoints = routes.s3, routes.resources()
+	}
 	if err := writeState(o.StateFile, st); err != nil {
 		return err
 	}
@@ -180,6 +217,15 @@ func Run(ctx context.Context, o Options) error {
 			st.URL, st.OwnerConnectionString, st.KinesisEndpoint, st.StreamName, st.DynamoDBEndpoint, o.StateFile)
 		if caFile != "" {
 			fmt.Fprintf(o.Out, "  TLS CA (clients trust it): %s  (client certificates: X.509 devices)\n", caFile)
+		}
+		if routes != nil {
+			fmt.Fprintf(o.Out, "  routes:                   %d from %s ('devicehub routes' shows counts)\n", len(def.Routes), o.Routes)
+			for _, ep := range routes.def.Endpoints {
+				fmt.Fprintf(o.Out, "    endpoint %-16s %s\n", ep.Name, st.Endpoints[ep.Name])
+			}
+			if st.S3Endpoint != "" {
+				fmt.Fprintf(o.Out, "  S3 emulator:              %s\n", st.S3Endpoint)
+			}
 		}
 	}
 	if o.Ready != nil {
