@@ -21,7 +21,7 @@ file the other commands read. Ctrl-C stops everything it started. This is what
   devicehub local --port 9000
   devicehub local --port 0 --state /tmp/hub.json   # a free port; scripts read the URL from the state file
   devicehub local --tls                             # HTTPS, for X.509 devices (docs/X509.md)
-  devicehub local --routes infra/routes.example.json # message routing (docs/ROUTING.md)`,
+  devicehub local --routes infra/routes.local.json   # message routing (docs/ROUTING.md)`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			root, err := emulator.FindRoot(c.getwd())
