@@ -39,7 +39,7 @@ func TestFunctionsUnderRuntimeEmulator(t *testing.T) {
 
 	cfg := env.Config
 	vars := functionEnv(env, "info")
-	if len(schema.Tables()) != 3 {
+	if len(schema.Tables()) != 4 {
 		t.Fatalf("schema has %d tables; pass every table's name in functionEnv", len(schema.Tables()))
 	}
 	fns := map[string]*emulator{}
@@ -174,6 +174,7 @@ func functionEnv(env *testenv.Env, logLevel string, more ...string) []string {
 		schema.Devices.EnvVar + "=" + cfg.DevicesTable,
 		schema.C2D.EnvVar + "=" + cfg.C2DTable,
 		schema.Feedback.EnvVar + "=" + cfg.FeedbackTable,
+		schema.Routing.EnvVar + "=" + cfg.RoutingTable,
 		// No Secrets Manager emulator: the key itself, which is what the
 		// functions resolve the secret into.
 		schema.EnvOwnerKeyName + "=" + cfg.OwnerKeyName,
