@@ -19,9 +19,9 @@ tools: $(TOOLS)/node_modules/.package-lock.json
 $(TOOLS)/node_modules/.package-lock.json: $(TOOLS)/package-lock.json
 	npm ci --ignore-scripts --no-audit --no-fund --prefix $(TOOLS)
 
-## run: start emulators, create the stream and tables, serve the hub on 127.0.0.1:$(PORT)
+## run: start emulators, create the stream and tables, serve the hub on 127.0.0.1:$(PORT); more flags via RUN_ARGS (e.g. RUN_ARGS='--routes infra/routes.local.json')
 run: tools
-	$(GO) run ./cmd/devicehub local --port $(PORT)
+	$(GO) run ./cmd/devicehub local --port $(PORT) $(RUN_ARGS)
 
 ## test: vet, staticcheck (pinned in go.mod's tool block), gofmt, unit, integration (emulators) and end-to-end (Azure IoT SDK) tests
 test: tools
