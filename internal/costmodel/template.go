@@ -132,6 +132,11 @@ func ReadTemplate(name string, raw []byte) (Stack, error) {
 				}
 			}
 		case "AWS::Kinesis::Stream":
+			// The telemetry stream (Hub/Telemetry), not a routing endpoint's
+			// (Hub/MessageRouting/Endpoints/...), which the routing figures price.
+			if !strings.Contains(id, schema.Telemetry.ID) || strings.Contains(id, "MessageRouting") {
+				continue
+			}
 			s.Stream.RetentionHours = 24
 			if h, ok := p["RetentionPeriodHours"].(float64); ok {
 				s.Stream.RetentionHours = h
