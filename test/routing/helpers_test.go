@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	kinesistypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
@@ -222,6 +223,18 @@ func (h *hub) startRouter(o routerOptions) *routerProcess {
 	p := &process{http: awshttp.NewBuildableClient(), cancel: cancel}
 	cfg := awsenv.Static("us-east-1")
 	cfg.HTTPClient = p
+	// A dead process retries nothing: the SDK's standard retryer, but not
+	// for the requests a killed process refuses.
+	cfg.Retryer = func() aws.Retryer {
+		return retry.NewStandard(func(o *retry.StandardOptions) {
+			o.Retryables = append([]retry.IsErrorRetryable{retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
+				if errors.Is(err, errKilled) {
+					return aws.FalseTernary
+				}
+				return aws.UnknownTernary
+			})}, o.Retryables...)
+		})
+	}
 	kinesisURL, dynamoURL := testenv.Endpoints()
 	cl := app.Clients{Kinesis: awsenv.Kinesis(cfg, kinesisURL), DynamoDB: awsenv.DynamoDB(cfg, dynamoURL)}
 	ec := endpoints.Clients{Kinesis: cl.Kinesis, S3: awsenv.S3(cfg, testenv.S3Endpoint())}
