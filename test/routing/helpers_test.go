@@ -168,13 +168,17 @@ func (h *hub) device(id string, tags map[string]any) *hubclient.Client {
 // of a feeder and its router (endpoints, tags, ledger, checkpoints, the
 // telemetry stream) goes through it. kill is the process's death: no
 // request leaves it any more, and its feeder's context ends. A request in
-// flight completes rather than being aborted, since kinesalite and dynalite
-// die of a request cut mid-body (streamfeed's detached calls say the same).
+// flight completes (within requestTimeout) rather than being aborted, since
+// kinesalite and dynalite die of a request cut mid-body (streamfeed's
+// detached calls say the same).
 type process struct {
 	http   aws.HTTPClient
 	dead   atomic.Bool
 	cancel context.CancelFunc
 }
+
+// requestTimeout bounds one request of a process.
+const requestTimeout = 30 * time.Second
 
 var errKilled = errors.New("the router process was killed")
 
@@ -182,7 +186,25 @@ func (p *process) Do(req *http.Request) (*http.Response, error) {
 	if p.dead.Load() {
 		return nil, errKilled
 	}
-	return p.http.Do(req.WithContext(context.WithoutCancel(req.Context())))
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(req.Context()), requestTimeout)
+	resp, err := p.http.Do(req.WithContext(ctx))
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	resp.Body = cancelOnClose{resp.Body, cancel}
+	return resp, nil
+}
+
+// cancelOnClose ends a request's context once its response is read.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c cancelOnClose) Close() error {
+	defer c.cancel()
+	return c.ReadCloser.Close()
 }
 
 func (p *process) kill() {
