@@ -43,6 +43,10 @@ func TestPolicyTokenScope(t *testing.T) {
 		{"c2d dead letters", http.MethodGet, "/devices/A/c2d/deadletters", nil, nil, []string{"hub-wide", "own device", "all devices"}},
 		{"c2d requeue", http.MethodPost, "/devices/A/c2d/deadletters/m1/requeue", nil, nil, []string{"hub-wide", "own device", "all devices"}},
 		{"feedback", http.MethodGet, "/messages/serviceBound/feedback", nil, nil, []string{"hub-wide"}},
+		// The twin's resource is /twins/{id}, not under /devices/{id}.
+		{"twin get", http.MethodGet, "/twins/A", nil, nil, []string{"hub-wide"}},
+		{"twin tags patch", http.MethodPatch, "/twins/A", nil, []byte(`{"tags":{"site":"x"}}`), []string{"hub-wide"}},
+		{"routing statistics", http.MethodGet, "/devicehub/routing", nil, nil, []string{"hub-wide"}},
 	}
 	for _, rt := range routes {
 		for scope, sr := range scopes {
