@@ -78,6 +78,9 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+// registryReads is the bill line of the device-key reads.
+const registryReads = "registry reads (device keys)"
+
 // Line is one item of a monthly bill.
 type Line struct {
 	Service string
@@ -243,7 +246,7 @@ func Estimate(s Stack, p Prices, m Measured, o Options, f Profile) Bill {
 	if o.EventualReads {
 		readUnits = 0.5
 	}
-	add("DynamoDB", "registry reads (device keys)", deviceReqs*(1-b.CacheHit)*readUnits/million*p.DynamoRRUPerMillion)
+	add("DynamoDB", registryReads, deviceReqs*(1-b.CacheHit)*readUnits/million*p.DynamoRRUPerMillion)
 	add("DynamoDB", "C2D lifecycles", lifecycles*(m.LifecycleWCU*p.DynamoWRUPerMillion+m.LifecycleRCU*p.DynamoRRUPerMillion)/million)
 	add("DynamoDB", "sweeps (every index shard, eventually consistent)", s.SweepsPerMonth*schema.C2DShards*0.5/million*p.DynamoRRUPerMillion)
 	add("DynamoDB", "storage and point-in-time recovery", f.Devices*o.DeviceBytes/gib*(p.DynamoStorageGBMonth+p.DynamoPITRGBMonth))

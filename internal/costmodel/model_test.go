@@ -276,3 +276,26 @@ func TestReadTemplate(t *testing.T) {
 		t.Error("a template without the hub's functions was read")
 	}
 }
+
+// A monthly target that the per-request lines alone nearly take is
+// reported as the design's floor; one they do not approach is not.
+func TestFloor(t *testing.T) {
+	bill := Bill{Requests: 43.8e9, Lines: []Line{
+		{Service: "Lambda", What: "requests", Month: 8760},
+		{Service: "DynamoDB", What: registryReads, Month: 2737.5},
+		{Service: "Kinesis", What: "records", Month: 843},
+	}}
+	monthly := Target{Limit: 12_500, Unit: "$/month"}
+	got := floor(monthly, bill)
+	for _, want := range []string{"43,800,000,000 requests", "$8,760", "$2,738", "$11,498 of the $12,500"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("floor = %q, want it to hold %q", got, want)
+		}
+	}
+	if got := floor(Target{Limit: 100_000, Unit: "$/month"}, bill); got != "" {
+		t.Errorf("floor under a far limit = %q, want none", got)
+	}
+	if got := floor(Target{Limit: 1.3, Unit: "$/M"}, bill); got != "" {
+		t.Errorf("floor of a per-million target = %q, want none", got)
+	}
+}

@@ -117,7 +117,30 @@ func why(t Target, v Verdict, best Bill, p Prices, m Measured, o Options, stacks
 	for _, it := range items {
 		parts = append(parts, fmt.Sprintf("%s $%s", it.service, money(it.cost)))
 	}
-	return fmt.Sprintf("best is %s at $%s%s, $%s over: %s", v.Best, money(v.Value), unit, money(v.Value-t.Limit), strings.Join(parts, ", "))
+	msg := fmt.Sprintf("best is %s at $%s%s, $%s over: %s", v.Best, money(v.Value), unit, money(v.Value-t.Limit), strings.Join(parts, ", "))
+	return msg + floor(t, best)
+}
+
+// floor says when a miss is the design's, not a setting's: every device
+// request is one Lambda invocation and, unless the key cache hits, one
+// registry read, whatever the stack's configuration. When those two lines
+// alone take the limit, no configuration of this design meets it.
+func floor(t Target, best Bill) string {
+	var invoke, read float64
+	for _, l := range best.Lines {
+		switch {
+		case l.Service == "Lambda" && l.What == "requests":
+			invoke += l.Month
+		case l.Service == "DynamoDB" && l.What == registryReads:
+			read += l.Month
+		}
+	}
+	if t.Unit != "$/month" || invoke+read < 0.8*t.Limit {
+		return ""
+	}
+	return fmt.Sprintf("; the design's floor: %s requests a month are as many Lambda invocations ($%s at the request price alone) and, with %.0f%% key cache hits, registry reads ($%s): $%s of the $%s before compute, stream and transfer. "+
+		"Meeting it needs fewer requests per message (batches: see \"batches of 100\") or authentication without a registry read per request, not a setting",
+		commas(fmt.Sprintf("%.0f", best.Requests)), money(invoke), best.CacheHit*100, money(read), money(invoke+read), money(t.Limit))
 }
 
 // money formats dollars with the precision a figure needs.
