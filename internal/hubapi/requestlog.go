@@ -49,10 +49,22 @@ func (rq *requestInfo) ID() string {
 	return rq.id
 }
 
+type gatewayIDKey struct{}
+
+// WithGatewayRequestID returns ctx carrying the request id API Gateway gave
+// the request, for a Lambda adapter that does not put httpadapter's request
+// context on it (internal/app's payload 2.0 adapter).
+func WithGatewayRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, gatewayIDKey{}, id)
+}
+
 // gatewayRequestID returns the id API Gateway gave the request: HTTP API
 // (payload 2.0) and REST API (payload 1.0) events both carry it in
-// requestContext.requestId.
+// requestContext.requestId, which the Lambda adapters put on the context.
 func gatewayRequestID(ctx context.Context) string {
+	if id, ok := ctx.Value(gatewayIDKey{}).(string); ok {
+		return id
+	}
 	if rc, ok := core.GetAPIGatewayV2ContextFromContext(ctx); ok {
 		return rc.RequestID
 	}

@@ -1,0 +1,761 @@
+package app
+
+// A purpose-built reader of API Gateway's HTTP API (payload 2.0) event, for
+// the ingress hot path. encoding/json decodes the event into
+// events.APIGatewayV2HTTPRequest by reflection, builds maps of its headers
+// and copies the body string twice; on a warm function that was a third of
+// an invocation's time and most of its allocations (BENCHMARKS.md). This
+// reader takes exactly what httpadapter's EventToRequest reads (the request
+// line, headers, cookies, body and the ids), unescapes the strings into one
+// buffer, and validates the rest of the event as encoding/json would.
+//
+// It reads only a well-formed event that encoding/json would decode without
+// error and without its lossy repairs; for anything else (invalid JSON, a
+// value of the wrong type, a key given twice or spelt in another case,
+// invalid UTF-8 or an unpaired surrogate in a string it reads, a null where
+// a string is expected, queryStringParameters without rawQueryString) it
+// reports false and the caller takes the encoding/json path, which answers
+// exactly as before. TestEventV2MatchesEncodingJSON and FuzzEventV2 hold the
+// two to the same result.
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"math"
+	"math/bits"
+	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	"github.com/aws/aws-lambda-go/events"
+)
+
+// v2Event is what the adapter reads of an event. Its strings share one
+// allocation (the arena); body is decoded into a buffer the caller owns.
+type v2Event struct {
+	rawPath, rawQuery                             string
+	method, path, domainName, sourceIP, requestID string
+	cookies                                       []string
+	headers                                       []v2Header // in document order
+	body                                          []byte     // the JSON string's bytes, still base64 when bodyBase64
+	bodyBase64                                    bool
+	queryParams                                   bool // a non-empty queryStringParameters object
+}
+
+// v2Header is one member of the event's headers object.
+type v2Header struct {
+	name, value string
+}
+
+// maxSkipDepth bounds the nesting of values the reader skips; deeper ones go
+// to encoding/json (which allows 10,000 levels).
+const maxSkipDepth = 64
+
+// eventReader reads one event. Its fields are reused between events (it is
+// pooled with the adapter's scratch space); arena is not: the strings it
+// hands out live on in the request.
+type eventReader struct {
+	b     []byte
+	i     int
+	arena strings.Builder
+	ev    v2Event
+	spans [][2]int // the header names read so far, to refuse a repeated one
+}
+
+// Keys of the event, as events.APIGatewayV2HTTPRequest names them. A key
+// that is none of these but equals one of them ignoring case would be
+// matched by encoding/json: the reader leaves such events to it.
+var (
+	topKeys     = []string{"version", "routeKey", "rawPath", "rawQueryString", "cookies", "headers", "queryStringParameters", "pathParameters", "requestContext", "stageVariables", "body", "isBase64Encoded"}
+	contextKeys = []string{"routeKey", "accountId", "stage", "requestId", "authorizer", "apiId", "domainName", "domainPrefix", "time", "timeEpoch", "http", "authentication"}
+	httpKeys    = []string{"method", "path", "protocol", "sourceIp", "userAgent"}
+	// The mTLS authentication is a tree of strings: the reader checks it
+	// itself (encoding/json would take a quarter of the invocation).
+	authenticationKeys = []string{"clientCert"}
+	clientCertKeys     = []string{"clientCertPem", "issuerDN", "serialNumber", "subjectDN", "validity"}
+	validityKeys       = []string{"notAfter", "notBefore"}
+)
+
+// read reads b into r.ev. bodyBuf is reused for the body when large enough.
+func (r *eventReader) read(b, bodyBuf []byte) bool {
+	r.b, r.i = b, 0
+	r.ev = v2Event{headers: r.ev.headers[:0], cookies: nil, body: bodyBuf[:0]}
+	r.arena.Reset()
+	// Every string the reader keeps is shorter than its escaped form in the
+	// event, so one arena the size of the event (less the body, sized later)
+	// holds them all.
+	r.arena.Grow(min(len(b), 4096))
+	r.ws()
+	if !r.object(levelTop) {
+		return false
+	}
+	// json.Decoder, which aws-lambda-go decodes with, reads one value and
+	// ignores what follows it; the reader takes only whitespace there.
+	r.ws()
+	return r.i == len(r.b)
+}
+
+// Levels of the event's objects that the reader knows the keys of.
+const (
+	levelTop = iota
+	levelContext
+	levelHTTP
+	levelAuthentication
+	levelClientCert
+	levelValidity
+)
+
+var levelKeys = [...][]string{
+	levelTop: topKeys, levelContext: contextKeys, levelHTTP: httpKeys,
+	levelAuthentication: authenticationKeys, levelClientCert: clientCertKeys, levelValidity: validityKeys,
+}
+
+// object reads an object of level; a null is an empty object (a zero
+// struct).
+func (r *eventReader) object(level int) bool {
+	keys := levelKeys[level]
+	if r.literal("null") {
+		return true
+	}
+	if !r.next('{') {
+		return false
+	}
+	seen := uint32(0)
+	r.ws()
+	if r.next('}') {
+		return true
+	}
+	for {
+		r.ws()
+		k, ok := r.key(keys)
+		if !ok {
+			return false
+		}
+		r.ws()
+		if !r.next(':') {
+			return false
+		}
+		r.ws()
+		if k >= 0 {
+			if seen&(1<<k) != 0 {
+				return false // a key given twice: encoding/json merges maps, keeps the last string
+			}
+			seen |= 1 << k
+			if !r.member(level, k) {
+				return false
+			}
+		} else if !r.skip() {
+			return false
+		}
+		r.ws()
+		if r.next(',') {
+			continue
+		}
+		return r.next('}')
+	}
+}
+
+// key reads an object key and returns its index in keys, or -1 for a key
+// encoding/json ignores. It fails for escaped or non-ASCII keys and for keys
+// equal to a known one ignoring case.
+func (r *eventReader) key(keys []string) (int, bool) {
+	start, end, plain, ok := r.rawString()
+	if !ok || !plain {
+		return 0, false
+	}
+	k := r.b[start:end]
+	for i, name := range keys {
+		if string(k) == name {
+			return i, true
+		}
+	}
+	for _, c := range k {
+		if c >= utf8.RuneSelf {
+			return 0, false
+		}
+	}
+	for _, name := range keys {
+		if bytes.EqualFold(k, []byte(name)) {
+			return 0, false
+		}
+	}
+	return -1, true
+}
+
+// member reads the value of the known key k of an object of level.
+func (r *eventReader) member(level, k int) bool {
+	switch level {
+	case levelContext:
+		return r.contextMember(k)
+	case levelHTTP:
+		return r.httpMember(k)
+	case levelAuthentication:
+		return r.object(levelClientCert)
+	case levelClientCert:
+		if clientCertKeys[k] == "validity" {
+			return r.object(levelValidity)
+		}
+		return r.skipString()
+	case levelValidity:
+		return r.skipString()
+	}
+	ev := &r.ev
+	switch topKeys[k] {
+	case "rawPath":
+		return r.str(&ev.rawPath)
+	case "rawQueryString":
+		return r.str(&ev.rawQuery)
+	case "cookies":
+		return r.cookies()
+	case "headers":
+		return r.headers()
+	case "queryStringParameters":
+		n, ok := r.stringMap()
+		ev.queryParams = n > 0
+		return ok
+	case "pathParameters", "stageVariables":
+		_, ok := r.stringMap()
+		return ok
+	case "requestContext":
+		return r.object(levelContext)
+	case "body":
+		return r.body()
+	case "isBase64Encoded":
+		switch {
+		case r.literal("true"):
+			ev.bodyBase64 = true
+		case r.literal("false"):
+			ev.bodyBase64 = false
+		default:
+			return r.literal("null")
+		}
+		return true
+	}
+	return r.skipString() // version, routeKey
+}
+
+func (r *eventReader) contextMember(k int) bool {
+	switch contextKeys[k] {
+	case "requestId":
+		return r.str(&r.ev.requestID)
+	case "domainName":
+		return r.str(&r.ev.domainName)
+	case "timeEpoch":
+		return r.int64()
+	case "http":
+		return r.object(levelHTTP)
+	case "authorizer":
+		var a *events.APIGatewayV2HTTPRequestContextAuthorizerDescription
+		return r.typed(&a)
+	case "authentication":
+		return r.object(levelAuthentication)
+	}
+	return r.skipString()
+}
+
+func (r *eventReader) httpMember(k int) bool {
+	switch httpKeys[k] {
+	case "method":
+		return r.str(&r.ev.method)
+	case "path":
+		return r.str(&r.ev.path)
+	case "sourceIp":
+		return r.str(&r.ev.sourceIP)
+	}
+	return r.skipString()
+}
+
+// typed checks a value the adapter does not use but whose type
+// encoding/json would check (the authorizer, absent on the device routes)
+// by decoding it with encoding/json.
+func (r *eventReader) typed(v any) bool {
+	start := r.i
+	if !r.skip() {
+		return false
+	}
+	return json.Unmarshal(r.b[start:r.i], v) == nil
+}
+
+// headers reads the headers object in document order. A name given twice
+// goes to encoding/json, whose map keeps the last value.
+func (r *eventReader) headers() bool {
+	if r.literal("null") {
+		return true
+	}
+	if !r.next('{') {
+		return false
+	}
+	r.spans = r.spans[:0]
+	r.ws()
+	if r.next('}') {
+		return true
+	}
+	for {
+		r.ws()
+		start, end, plain, ok := r.rawString()
+		if !ok || !plain {
+			return false
+		}
+		for _, s := range r.spans {
+			if string(r.b[s[0]:s[1]]) == string(r.b[start:end]) {
+				return false
+			}
+		}
+		r.spans = append(r.spans, [2]int{start, end})
+		r.ws()
+		if !r.next(':') {
+			return false
+		}
+		r.ws()
+		var h v2Header
+		h.name = r.keep(r.b[start:end])
+		if !r.str(&h.value) {
+			return false
+		}
+		r.ev.headers = append(r.ev.headers, h)
+		r.ws()
+		if r.next(',') {
+			continue
+		}
+		return r.next('}')
+	}
+}
+
+// stringMap checks an object of strings and counts its members.
+func (r *eventReader) stringMap() (int, bool) {
+	if r.literal("null") {
+		return 0, true
+	}
+	if !r.next('{') {
+		return 0, false
+	}
+	n := 0
+	r.ws()
+	if r.next('}') {
+		return 0, true
+	}
+	for {
+		r.ws()
+		if !r.skipString() {
+			return 0, false
+		}
+		r.ws()
+		if !r.next(':') {
+			return 0, false
+		}
+		r.ws()
+		if !r.skipString() {
+			return 0, false
+		}
+		n++
+		r.ws()
+		if r.next(',') {
+			continue
+		}
+		return n, r.next('}')
+	}
+}
+
+func (r *eventReader) cookies() bool {
+	if r.literal("null") {
+		r.ev.cookies = nil
+		return true
+	}
+	if !r.next('[') {
+		return false
+	}
+	r.ws()
+	if r.next(']') {
+		return true
+	}
+	for {
+		r.ws()
+		var c string
+		if !r.str(&c) {
+			return false
+		}
+		r.ev.cookies = append(r.ev.cookies, c)
+		r.ws()
+		if r.next(',') {
+			continue
+		}
+		return r.next(']')
+	}
+}
+
+// body decodes the body string into r.ev.body.
+func (r *eventReader) body() bool {
+	if r.literal("null") {
+		return true
+	}
+	start, end, plain, ok := r.rawString()
+	if !ok {
+		return false
+	}
+	raw := r.b[start:end]
+	if plain {
+		r.ev.body = append(r.ev.body, raw...)
+		return true
+	}
+	var ok2 bool
+	r.ev.body, ok2 = appendUnquoted(r.ev.body, raw)
+	return ok2
+}
+
+// str reads a string into the arena. A null is the empty string: the reader
+// fills a zero event, and refuses a key given twice.
+func (r *eventReader) str(dst *string) bool {
+	if r.literal("null") {
+		*dst = ""
+		return true
+	}
+	start, end, plain, ok := r.rawString()
+	if !ok {
+		return false
+	}
+	raw := r.b[start:end]
+	if plain {
+		*dst = r.keep(raw)
+		return true
+	}
+	if r.arena.Cap()-r.arena.Len() < len(raw) {
+		r.arena.Grow(max(len(raw), 1024))
+	}
+	at := r.arena.Len()
+	var buf [256]byte
+	dec, ok := appendUnquoted(buf[:0], raw)
+	if !ok {
+		return false
+	}
+	r.arena.Write(dec)
+	*dst = r.arena.String()[at:]
+	return true
+}
+
+// keep copies s into the arena and returns it as a string. A strings.Builder
+// never rewrites bytes it has handed out, so the strings stay valid when it
+// grows.
+func (r *eventReader) keep(s []byte) string {
+	if len(s) == 0 {
+		return ""
+	}
+	if r.arena.Cap()-r.arena.Len() < len(s) {
+		r.arena.Grow(max(len(s), 1024))
+	}
+	at := r.arena.Len()
+	r.arena.Write(s)
+	return r.arena.String()[at:]
+}
+
+// rawString reads a string and returns the bounds of its contents; plain
+// reports that they need no unescaping (no escape, printable ASCII or valid
+// UTF-8). Invalid UTF-8, which encoding/json would replace with U+FFFD, fails.
+func (r *eventReader) rawString() (start, end int, plain, ok bool) {
+	if !r.next('"') {
+		return 0, 0, false, false
+	}
+	start = r.i
+	plain = true
+	b := r.b
+	for {
+		r.i += plainRun(b[r.i:])
+		if r.i >= len(b) {
+			return 0, 0, false, false
+		}
+		switch c := b[r.i]; {
+		case c == '"':
+			end = r.i
+			r.i++
+			return start, end, plain, true
+		case c == '\\':
+			plain = false
+			if r.i+1 >= len(b) {
+				return 0, 0, false, false
+			}
+			switch b[r.i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				r.i += 2
+			case 'u':
+				if _, ok := hex4(b[r.i+2:]); !ok {
+					return 0, 0, false, false
+				}
+				r.i += 6
+			default:
+				return 0, 0, false, false
+			}
+		case c < 0x20:
+			return 0, 0, false, false
+		default: // c >= utf8.RuneSelf
+			rn, size := utf8.DecodeRune(b[r.i:])
+			if rn == utf8.RuneError && size == 1 {
+				return 0, 0, false, false
+			}
+			r.i += size
+		}
+	}
+}
+
+// plainRun returns the length of b's prefix of bytes that stand for
+// themselves in a JSON string: printable ASCII other than '"' and '\\'. It
+// tests eight bytes at a time; the bodies of batches are long runs of base64.
+func plainRun(b []byte) int {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		q := x ^ ('"' * ones)
+		s := x ^ ('\\' * ones)
+		// A byte of t has its high bit set where x's byte is below 0x20,
+		// or is '"' or '\\' (a zero byte of q or s), or is 0x80 or above.
+		t := (x - 0x20*ones) | (q - ones) | (s - ones) | x
+		if t&highs != 0 {
+			// The subtraction borrows only upwards from a byte that hit,
+			// so the lowest flagged byte is exact.
+			return i + bits.TrailingZeros64(t&highs)/8
+		}
+	}
+	for ; i < len(b); i++ {
+		if c := b[i]; c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
+			break
+		}
+	}
+	return i
+}
+
+// appendUnquoted appends the unescaped contents of a JSON string (quotes
+// removed, syntax already checked by rawString), failing where encoding/json
+// would substitute U+FFFD: an unpaired surrogate.
+func appendUnquoted(dst, s []byte) ([]byte, bool) {
+	for i := 0; i < len(s); {
+		n := plainRun(s[i:])
+		dst = append(dst, s[i:i+n]...)
+		i += n
+		if i == len(s) {
+			break
+		}
+		c := s[i]
+		if c != '\\' {
+			// Valid UTF-8 (rawString checked it): copy the sequence.
+			_, size := utf8.DecodeRune(s[i:])
+			dst = append(dst, s[i:i+size]...)
+			i += size
+			continue
+		}
+		e := s[i+1]
+		i += 2
+		switch e {
+		case 'b':
+			dst = append(dst, '\b')
+		case 'f':
+			dst = append(dst, '\f')
+		case 'n':
+			dst = append(dst, '\n')
+		case 'r':
+			dst = append(dst, '\r')
+		case 't':
+			dst = append(dst, '\t')
+		case 'u':
+			rn, _ := hex4(s[i:])
+			i += 4
+			if utf16.IsSurrogate(rn) {
+				var lo rune = -1
+				if i+6 <= len(s) && s[i] == '\\' && s[i+1] == 'u' {
+					lo, _ = hex4(s[i+2:])
+				}
+				if rn = utf16.DecodeRune(rn, lo); rn == utf8.RuneError {
+					return dst, false
+				}
+				i += 6
+			}
+			dst = utf8.AppendRune(dst, rn)
+		default: // '"', '\\', '/'
+			dst = append(dst, e)
+		}
+	}
+	return dst, true
+}
+
+// hex4 reads four hex digits.
+func hex4(s []byte) (rune, bool) {
+	if len(s) < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range s[:4] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c -= 'a' - 10
+		case 'A' <= c && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
+}
+
+// skipString checks a string the adapter does not use (null is a zero string).
+func (r *eventReader) skipString() bool {
+	if r.literal("null") {
+		return true
+	}
+	_, _, _, ok := r.rawString()
+	return ok
+}
+
+// int64 checks a number as encoding/json decodes it into an int64 (null is
+// zero): an integer literal in range.
+func (r *eventReader) int64() bool {
+	if r.literal("null") {
+		return true
+	}
+	start := r.i
+	if !r.number() {
+		return false
+	}
+	return fitsInt64(r.b[start:r.i])
+}
+
+// fitsInt64 reports whether strconv.ParseInt(s, 10, 64) succeeds for a
+// JSON number s.
+func fitsInt64(s []byte) bool {
+	neg := len(s) > 0 && s[0] == '-'
+	if neg {
+		s = s[1:]
+	}
+	var v uint64
+	for _, c := range s {
+		if c < '0' || c > '9' || v > (math.MaxUint64-9)/10 {
+			return false // a fraction or exponent, or far out of range
+		}
+		v = v*10 + uint64(c-'0')
+	}
+	if neg {
+		return v <= -math.MinInt64
+	}
+	return v <= math.MaxInt64
+}
+
+// skip checks any JSON value.
+func (r *eventReader) skip() bool {
+	return r.skipDepth(0)
+}
+
+func (r *eventReader) skipDepth(depth int) bool {
+	if r.i >= len(r.b) || depth > maxSkipDepth {
+		return false
+	}
+	switch c := r.b[r.i]; {
+	case c == '"':
+		_, _, _, ok := r.rawString()
+		return ok
+	case c == '{' || c == '[':
+		r.i++
+		closing := byte('}')
+		if c == '[' {
+			closing = ']'
+		}
+		r.ws()
+		if r.next(closing) {
+			return true
+		}
+		for {
+			r.ws()
+			if c == '{' {
+				if _, _, _, ok := r.rawString(); !ok {
+					return false
+				}
+				r.ws()
+				if !r.next(':') {
+					return false
+				}
+				r.ws()
+			}
+			if !r.skipDepth(depth + 1) {
+				return false
+			}
+			r.ws()
+			if r.next(',') {
+				continue
+			}
+			return r.next(closing)
+		}
+	case c == 't':
+		return r.literal("true")
+	case c == 'f':
+		return r.literal("false")
+	case c == 'n':
+		return r.literal("null")
+	}
+	return r.number()
+}
+
+// number reads a JSON number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+func (r *eventReader) number() bool {
+	b := r.b
+	r.next('-')
+	switch {
+	case r.i < len(b) && b[r.i] == '0':
+		r.i++
+	case r.i < len(b) && '1' <= b[r.i] && b[r.i] <= '9':
+		r.digits()
+	default:
+		return false
+	}
+	if r.next('.') && !r.digits() {
+		return false
+	}
+	if r.i < len(b) && (b[r.i] == 'e' || b[r.i] == 'E') {
+		r.i++
+		if !r.next('+') {
+			r.next('-')
+		}
+		if !r.digits() {
+			return false
+		}
+	}
+	return true
+}
+
+// digits reads one or more digits.
+func (r *eventReader) digits() bool {
+	start := r.i
+	for r.i < len(r.b) && '0' <= r.b[r.i] && r.b[r.i] <= '9' {
+		r.i++
+	}
+	return r.i > start
+}
+
+func (r *eventReader) ws() {
+	for r.i < len(r.b) {
+		switch r.b[r.i] {
+		case ' ', '\t', '\n', '\r':
+			r.i++
+		default:
+			return
+		}
+	}
+}
+
+func (r *eventReader) next(c byte) bool {
+	if r.i < len(r.b) && r.b[r.i] == c {
+		r.i++
+		return true
+	}
+	return false
+}
+
+func (r *eventReader) literal(lit string) bool {
+	if len(r.b)-r.i >= len(lit) && string(r.b[r.i:r.i+len(lit)]) == lit {
+		r.i += len(lit)
+		return true
+	}
+	return false
+}
