@@ -137,16 +137,17 @@ func (in *Ingestor) Ingest(ctx context.Context, id registry.Identity, msgs []Mes
 		DeviceID: id.DeviceID, AuthGenerationID: id.GenerationID, AuthMethod: id.AuthMethod,
 		EnqueuedTime: in.Now().UTC(),
 	}
-	for i := range msgs {
-		sys.MessageID, sys.CorrelationID, sys.UserID = msgs[i].MessageID, msgs[i].CorrelationID, msgs[i].UserID
-		size += envelopeSize(&sys, msgs[i].Properties, msgs[i].Body)
-	}
-	// One buffer for every record of the request: one allocation, not one per message.
-	buf := make([]byte, 0, size)
-	records := make([][]byte, len(msgs))
 	// The stamped properties are the same for every message: encode them once.
 	var scratch [512]byte
 	enc := newEnvelopeEncoder(in.RecordVersion, scratch[:0], &sys)
+	for i := range msgs {
+		size += enc.estimate(&msgs[i])
+	}
+	// One buffer for every record of the request: one allocation, not one
+	// per message (a record with escapes may grow it: those before keep
+	// their storage).
+	buf := make([]byte, 0, size)
+	records := make([][]byte, len(msgs))
 	for i := range msgs {
 		m := &msgs[i]
 		sys.MessageID, sys.CorrelationID, sys.UserID = m.MessageID, m.CorrelationID, m.UserID

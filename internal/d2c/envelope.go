@@ -192,6 +192,31 @@ func appendRestV1(dst []byte, props []iothub.Property, body []byte) []byte {
 	return append(dst, '}')
 }
 
+// estimate is the length of m's envelope when none of its strings needs
+// escaping, as in nearly every message, or a little more: the base64 length
+// of the body bounds its raw length. Ingest sizes its buffer by it; the
+// upper bound (envelopeSize) counts every string six times, which for a
+// batch is a buffer several times the records' size to allocate and clear.
+func (e *envelopeEncoder) estimate(m *Message) int {
+	n := envelopeOverheadV2
+	if e.version == telemetry.V1 {
+		n = envelopeOverheadV1
+	}
+	n += len(e.tail) + len(m.MessageID) + len(m.CorrelationID) + len(m.UserID) + len(m.ContentType) + len(m.ContentEncoding)
+	for _, p := range m.Properties {
+		n += 6 + len(p.Name) + len(p.Value)
+	}
+	return n + base64.StdEncoding.EncodedLen(len(m.Body))
+}
+
+// The fixed parts of an envelope beyond the stamped properties, the
+// strings' contents and the body, with room to spare: keys, quotes,
+// separators, codes (TestEstimate checks them).
+const (
+	envelopeOverheadV2 = 64
+	envelopeOverheadV1 = 224
+)
+
 // envelopeSize returns an upper bound of an envelope's length (either
 // version), to size buffers: every string may grow sixfold when escaped
 // (\u00XX).
