@@ -20,15 +20,15 @@ package app
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"math"
-	"math/bits"
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/devicehub/devicehub/internal/jsonscan"
 )
 
 // v2Event is what the adapter reads of an event. Its strings share one
@@ -384,23 +384,85 @@ func (r *eventReader) cookies() bool {
 	}
 }
 
-// body decodes the body string into r.ev.body.
+// body decodes the body string into r.ev.body, in one pass: a batch's body
+// is most of the event.
 func (r *eventReader) body() bool {
 	if r.literal("null") {
 		return true
 	}
-	start, end, plain, ok := r.rawString()
-	if !ok {
+	if !r.next('"') {
 		return false
 	}
-	raw := r.b[start:end]
-	if plain {
-		r.ev.body = append(r.ev.body, raw...)
-		return true
+	var ok bool
+	r.ev.body, r.i, ok = unquote(r.ev.body, r.b, r.i)
+	return ok
+}
+
+// unquote appends the contents of the JSON string that starts at b[i],
+// just after its opening quote, unescaped, and returns the index after its
+// closing quote. It fails on invalid syntax and where encoding/json would
+// substitute U+FFFD (invalid UTF-8, an unpaired surrogate).
+func unquote(dst, b []byte, i int) ([]byte, int, bool) {
+	for {
+		n := jsonscan.PlainRun(b[i:])
+		dst = append(dst, b[i:i+n]...)
+		i += n
+		if i >= len(b) {
+			return dst, i, false
+		}
+		switch c := b[i]; {
+		case c == '"':
+			return dst, i + 1, true
+		case c == '\\':
+			if i+1 >= len(b) {
+				return dst, i, false
+			}
+			e := b[i+1]
+			i += 2
+			switch e {
+			case '"', '\\', '/':
+				dst = append(dst, e)
+			case 'b':
+				dst = append(dst, '\b')
+			case 'f':
+				dst = append(dst, '\f')
+			case 'n':
+				dst = append(dst, '\n')
+			case 'r':
+				dst = append(dst, '\r')
+			case 't':
+				dst = append(dst, '\t')
+			case 'u':
+				rn, ok := hex4(b[i:])
+				if !ok {
+					return dst, i, false
+				}
+				i += 4
+				if utf16.IsSurrogate(rn) {
+					var lo rune = -1
+					if i+6 <= len(b) && b[i] == '\\' && b[i+1] == 'u' {
+						lo, _ = hex4(b[i+2:])
+					}
+					if rn = utf16.DecodeRune(rn, lo); rn == utf8.RuneError {
+						return dst, i, false
+					}
+					i += 6
+				}
+				dst = utf8.AppendRune(dst, rn)
+			default:
+				return dst, i, false
+			}
+		case c < 0x20:
+			return dst, i, false
+		default: // c >= utf8.RuneSelf
+			rn, size := utf8.DecodeRune(b[i:])
+			if rn == utf8.RuneError && size == 1 {
+				return dst, i, false
+			}
+			dst = append(dst, b[i:i+size]...)
+			i += size
+		}
 	}
-	var ok2 bool
-	r.ev.body, ok2 = appendUnquoted(r.ev.body, raw)
-	return ok2
 }
 
 // str reads a string into the arena. A null is the empty string: the reader
@@ -424,7 +486,7 @@ func (r *eventReader) str(dst *string) bool {
 	}
 	at := r.arena.Len()
 	var buf [256]byte
-	dec, ok := appendUnquoted(buf[:0], raw)
+	dec, _, ok := unquote(buf[:0], r.b, start)
 	if !ok {
 		return false
 	}
@@ -459,7 +521,7 @@ func (r *eventReader) rawString() (start, end int, plain, ok bool) {
 	plain = true
 	b := r.b
 	for {
-		r.i += plainRun(b[r.i:])
+		r.i += jsonscan.PlainRun(b[r.i:])
 		if r.i >= len(b) {
 			return 0, 0, false, false
 		}
@@ -494,89 +556,6 @@ func (r *eventReader) rawString() (start, end int, plain, ok bool) {
 			r.i += size
 		}
 	}
-}
-
-// plainRun returns the length of b's prefix of bytes that stand for
-// themselves in a JSON string: printable ASCII other than '"' and '\\'. It
-// tests eight bytes at a time; the bodies of batches are long runs of base64.
-func plainRun(b []byte) int {
-	const (
-		ones  = 0x0101010101010101
-		highs = 0x8080808080808080
-	)
-	i := 0
-	for ; i+8 <= len(b); i += 8 {
-		x := binary.LittleEndian.Uint64(b[i:])
-		q := x ^ ('"' * ones)
-		s := x ^ ('\\' * ones)
-		// A byte of t has its high bit set where x's byte is below 0x20,
-		// or is '"' or '\\' (a zero byte of q or s), or is 0x80 or above.
-		t := (x - 0x20*ones) | (q - ones) | (s - ones) | x
-		if t&highs != 0 {
-			// The subtraction borrows only upwards from a byte that hit,
-			// so the lowest flagged byte is exact.
-			return i + bits.TrailingZeros64(t&highs)/8
-		}
-	}
-	for ; i < len(b); i++ {
-		if c := b[i]; c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
-			break
-		}
-	}
-	return i
-}
-
-// appendUnquoted appends the unescaped contents of a JSON string (quotes
-// removed, syntax already checked by rawString), failing where encoding/json
-// would substitute U+FFFD: an unpaired surrogate.
-func appendUnquoted(dst, s []byte) ([]byte, bool) {
-	for i := 0; i < len(s); {
-		n := plainRun(s[i:])
-		dst = append(dst, s[i:i+n]...)
-		i += n
-		if i == len(s) {
-			break
-		}
-		c := s[i]
-		if c != '\\' {
-			// Valid UTF-8 (rawString checked it): copy the sequence.
-			_, size := utf8.DecodeRune(s[i:])
-			dst = append(dst, s[i:i+size]...)
-			i += size
-			continue
-		}
-		e := s[i+1]
-		i += 2
-		switch e {
-		case 'b':
-			dst = append(dst, '\b')
-		case 'f':
-			dst = append(dst, '\f')
-		case 'n':
-			dst = append(dst, '\n')
-		case 'r':
-			dst = append(dst, '\r')
-		case 't':
-			dst = append(dst, '\t')
-		case 'u':
-			rn, _ := hex4(s[i:])
-			i += 4
-			if utf16.IsSurrogate(rn) {
-				var lo rune = -1
-				if i+6 <= len(s) && s[i] == '\\' && s[i+1] == 'u' {
-					lo, _ = hex4(s[i+2:])
-				}
-				if rn = utf16.DecodeRune(rn, lo); rn == utf8.RuneError {
-					return dst, false
-				}
-				i += 6
-			}
-			dst = utf8.AppendRune(dst, rn)
-		default: // '"', '\\', '/'
-			dst = append(dst, e)
-		}
-	}
-	return dst, true
 }
 
 // hex4 reads four hex digits.

@@ -271,34 +271,6 @@ func FuzzEventV2(f *testing.F) {
 	})
 }
 
-func TestPlainRun(t *testing.T) {
-	for _, s := range []string{"", "abc", "abcdefgh", "abcdefghi\"", "0123456789abcdef\\", "abcdefg\x1f", "abcdefgh\x80", "~~~~~~~~~~~~~~~\x7f\x7f\x00", " !#$%&'()*+,-./"} {
-		want := len(s)
-		for i := 0; i < len(s); i++ {
-			if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
-				want = i
-				break
-			}
-		}
-		for off := range min(len(s), 8) + 1 {
-			if got := plainRun([]byte(s[off:])); got != max(want-off, 0) && off <= want {
-				t.Errorf("plainRun(%q) = %d, want %d", s[off:], got, want-off)
-			}
-		}
-	}
-	for c := range 256 {
-		b := bytes.Repeat([]byte{'a'}, 16)
-		b[11] = byte(c)
-		want := 16
-		if c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
-			want = 11
-		}
-		if got := plainRun(b); got != want {
-			t.Errorf("byte %#x: %d, want %d", c, got, want)
-		}
-	}
-}
-
 func TestCanonicalHeaderKey(t *testing.T) {
 	names := []string{"", "a", "content-type", "CONTENT-TYPE", "Content-Type", "x-amz-date", "iothub-app-Tricky", "-a-", "a--b",
 		"bad name", "bad:name", "é", "x_y", "1a-2b", "iothub-app-k", "dt-subject", "a.b!c#d$e%f&g'h*i+j^k`l|m~n"}

@@ -3,9 +3,10 @@ package hubapi
 import (
 	"encoding/base64"
 	"strings"
-	"unicode/utf8"
+	"sync"
 
 	"github.com/devicehub/devicehub/internal/d2c"
+	"github.com/devicehub/devicehub/internal/jsonscan"
 	"github.com/devicehub/devicehub/internal/msgrules"
 	"github.com/devicehub/devicehub/shared/iothub"
 )
@@ -21,9 +22,12 @@ import (
 // for anything else it returns false and the caller falls back to
 // parseBatch, which also words the errors.
 func parseBatchFast(raw []byte) ([]d2c.Message, bool) {
+	sc := scratchPool.Get().(*batchScratch)
+	defer sc.release()
 	p := batchScanner{s: string(raw)} // one copy; every name and value is a substring of it
-	var items []fastItem
-	var pairs []iothub.Property // raw property names and values, all items
+	items := sc.items[:0]
+	pairs := sc.pairs[:0] // raw property names and values, all items
+	defer func() { sc.items, sc.pairs = items, pairs }()
 	p.ws()
 	if !p.next('[') {
 		return nil, false
@@ -89,6 +93,29 @@ func parseBatchFast(raw []byte) ([]d2c.Message, bool) {
 	return msgs, true
 }
 
+// batchScratch is parseBatchFast's working space, pooled: what it scans
+// before it knows the sizes to allocate the messages with.
+type batchScratch struct {
+	items []fastItem
+	pairs []iothub.Property
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(batchScratch) }}
+
+// maxPooledPairs bounds the scratch space kept between batches.
+const maxPooledPairs = 4096
+
+// release drops the strings the scratch space refers to (substrings of the
+// batch) and returns it to the pool.
+func (sc *batchScratch) release() {
+	clear(sc.items) // what was used: the rest was cleared before
+	clear(sc.pairs)
+	if cap(sc.pairs) > maxPooledPairs {
+		sc.pairs = nil
+	}
+	scratchPool.Put(sc)
+}
+
 // fastItem is one batch message as parseBatchFast scanned it.
 type fastItem struct {
 	body            string
@@ -136,15 +163,10 @@ func (p *batchScanner) str() (string, bool) {
 		return "", false
 	}
 	start := p.i
-	for ; p.i < len(p.s); p.i++ {
-		c := p.s[p.i]
-		if c == '"' {
-			p.i++
-			return p.s[start : p.i-1], true
-		}
-		if c < 0x20 || c >= utf8.RuneSelf || c == '\\' {
-			return "", false
-		}
+	p.i += jsonscan.PlainRun(p.s[p.i:])
+	if p.i < len(p.s) && p.s[p.i] == '"' {
+		p.i++
+		return p.s[start : p.i-1], true
 	}
 	return "", false
 }
