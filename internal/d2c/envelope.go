@@ -4,7 +4,9 @@ import (
 	"encoding/base64"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
+	"github.com/devicehub/devicehub/internal/jsonscan"
 	"github.com/devicehub/devicehub/internal/jsonstr"
 	"github.com/devicehub/devicehub/shared/iothub"
 	"github.com/devicehub/devicehub/shared/telemetry"
@@ -65,7 +67,7 @@ func (e *envelopeEncoder) appendV2(dst []byte, sys *telemetry.SystemProperties, 
 		dst = appendProps(dst, props)
 		dst = append(dst, '}')
 	}
-	if telemetry.BodyIsJSON(body) {
+	if bodyIsJSON(body) {
 		dst = append(dst, `,"b":`...)
 		dst = append(dst, body...)
 	} else {
@@ -181,7 +183,7 @@ func appendField(dst []byte, first *bool, name, value string) []byte {
 func appendRestV1(dst []byte, props []iothub.Property, body []byte) []byte {
 	dst = append(dst, `"},"properties":{`...)
 	dst = appendProps(dst, props)
-	if telemetry.BodyIsJSON(body) {
+	if bodyIsJSON(body) {
 		dst = append(dst, `},"bodyEncoding":"json","body":`...)
 		dst = append(dst, body...)
 	} else {
@@ -216,6 +218,17 @@ const (
 	envelopeOverheadV2 = 64
 	envelopeOverheadV1 = 224
 )
+
+// bodyIsJSON is telemetry.BodyIsJSON, the decoder's rule for a body that
+// goes inline, with jsonscan.Valid for encoding/json.Valid: it runs on
+// every message, and encoding/json's scanner took a tenth of a batch's
+// time (TestBodyIsJSON and FuzzBodyIsJSON hold the two to the same answer).
+func bodyIsJSON(body []byte) bool {
+	return len(body) > 0 && !isJSONSpace(body[0]) && !isJSONSpace(body[len(body)-1]) &&
+		utf8.Valid(body) && jsonscan.Valid(body)
+}
+
+func isJSONSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
 // envelopeSize returns an upper bound of an envelope's length (either
 // version), to size buffers: every string may grow sixfold when escaped

@@ -85,3 +85,24 @@ func TestIngestGrowsPastTheEstimate(t *testing.T) {
 		}
 	}
 }
+
+var bodies = []string{"", "1", " 1", "1 ", "\n{}", "{}\t", `{"t":21.5}`, `"\u00e9"`, "\"\xff\"", "[1,2", "null", "nul", `{"a":[{"b":true}]}`, "é", `"é"`}
+
+func TestBodyIsJSON(t *testing.T) {
+	for _, b := range bodies {
+		if got, want := bodyIsJSON([]byte(b)), telemetry.BodyIsJSON([]byte(b)); got != want {
+			t.Errorf("%q: %v, want %v", b, got, want)
+		}
+	}
+}
+
+func FuzzBodyIsJSON(f *testing.F) {
+	for _, b := range bodies {
+		f.Add([]byte(b))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if got, want := bodyIsJSON(b), telemetry.BodyIsJSON(b); got != want {
+			t.Fatalf("%q: %v, want %v", b, got, want)
+		}
+	})
+}

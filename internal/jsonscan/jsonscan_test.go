@@ -2,6 +2,8 @@ package jsonscan
 
 import (
 	"bytes"
+	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -47,5 +49,60 @@ func BenchmarkPlainRun(b *testing.B) {
 	b.SetBytes(int64(len(s)))
 	for b.Loop() {
 		PlainRun(s)
+	}
+}
+
+var validCases = []string{
+	``, ` `, `1`, `-0`, `-`, `01`, `1.`, `1.5`, `1e`, `1e+`, `1E-7`, `-1.25e+10`, `0.0e0`, `.5`, `+1`, `1 2`,
+	`"a"`, `"\u00e9\ud800"`, `"\u00g0"`, `"\x"`, "\"\x1f\"", "\"\xff\xfe\"", `"\"\\\/\b\f\n\r\t"`, `"abc`, `"\`,
+	`true`, `tru`, `truex`, `false`, `null`, `nul`, ` null `, "\t\n\r{}\n",
+	`{}`, `{ }`, `[]`, `[ ]`, `{"a":1}`, `{"a":1,}`, `{"a" 1}`, `{a:1}`, `{"a":1 "b":2}`, `{"a":[1,{"b":[]}],"c":{}}`,
+	`[1,2,]`, `[,]`, `[1 2]`, `[1,[2,[3]]]`, `{"a":}`, `{"a"}`, `{,}`, `[}`, `{]`, `[[[]]`, `[]]`, `{"t":21.5,"h":48}`,
+	`{"temperature":21.5,"humidity":48,"ts":"2026-01-02T03:04:05Z"}`,
+}
+
+func TestValid(t *testing.T) {
+	for _, s := range validCases {
+		if got, want := Valid([]byte(s)), json.Valid([]byte(s)); got != want {
+			t.Errorf("%q: %v, want %v", s, got, want)
+		}
+	}
+	for _, depth := range []int{MaxDepth - 1, MaxDepth, MaxDepth + 1} {
+		for _, open := range []string{"[", `{"a":`} {
+			close := "]"
+			if open != "[" {
+				close = "}"
+			}
+			s := []byte(strings.Repeat(open, depth) + "1" + strings.Repeat(close, depth))
+			if got, want := Valid(s), json.Valid(s); got != want {
+				t.Errorf("depth %d of %s: %v, want %v", depth, open, got, want)
+			}
+		}
+	}
+}
+
+func FuzzValid(f *testing.F) {
+	for _, s := range validCases {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if got, want := Valid(b), json.Valid(b); got != want {
+			t.Fatalf("%q: %v, want %v", b, got, want)
+		}
+	})
+}
+
+func BenchmarkValid(b *testing.B) {
+	body := []byte(`{"temperature":21.5,"humidity":48,"ts":"2026-01-02T03:04:05Z"}`)
+	for _, bc := range []struct {
+		name  string
+		valid func([]byte) bool
+	}{{"jsonscan", Valid}, {"encoding_json", json.Valid}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				bc.valid(body)
+			}
+		})
 	}
 }
