@@ -33,7 +33,8 @@ import (
 // ingress function starts (Hub.IngressHandler for the HTTP API, payload 2.0:
 // the request deadline, the hubapi handler with its JSON logger at info),
 // real SAS authentication with the device cached (a warm function), d2c and
-// the lean kinesisput client, signing with the SDK's v4 signer, over
+// the lean kinesisput client, signing with the SDK's v4 signer (a role's
+// session token included) and sending through an http.Client to
 // kinesisfake (in process, no sockets). The event carries what API Gateway
 // sends: its forwarding headers and a full request context.
 
@@ -58,9 +59,17 @@ func newLambdaIngress(tb testing.TB, fake *kinesisfake.Transport, batch int) (la
 	if err != nil {
 		tb.Fatal(err)
 	}
+	// As in Lambda: the role's temporary credentials, with a session token
+	// of the usual length, which the signer signs. The http.Client has no
+	// timeout: Lambda's (awsenv.Load) costs a context.WithDeadline per call
+	// over net/http's own transport, but over any other RoundTripper, such
+	// as the fake, net/http takes a heavier path (a timer goroutine) that
+	// production never runs.
+	client := &http.Client{Transport: fake}
+	token := "IQoJb3JpZ2luX2VjE" + strings.Repeat("Kf8/BENCHsessionTOKEN+", 50)
 	stream, err := kinesisput.New(kinesisput.Config{
-		Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDBENCH", "bench-secret", ""),
-		HTTPClient: &http.Client{Transport: fake}, StreamName: "bench-telemetry",
+		Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("ASIABENCHEXAMPLE", "bench-secret", token),
+		HTTPClient: client, StreamName: "bench-telemetry",
 	})
 	if err != nil {
 		tb.Fatal(err)
