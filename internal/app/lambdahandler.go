@@ -268,29 +268,12 @@ func singletonHeader(canonical string) bool {
 	return false
 }
 
-// commonHeaders are the canonical forms of the lower-case names API Gateway
-// sends most, so that canonicalising them allocates nothing.
-var commonHeaders = map[string]string{}
-
-func init() {
-	for _, k := range []string{
-		"Accept", "Accept-Encoding", "Authorization", "Content-Length", "Content-Type", "Host", "User-Agent",
-		"X-Amzn-Trace-Id", "X-Forwarded-For", "X-Forwarded-Port", "X-Forwarded-Proto",
-		"Iothub-Messageid", "Iothub-Correlationid", "Iothub-Userid", "Iothub-Contenttype", "Iothub-Contentencoding",
-		"Iothub-To", "Dt-Subject", "Traceparent",
-	} {
-		commonHeaders[strings.ToLower(k)] = k
-	}
-}
-
 // canonicalHeaderKey is textproto.CanonicalMIMEHeaderKey: a name of token
 // bytes has its first letter and every letter after a hyphen in upper case,
 // the rest in lower case; any other name is kept as it is. A new form is
-// written into arena.
+// written into the arena, which the event reader sized for the event's
+// strings, so it takes no allocation of its own.
 func canonicalHeaderKey(s string, arena *strings.Builder) string {
-	if c, ok := commonHeaders[s]; ok {
-		return c
-	}
 	upper, canonical := true, true
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -305,10 +288,8 @@ func canonicalHeaderKey(s string, arena *strings.Builder) string {
 	if canonical {
 		return s
 	}
-	if arena.Cap()-arena.Len() < len(s) {
-		arena.Grow(max(len(s), 256))
-	}
-	at := arena.Len()
+	var buf [64]byte
+	b := buf[:0]
 	upper = true
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -317,21 +298,27 @@ func canonicalHeaderKey(s string, arena *strings.Builder) string {
 		} else if !upper && 'A' <= c && c <= 'Z' {
 			c += 'a' - 'A'
 		}
-		arena.WriteByte(c)
+		b = append(b, c)
 		upper = c == '-'
 	}
+	if arena.Cap()-arena.Len() < len(b) {
+		arena.Grow(max(len(b), 256))
+	}
+	at := arena.Len()
+	arena.Write(b)
 	return arena.String()[at:]
 }
 
 // tokenByte reports whether c may appear in a header name (RFC 7230 tchar),
 // as textproto's validHeaderFieldByte does.
-func tokenByte(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
+func tokenByte(c byte) bool { return tokenBytes[c] }
+
+var tokenBytes = func() (t [256]bool) {
+	for c := range t {
+		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", byte(c)) >= 0
 	}
-	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
-}
+	return t
+}()
 
 // noStatus is the status of a response nothing was written to.
 const noStatus = -1
