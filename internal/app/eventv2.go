@@ -32,13 +32,15 @@ import (
 )
 
 // v2Event is what the adapter reads of an event. Its strings share one
-// allocation (the arena); body is decoded into a buffer the caller owns.
+// allocation (the arena). The body is either plain, a slice of the event
+// (bodyRaw, valid while the event is), or unescaped into a buffer of its own
+// (body).
 type v2Event struct {
 	rawPath, rawQuery                             string
 	method, path, domainName, sourceIP, requestID string
 	cookies                                       []string
 	headers                                       []v2Header // in document order
-	body                                          []byte     // the JSON string's bytes, still base64 when bodyBase64
+	bodyRaw, body                                 []byte     // the JSON string's bytes, still base64 when bodyBase64
 	bodyBase64                                    bool
 	queryParams                                   bool // a non-empty queryStringParameters object
 }
@@ -77,10 +79,10 @@ var (
 	validityKeys       = []string{"notAfter", "notBefore"}
 )
 
-// read reads b into r.ev. bodyBuf is reused for the body when large enough.
-func (r *eventReader) read(b, bodyBuf []byte) bool {
+// read reads b into r.ev.
+func (r *eventReader) read(b []byte) bool {
 	r.b, r.i = b, 0
-	r.ev = v2Event{headers: r.ev.headers[:0], cookies: nil, body: bodyBuf[:0]}
+	r.ev = v2Event{headers: r.ev.headers[:0]}
 	r.arena.Reset()
 	// Every string the reader keeps is shorter than its escaped form in the
 	// event, so one arena the size of the event (less the body, sized later)
@@ -384,8 +386,10 @@ func (r *eventReader) cookies() bool {
 	}
 }
 
-// body decodes the body string into r.ev.body, in one pass: a batch's body
-// is most of the event.
+// body reads the body string: a plain one (base64, or text without escapes)
+// stays where it is in the event; another is unescaped in the same pass into
+// a buffer of its own, which the request takes over (a batch's body is most
+// of the event).
 func (r *eventReader) body() bool {
 	if r.literal("null") {
 		return true
@@ -393,9 +397,23 @@ func (r *eventReader) body() bool {
 	if !r.next('"') {
 		return false
 	}
+	start := r.i
+	if n := jsonscan.PlainRun(r.b[start:]); start+n < len(r.b) && r.b[start+n] == '"' {
+		r.ev.bodyRaw = r.b[start : start+n : start+n]
+		r.i = start + n + 1
+		return true
+	}
 	var ok bool
-	r.ev.body, r.i, ok = unquote(r.ev.body, r.b, r.i)
+	r.ev.body, r.i, ok = unquote(make([]byte, 0, len(r.b)-start), r.b, start)
 	return ok
+}
+
+// bodyString is the body string's contents, unescaped.
+func (ev *v2Event) bodyString() []byte {
+	if ev.bodyRaw != nil {
+		return ev.bodyRaw
+	}
+	return ev.body
 }
 
 // unquote appends the contents of the JSON string that starts at b[i],

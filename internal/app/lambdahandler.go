@@ -90,16 +90,14 @@ func newV2Handler(h http.Handler) *v2Handler {
 }
 
 // v2Scratch is an invocation's working space, pooled: the event reader, the
-// body buffers and the response writer. Nothing in it outlives the
-// invocation except the arena's strings, which the reader allocates afresh
-// for each event.
+// request body's reader and the response writer. Nothing in it outlives the
+// invocation except the arena's strings and the body's bytes, which are
+// allocated afresh for each event.
 type v2Scratch struct {
-	r       eventReader
-	body    []byte // the event's body string
-	decoded []byte // the body, base64-decoded
-	reader  requestBody
-	w       v2ResponseWriter
-	out     []byte
+	r      eventReader
+	reader requestBody
+	w      v2ResponseWriter
+	out    []byte
 }
 
 var v2Pool = sync.Pool{New: func() any { return new(v2Scratch) }}
@@ -114,9 +112,7 @@ func (a *v2Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) 
 	}
 	sc := v2Pool.Get().(*v2Scratch)
 	defer sc.release()
-	ok := sc.r.read(payload, sc.body)
-	sc.body = sc.r.ev.body
-	if !ok {
+	if !sc.r.read(payload) {
 		return a.std.Invoke(ctx, payload)
 	}
 	req, ok := sc.request(ctx)
@@ -134,13 +130,7 @@ func (a *v2Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) 
 }
 
 func (sc *v2Scratch) release() {
-	sc.reader.Reset(nil)
-	if cap(sc.body) > maxPooledBody {
-		sc.body = nil
-	}
-	if cap(sc.decoded) > maxPooledBody {
-		sc.decoded = nil
-	}
+	sc.reader.reset(nil)
 	if cap(sc.out) > maxPooledBody {
 		sc.out = nil
 	}
@@ -148,10 +138,26 @@ func (sc *v2Scratch) release() {
 	v2Pool.Put(sc)
 }
 
-// requestBody is the request's body: the event's, read in place.
-type requestBody struct{ bytes.Reader }
+// requestBody is the request's body, decoded from the event into bytes of
+// its own, which hubapi takes without a copy (hubapi.WholeBody).
+type requestBody struct {
+	bytes.Reader
+	b []byte
+}
 
 func (*requestBody) Close() error { return nil }
+
+func (r *requestBody) reset(b []byte) {
+	r.b = b
+	r.Reader.Reset(b)
+}
+
+// TakeRest implements hubapi.WholeBody.
+func (r *requestBody) TakeRest() []byte {
+	rest := r.b[len(r.b)-r.Len():]
+	r.reset(nil)
+	return rest
+}
 
 // request builds the http.Request as httpadapter's EventToRequestWithContext
 // does (its URL, method, headers split at commas except for singleton
@@ -162,16 +168,17 @@ func (*requestBody) Close() error { return nil }
 func (sc *v2Scratch) request(ctx context.Context) (*http.Request, bool) {
 	ev := &sc.r.ev
 	body := ev.body
-	if ev.bodyBase64 {
-		n := base64.StdEncoding.DecodedLen(len(body))
-		if cap(sc.decoded) < n {
-			sc.decoded = make([]byte, n)
-		}
-		m, err := base64.StdEncoding.Decode(sc.decoded[:n], body)
+	switch {
+	case ev.bodyBase64:
+		src := ev.bodyString()
+		body = make([]byte, base64.StdEncoding.DecodedLen(len(src)))
+		n, err := base64.StdEncoding.Decode(body, src)
 		if err != nil {
 			return nil, false
 		}
-		body = sc.decoded[:m]
+		body = body[:n:n]
+	case ev.bodyRaw != nil:
+		body = bytes.Clone(ev.bodyRaw) // the event's bytes are the runtime's
 	}
 	if ev.rawQuery == "" && ev.queryParams {
 		return nil, false
@@ -200,7 +207,7 @@ func (sc *v2Scratch) request(ctx context.Context) (*http.Request, bool) {
 		return nil, false
 	}
 	if len(body) > 0 {
-		sc.reader.Reset(body)
+		sc.reader.reset(body)
 		req.Body = &sc.reader
 		req.ContentLength = int64(len(body))
 	} else {
