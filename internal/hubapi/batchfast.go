@@ -32,7 +32,8 @@ func parseBatchFast(raw []byte) ([]d2c.Message, bool) {
 	p := batchScanner{s: unsafe.String(unsafe.SliceData(raw), len(raw))}
 	items := sc.items[:0]
 	pairs := sc.pairs[:0] // raw property names and values, all items
-	defer func() { sc.items, sc.pairs = items, pairs }()
+	kinds := sc.kinds[:0] // what each pair's name is
+	defer func() { sc.items, sc.pairs, sc.kinds = items, pairs, kinds }()
 	p.ws()
 	if !p.next('[') {
 		return nil, false
@@ -42,7 +43,7 @@ func parseBatchFast(raw []byte) ([]d2c.Message, bool) {
 		if len(items) == d2c.MaxBatchMessages {
 			return nil, false
 		}
-		it, ok := p.item(&pairs)
+		it, ok := p.item(&pairs, &kinds)
 		if !ok {
 			return nil, false
 		}
@@ -68,8 +69,10 @@ func parseBatchFast(raw []byte) ([]d2c.Message, bool) {
 		} else {
 			size += base64.StdEncoding.DecodedLen(len(it.body))
 		}
-		for _, kv := range pairs[it.props:it.propsEnd] {
-			if !isSystemProperty(kv.Name) {
+	}
+	for _, it := range items {
+		for _, k := range kinds[it.props:it.propsEnd] {
+			if k < propDropped {
 				nprops++
 			}
 		}
@@ -91,8 +94,14 @@ func parseBatchFast(raw []byte) ([]d2c.Message, bool) {
 		}
 		m.Body = bodies[off : off+n : off+n]
 		off += n
+		// As appendProperties, with each name classified once, by
+		// properties, which kept the count within the cap.
 		start := len(props)
-		props, _ = appendProperties(m, pairs[it.props:it.propsEnd], props) // item kept the count within the cap
+		for j := it.props; j < it.propsEnd; j++ {
+			if p, ok := routeProperty(m, kinds[j], pairs[j].Name, pairs[j].Value); ok {
+				props = append(props, p)
+			}
+		}
 		m.Properties = finishProperties(props[start:])
 	}
 	return msgs, true
@@ -103,6 +112,7 @@ func parseBatchFast(raw []byte) ([]d2c.Message, bool) {
 type batchScratch struct {
 	items []fastItem
 	pairs []iothub.Property
+	kinds []propKind // of pairs
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(batchScratch) }}
@@ -116,7 +126,7 @@ func (sc *batchScratch) release() {
 	clear(sc.items) // what was used: the rest was cleared before
 	clear(sc.pairs)
 	if cap(sc.pairs) > maxPooledPairs {
-		sc.pairs = nil
+		sc.pairs, sc.kinds = nil, nil
 	}
 	scratchPool.Put(sc)
 }
@@ -176,7 +186,7 @@ func (p *batchScanner) str() (string, bool) {
 	return "", false
 }
 
-func (p *batchScanner) item(pairs *[]iothub.Property) (fastItem, bool) {
+func (p *batchScanner) item(pairs *[]iothub.Property, kinds *[]propKind) (fastItem, bool) {
 	var it fastItem
 	if !p.next('{') {
 		return it, false
@@ -212,7 +222,7 @@ func (p *batchScanner) item(pairs *[]iothub.Property) (fastItem, bool) {
 			}
 		case "properties":
 			it.props = len(*pairs)
-			if !p.properties(pairs) {
+			if !p.properties(pairs, kinds) {
 				return it, false
 			}
 			it.propsEnd = len(*pairs)
@@ -233,7 +243,7 @@ func (p *batchScanner) item(pairs *[]iothub.Property) (fastItem, bool) {
 // properties reads an object of string values, in document order, with at
 // most msgrules.MaxProperties application properties and maxPropertyEntries
 // entries.
-func (p *batchScanner) properties(pairs *[]iothub.Property) bool {
+func (p *batchScanner) properties(pairs *[]iothub.Property, kinds *[]propKind) bool {
 	if !p.next('{') {
 		return false
 	}
@@ -257,7 +267,8 @@ func (p *batchScanner) properties(pairs *[]iothub.Property) bool {
 		if !ok {
 			return false
 		}
-		if !isSystemProperty(k) {
+		kind := classifyProperty(k)
+		if kind < propDropped {
 			if apps++; apps > msgrules.MaxProperties {
 				return false
 			}
@@ -266,6 +277,7 @@ func (p *batchScanner) properties(pairs *[]iothub.Property) bool {
 			return false
 		}
 		*pairs = append(*pairs, iothub.Property{Name: k, Value: v})
+		*kinds = append(*kinds, kind)
 		p.ws()
 		if p.next(',') {
 			continue

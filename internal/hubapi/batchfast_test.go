@@ -245,3 +245,17 @@ func BenchmarkParseBatchWorstCase(b *testing.B) {
 		}
 	}
 }
+
+func TestClassifyProperty(t *testing.T) {
+	for k, want := range map[string]propKind{
+		"iothub-messageid": propMessageID, "IoTHub-MessageId": propMessageID, "iothub-correlationid": propCorrelationID,
+		"IOTHUB-USERID": propUserID, "iothub-contenttype": propContentType, "iothub-ContentEncoding": propContentEncoding,
+		"iothub-app-x": propApp, "IOTHUB-APP-": propApp, "iothub-app": propDropped, "iothub-": propDropped,
+		"iothub-to": propDropped, "iothub-messageid2": propDropped, "iothub": propUnprefixed, "x": propUnprefixed,
+		"": propUnprefixed, "dt-subject": propUnprefixed, "ıothub-messageid": propUnprefixed,
+	} {
+		if got := classifyProperty(k); got != want {
+			t.Errorf("%q: %d, want %d", k, got, want)
+		}
+	}
+}
