@@ -20,8 +20,11 @@ package app
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"math"
+	"math/bits"
+	"slices"
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -420,40 +423,72 @@ func (ev *v2Event) bodyString() []byte {
 // just after its opening quote, unescaped, and returns the index after its
 // closing quote. It fails on invalid syntax and where encoding/json would
 // substitute U+FFFD (invalid UTF-8, an unpaired surrogate).
+//
+// The output is never longer than the input, so dst is grown once to hold
+// the rest of b; then runs of plain bytes are copied eight at a time,
+// stored whole and kept up to the first byte that is not plain: a batch's
+// body is short runs between escaped quotes.
 func unquote(dst, b []byte, i int) ([]byte, int, bool) {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	dst = slices.Grow(dst, len(b)-i)
+	o := len(dst)
+	out := dst[:cap(dst)]
 	for {
-		n := jsonscan.PlainRun(b[i:])
-		dst = append(dst, b[i:i+n]...)
-		i += n
+		// out has room for eight bytes at o while b has eight at i: o
+		// less len(dst) never exceeds i less its start.
+		for i+8 <= len(b) {
+			x := binary.LittleEndian.Uint64(b[i:])
+			binary.LittleEndian.PutUint64(out[o:], x)
+			q := x ^ ('"' * ones)
+			s := x ^ ('\\' * ones)
+			t := ((x - 0x20*ones) | (q - ones) | (s - ones) | x) & highs
+			if t == 0 {
+				i += 8
+				o += 8
+				continue
+			}
+			k := bits.TrailingZeros64(t) / 8 // as in jsonscan.PlainRun
+			i += k
+			o += k
+			break
+		}
+		if i+8 > len(b) {
+			n := jsonscan.PlainRun(b[i:])
+			o += copy(out[o:], b[i:i+n])
+			i += n
+		}
 		if i >= len(b) {
-			return dst, i, false
+			return out[:o], i, false
 		}
 		switch c := b[i]; {
 		case c == '"':
-			return dst, i + 1, true
+			return out[:o], i + 1, true
 		case c == '\\':
 			if i+1 >= len(b) {
-				return dst, i, false
+				return out[:o], i, false
 			}
 			e := b[i+1]
 			i += 2
 			switch e {
 			case '"', '\\', '/':
-				dst = append(dst, e)
+				out[o] = e
 			case 'b':
-				dst = append(dst, '\b')
+				out[o] = '\b'
 			case 'f':
-				dst = append(dst, '\f')
+				out[o] = '\f'
 			case 'n':
-				dst = append(dst, '\n')
+				out[o] = '\n'
 			case 'r':
-				dst = append(dst, '\r')
+				out[o] = '\r'
 			case 't':
-				dst = append(dst, '\t')
+				out[o] = '\t'
 			case 'u':
 				rn, ok := hex4(b[i:])
 				if !ok {
-					return dst, i, false
+					return out[:o], i, false
 				}
 				i += 4
 				if utf16.IsSurrogate(rn) {
@@ -462,22 +497,25 @@ func unquote(dst, b []byte, i int) ([]byte, int, bool) {
 						lo, _ = hex4(b[i+2:])
 					}
 					if rn = utf16.DecodeRune(rn, lo); rn == utf8.RuneError {
-						return dst, i, false
+						return out[:o], i, false
 					}
 					i += 6
 				}
-				dst = utf8.AppendRune(dst, rn)
+				// At most four bytes for the six or twelve read.
+				o += len(utf8.AppendRune(out[o:o], rn))
+				continue
 			default:
-				return dst, i, false
+				return out[:o], i, false
 			}
+			o++
 		case c < 0x20:
-			return dst, i, false
+			return out[:o], i, false
 		default: // c >= utf8.RuneSelf
 			rn, size := utf8.DecodeRune(b[i:])
 			if rn == utf8.RuneError && size == 1 {
-				return dst, i, false
+				return out[:o], i, false
 			}
-			dst = append(dst, b[i:i+size]...)
+			o += copy(out[o:], b[i:i+size])
 			i += size
 		}
 	}
@@ -504,7 +542,7 @@ func (r *eventReader) str(dst *string) bool {
 	}
 	at := r.arena.Len()
 	var buf [256]byte
-	dec, _, ok := unquote(buf[:0], r.b, start)
+	dec, _, ok := unquote(buf[:0], r.b[:end+1], start) // the string alone: unquote sizes its output by what follows
 	if !ok {
 		return false
 	}

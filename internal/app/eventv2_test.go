@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
@@ -313,4 +314,27 @@ func TestV2HandlerTraced(t *testing.T) {
 	if r, ok := resp.(events.APIGatewayV2HTTPResponse); !ok || r.StatusCode != http.StatusCreated {
 		t.Fatalf("response event %#v", resp)
 	}
+}
+
+// FuzzUnquote: unquote reads a JSON string as encoding/json does, and
+// refuses only what encoding/json would repair.
+func FuzzUnquote(f *testing.F) {
+	for _, s := range []string{`abc`, `a\"b\\c\/d\b\f\n\r\t`, `\u00e9\ud83d\ude00`, `\ud800`, "\xff", `\x`, `0123456789abcdef\"0123456789`, "é✓😀"} {
+		f.Add([]byte(s), uint8(0))
+	}
+	f.Fuzz(func(t *testing.T, s []byte, pad uint8) {
+		b := append(append([]byte(`"`), s...), '"')
+		b = append(b, bytes.Repeat([]byte{'x'}, int(pad%16))...) // what follows the string
+		got, end, ok := unquote([]byte("prefix"), b, 1)
+		var want string
+		err := json.Unmarshal(b[:max(end, 1)], &want)
+		switch {
+		case ok && (err != nil || string(got) != "prefix"+want || b[end-1] != '"'):
+			t.Fatalf("%q: %q (end %d), encoding/json %q, %v", b, got, end, want, err)
+		case !ok:
+			if err := json.Unmarshal(b[:len(s)+2], &want); err == nil && utf8.Valid(s) && !bytes.Contains(bytes.ToLower(s), []byte(`\ud`)) {
+				t.Fatalf("%q refused, encoding/json reads %q", b, want)
+			}
+		}
+	})
 }

@@ -225,15 +225,23 @@ func (c *Client) appendBody(dst []byte, partitionKey string, records [][]byte) [
 		dst = make([]byte, 0, n)
 	}
 	dst = append(dst, `{"Records":[`...)
+	keyAt := -1 // where the first record's `","PartitionKey":"..."}` is: the others copy it
+	keyLen := 0
 	for i, r := range records {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
 		dst = append(dst, `{"Data":"`...)
 		dst = base64.StdEncoding.AppendEncode(dst, r)
-		dst = append(dst, `","PartitionKey":`...)
-		dst = jsonstr.Append(dst, partitionKey)
-		dst = append(dst, '}')
+		if keyAt < 0 {
+			keyAt = len(dst)
+			dst = append(dst, `","PartitionKey":`...)
+			dst = jsonstr.Append(dst, partitionKey)
+			dst = append(dst, '}')
+			keyLen = len(dst) - keyAt
+			continue
+		}
+		dst = append(dst, dst[keyAt:keyAt+keyLen]...)
 	}
 	return append(dst, c.bodyTail...)
 }
