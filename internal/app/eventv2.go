@@ -171,7 +171,7 @@ func (r *eventReader) key(keys []string) (int, bool) {
 	}
 	k := r.b[start:end]
 	for i, name := range keys {
-		if string(k) == name {
+		if len(name) == len(k) && name[0] == k[0] && string(k) == name {
 			return i, true
 		}
 	}
@@ -282,8 +282,8 @@ func (r *eventReader) typed(v any) bool {
 	return json.Unmarshal(r.b[start:r.i], v) == nil
 }
 
-// headers reads the headers object in document order. A name given twice
-// goes to encoding/json, whose map keeps the last value.
+// headers reads the headers object in document order. A name given twice,
+// in any case, goes to encoding/json, whose map keeps the last value.
 func (r *eventReader) headers() bool {
 	if r.literal("null") {
 		return true
@@ -302,8 +302,11 @@ func (r *eventReader) headers() bool {
 		if !ok || !plain {
 			return false
 		}
+		// Names that differ only in ASCII case (which API Gateway, lower-
+		// casing them, never sends) would share a canonical name: the
+		// request is built on every name having its own.
 		for _, s := range r.spans {
-			if string(r.b[s[0]:s[1]]) == string(r.b[start:end]) {
+			if equalFoldASCII(r.b[s[0]:s[1]], r.b[start:end]) {
 				return false
 			}
 		}
@@ -325,6 +328,25 @@ func (r *eventReader) headers() bool {
 		}
 		return r.next('}')
 	}
+}
+
+func equalFoldASCII(a, b []byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
 
 // stringMap checks an object of strings and counts its members.

@@ -222,7 +222,9 @@ func (sc *v2Scratch) request(ctx context.Context) (*http.Request, bool) {
 // header builds the request's header as httpadapter does: the cookies as
 // Cookie values, then each header by its canonical name, split at commas
 // (each piece trimmed of spaces) unless it is a singleton header. The value
-// slices share one allocation.
+// slices share one allocation. The reader took no two names that differ in
+// ASCII case only, so no two share a canonical name; a Cookie header comes
+// after the cookies.
 func (r *eventReader) header() http.Header {
 	ev := &r.ev
 	n, keys := len(ev.cookies), 0
@@ -254,8 +256,8 @@ func (r *eventReader) header() http.Header {
 				vals = append(vals, strings.Trim(v, " "))
 			}
 		}
-		if prev, ok := h[hd.name]; ok { // two spellings of one name
-			h[hd.name] = append(prev[:len(prev):len(prev)], vals[start:]...)
+		if hd.name == "Cookie" && len(ev.cookies) > 0 {
+			h[hd.name] = append(h[hd.name], vals[start:]...) // after the cookies, in a slice of its own
 			continue
 		}
 		h[hd.name] = vals[start:len(vals):len(vals)]
