@@ -53,10 +53,6 @@ type v2Header struct {
 	name, value string
 }
 
-// maxSkipDepth bounds the nesting of values the reader skips; deeper ones go
-// to encoding/json (which allows 10,000 levels).
-const maxSkipDepth = 64
-
 // eventReader reads one event. Its fields are reused between events (it is
 // pooled with the adapter's scratch space); arena is not: the strings it
 // hands out live on in the request.
@@ -674,7 +670,7 @@ func (r *eventReader) int64() bool {
 		return true
 	}
 	start := r.i
-	if !r.number() {
+	if start >= len(r.b) || r.b[start] != '-' && (r.b[start] < '0' || r.b[start] > '9') || !r.skip() {
 		return false
 	}
 	return fitsInt64(r.b[start:r.i])
@@ -700,94 +696,11 @@ func fitsInt64(s []byte) bool {
 	return v <= math.MaxInt64
 }
 
-// skip checks any JSON value.
+// skip checks any JSON value, as encoding/json.Valid would.
 func (r *eventReader) skip() bool {
-	return r.skipDepth(0)
-}
-
-func (r *eventReader) skipDepth(depth int) bool {
-	if r.i >= len(r.b) || depth > maxSkipDepth {
-		return false
-	}
-	switch c := r.b[r.i]; {
-	case c == '"':
-		_, _, _, ok := r.rawString()
-		return ok
-	case c == '{' || c == '[':
-		r.i++
-		closing := byte('}')
-		if c == '[' {
-			closing = ']'
-		}
-		r.ws()
-		if r.next(closing) {
-			return true
-		}
-		for {
-			r.ws()
-			if c == '{' {
-				if _, _, _, ok := r.rawString(); !ok {
-					return false
-				}
-				r.ws()
-				if !r.next(':') {
-					return false
-				}
-				r.ws()
-			}
-			if !r.skipDepth(depth + 1) {
-				return false
-			}
-			r.ws()
-			if r.next(',') {
-				continue
-			}
-			return r.next(closing)
-		}
-	case c == 't':
-		return r.literal("true")
-	case c == 'f':
-		return r.literal("false")
-	case c == 'n':
-		return r.literal("null")
-	}
-	return r.number()
-}
-
-// number reads a JSON number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
-func (r *eventReader) number() bool {
-	b := r.b
-	r.next('-')
-	switch {
-	case r.i < len(b) && b[r.i] == '0':
-		r.i++
-	case r.i < len(b) && '1' <= b[r.i] && b[r.i] <= '9':
-		r.digits()
-	default:
-		return false
-	}
-	if r.next('.') && !r.digits() {
-		return false
-	}
-	if r.i < len(b) && (b[r.i] == 'e' || b[r.i] == 'E') {
-		r.i++
-		if !r.next('+') {
-			r.next('-')
-		}
-		if !r.digits() {
-			return false
-		}
-	}
-	return true
-}
-
-// digits reads one or more digits.
-func (r *eventReader) digits() bool {
-	start := r.i
-	for r.i < len(r.b) && '0' <= r.b[r.i] && r.b[r.i] <= '9' {
-		r.i++
-	}
-	return r.i > start
+	var ok bool
+	r.i, ok = jsonscan.Skip(r.b, r.i)
+	return ok
 }
 
 func (r *eventReader) ws() {

@@ -60,6 +60,7 @@ var v2Events = []struct {
 	{"unknown keys", `{"rawPath":"/p","extra":{"a":[1,2.5e-3,true,false,null,"s",{"b":{}}]},"requestContext":{"http":{"method":"GET","x":1},"y":[]}}`, true},
 	{"whitespace", " \n\t{ \"rawPath\" : \"/p\" , \"requestContext\" : { \"http\" : { \"method\" : \"GET\" } } } \r\n", true},
 	{"jwt authorizer", `{"rawPath":"/p","requestContext":{"authorizer":{"jwt":{"claims":{"sub":"x"},"scopes":["a"]},"lambda":{"k":[1]}},"http":{"method":"GET"}}}`, true},
+	{"deep ignored value", `{"extra":` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `}`, true},
 	{"huge time epoch", `{"requestContext":{"timeEpoch":-9223372036854775808}}`, true},
 	{"header with comma only", `{"rawPath":"/p","headers":{"x-list":",","user-agent":"a,b"},"requestContext":{"http":{"method":"GET"}}}`, true},
 
@@ -92,7 +93,7 @@ var v2Events = []struct {
 	{"array", `[]`, false},
 	{"control character", "{\"rawPath\":\"/p\x01\"}", false},
 	{"bad escape", `{"rawPath":"/p\x"}`, false},
-	{"deep ignored value", `{"extra":` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `}`, false},
+	{"too deep an ignored value", `{"extra":` + strings.Repeat("[", 10001) + strings.Repeat("]", 10001) + `}`, false},
 }
 
 // recorded is what a handler saw of a request.

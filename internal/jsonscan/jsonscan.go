@@ -48,18 +48,24 @@ const MaxDepth = 10000
 // path, at a fraction of the cost): nesting up to MaxDepth, any byte of
 // 0x80 or above inside strings (UTF-8 is not checked), escapes checked.
 func Valid(b []byte) bool {
+	i, ok := Skip(b, ws(b, 0))
+	return ok && ws(b, i) == len(b)
+}
+
+// Skip reads the JSON value that starts at b[i], as Valid checks it, and
+// returns the index just after it.
+func Skip(b []byte, i int) (int, bool) {
 	var objects containers
 	depth := 0
-	i := ws(b, 0)
 	for {
 		// A value starts at i.
 		if i >= len(b) {
-			return false
+			return i, false
 		}
 		switch c := b[i]; {
 		case c == '{' || c == '[':
 			if depth == MaxDepth {
-				return false
+				return i, false
 			}
 			obj := c == '{'
 			objects.set(depth, obj)
@@ -73,44 +79,44 @@ func Valid(b []byte) bool {
 			if obj {
 				var ok bool
 				if i, ok = member(b, i); !ok {
-					return false
+					return i, false
 				}
 			}
 			continue
 		case c == '"':
 			var ok bool
 			if i, ok = skipString(b, i+1); !ok {
-				return false
+				return i, false
 			}
 		case c == 't':
 			if !hasLiteral(b, i, "true") {
-				return false
+				return i, false
 			}
 			i += 4
 		case c == 'f':
 			if !hasLiteral(b, i, "false") {
-				return false
+				return i, false
 			}
 			i += 5
 		case c == 'n':
 			if !hasLiteral(b, i, "null") {
-				return false
+				return i, false
 			}
 			i += 4
 		default:
 			var ok bool
 			if i, ok = skipNumber(b, i); !ok {
-				return false
+				return i, false
 			}
 		}
-		// A value ended before i: close containers, or go on to the next value.
+		// A value ended at i: close containers, or go on to the next value.
 		for {
-			i = ws(b, i)
 			if depth == 0 {
-				return i == len(b)
+				return i, true
 			}
+			i = ws(b, i)
 			if i >= len(b) {
-				return false
+				return i, false
 			}
 			obj := objects.object(depth - 1)
 			c := b[i]
@@ -119,7 +125,7 @@ func Valid(b []byte) bool {
 				if obj {
 					var ok bool
 					if i, ok = member(b, i); !ok {
-						return false
+						return i, false
 					}
 				}
 				break
@@ -129,7 +135,7 @@ func Valid(b []byte) bool {
 				i++
 				continue
 			}
-			return false
+			return i, false
 		}
 	}
 }

@@ -81,6 +81,28 @@ func TestValid(t *testing.T) {
 	}
 }
 
+func TestSkip(t *testing.T) {
+	for _, tc := range []struct {
+		in  string
+		at  int
+		end int
+		ok  bool
+	}{
+		{`{"a":[1,2]} x`, 0, 11, true},
+		{`[1, {"b": null}],`, 0, 16, true},
+		{`x "s\"" y`, 2, 7, true},
+		{`x -1.5e3,`, 2, 8, true},
+		{`x true`, 2, 6, true},
+		{`x {`, 2, 3, false},
+		{`x `, 2, 2, false},
+	} {
+		end, ok := Skip([]byte(tc.in), tc.at)
+		if ok != tc.ok || ok && end != tc.end {
+			t.Errorf("Skip(%q, %d) = %d, %v; want %d, %v", tc.in, tc.at, end, ok, tc.end, tc.ok)
+		}
+	}
+}
+
 func FuzzValid(f *testing.F) {
 	for _, s := range validCases {
 		f.Add([]byte(s))
