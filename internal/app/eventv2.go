@@ -84,9 +84,9 @@ func (r *eventReader) read(b []byte) bool {
 	r.ev = v2Event{headers: r.ev.headers[:0]}
 	r.arena.Reset()
 	// Every string the reader keeps is shorter than its escaped form in the
-	// event, so one arena the size of the event (less the body, sized later)
-	// holds them all.
-	r.arena.Grow(min(len(b), 4096))
+	// event, and the body has its own buffer: 2 KB holds the rest of an API
+	// Gateway event; more grows the arena.
+	r.arena.Grow(min(len(b), 2048))
 	r.ws()
 	if !r.object(levelTop) {
 		return false
