@@ -2,6 +2,7 @@ package hubapi
 
 import (
 	"encoding/base64"
+	"slices"
 	"strings"
 	"sync"
 	"unsafe"
@@ -24,6 +25,41 @@ import (
 // parseBatch, which also words the errors. The messages' property names and
 // values are views of raw, which must not be written while they are in use.
 func parseBatchFast(raw []byte) ([]d2c.Message, bool) {
+	return new(batchStorage).parseFast(raw)
+}
+
+// batchStorage holds the messages of a batch, their bodies and properties,
+// pooled: postEvents hands them to Telemetry.Ingest, which keeps nothing of
+// them once it returns.
+type batchStorage struct {
+	msgs   []d2c.Message
+	bodies []byte
+	props  []iothub.Property
+}
+
+var batchPool = sync.Pool{New: func() any { return new(batchStorage) }}
+
+// maxPooledBodies bounds the storage kept between batches.
+const maxPooledBodies = 1 << 20
+
+// release resets the storage and returns it to the pool.
+func (st *batchStorage) release() {
+	st.reset()
+	batchPool.Put(st)
+}
+
+// reset drops what the storage refers to (the batch's strings), and the
+// storage itself when it grew large.
+func (st *batchStorage) reset() {
+	clear(st.msgs) // zero, as parseFast expects the messages it reuses
+	clear(st.props)
+	if cap(st.bodies) > maxPooledBodies || cap(st.props) > maxPooledPairs {
+		*st = batchStorage{}
+	}
+}
+
+// parseFast is parseBatchFast into st's storage.
+func (st *batchStorage) parseFast(raw []byte) ([]d2c.Message, bool) {
 	sc := scratchPool.Get().(*batchScratch)
 	defer sc.release()
 	// Every name and value is a substring of the batch. raw is readBody's,
@@ -77,9 +113,14 @@ func parseBatchFast(raw []byte) ([]d2c.Message, bool) {
 			}
 		}
 	}
-	bodies := make([]byte, size)
-	props := make([]iothub.Property, 0, nprops)
-	msgs := make([]d2c.Message, len(items))
+	bodies := slices.Grow(st.bodies[:0], size)[:size]
+	if bodies == nil {
+		bodies = []byte{} // an empty body is empty, not nil, as parseBatch gives it
+	}
+	props := slices.Grow(st.props[:0], nprops)
+	msgs := slices.Grow(st.msgs[:0], len(items))[:len(items)] // zero: cleared on release
+	st.msgs, st.bodies = msgs, bodies
+	defer func() { st.props = props }()
 	off := 0
 	for i, it := range items {
 		m := &msgs[i]

@@ -259,3 +259,19 @@ func TestClassifyProperty(t *testing.T) {
 		}
 	}
 }
+
+// Pooled storage, reused, gives exactly what fresh storage gives: nothing of
+// the batch before shows through.
+func TestBatchStorageReuse(t *testing.T) {
+	first := `[{"body":"AAE=","properties":{"iothub-messageid":"m1","iothub-userid":"u","iothub-app-a":"1","b":"2"}},{"body":"AAI=","properties":{"iothub-correlationid":"c"}}]`
+	second := `[{"body":""},{"body":"AAM=","properties":{"x":"y"}},{"body":"AAQ="}]`
+	st := new(batchStorage)
+	for _, in := range []string{first, second, first} {
+		got, ok := st.parseFast([]byte(in))
+		want, wantOK := parseBatchFast([]byte(in))
+		if !ok || !wantOK || !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s:\nreused %+v\n fresh %+v", in, got, want)
+		}
+		st.reset()
+	}
+}
