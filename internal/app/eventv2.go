@@ -97,6 +97,16 @@ func (r *eventReader) read(b []byte) bool {
 	return r.i == len(r.b)
 }
 
+// release drops what the reader refers to (the event, its strings and
+// body), keeping its slices' storage.
+func (r *eventReader) release() {
+	clear(r.ev.headers)
+	clear(r.ev.cookies)
+	r.ev = v2Event{headers: r.ev.headers[:0]}
+	r.b = nil
+	r.arena.Reset()
+}
+
 // Levels of the event's objects that the reader knows the keys of.
 const (
 	levelTop = iota

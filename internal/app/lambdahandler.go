@@ -130,6 +130,7 @@ func (a *v2Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) 
 }
 
 func (sc *v2Scratch) release() {
+	sc.r.release()
 	sc.reader.reset(nil)
 	if cap(sc.out) > maxPooledBody {
 		sc.out = nil
