@@ -83,18 +83,30 @@ func (e *envelopeEncoder) appendV2(dst []byte, sys *telemetry.SystemProperties, 
 // schema requires them), the auth method as its code when it has one.
 func appendTailV2(dst []byte, sys *telemetry.SystemProperties) []byte {
 	dst = append(dst, `,"d":`...)
-	dst = jsonstr.Append(dst, sys.DeviceID)
+	dst = appendString(dst, sys.DeviceID)
 	dst = append(dst, `,"g":`...)
-	dst = jsonstr.Append(dst, sys.AuthGenerationID)
+	dst = appendString(dst, sys.AuthGenerationID)
 	if c := telemetry.AuthMethodCode(sys.AuthMethod); c > 0 {
 		dst = append(dst, `,"a":`...)
 		dst = strconv.AppendInt(dst, int64(c), 10)
 	} else {
 		dst = append(dst, `,"a":`...)
-		dst = jsonstr.Append(dst, sys.AuthMethod)
+		dst = appendString(dst, sys.AuthMethod)
 	}
 	dst = append(dst, `,"t":`...)
 	return strconv.AppendInt(dst, sys.EnqueuedTime.UnixMilli(), 10)
+}
+
+// appendString is jsonstr.Append with a shortcut for the strings nearly
+// every envelope holds, printable ASCII that needs no escaping (ids, codes,
+// property names and values): those are copied as they are.
+func appendString(dst []byte, s string) []byte {
+	if jsonscan.PlainRun(s) == len(s) {
+		dst = append(dst, '"')
+		dst = append(dst, s...)
+		return append(dst, '"')
+	}
+	return jsonstr.Append(dst, s)
 }
 
 // appendMember writes key (with its comma and colon) and value unless value
@@ -104,7 +116,7 @@ func appendMember(dst []byte, key, value string) []byte {
 		return dst
 	}
 	dst = append(dst, key...)
-	return jsonstr.Append(dst, value)
+	return appendString(dst, value)
 }
 
 // appendCoded writes key and code when the value is well known, else the
@@ -126,9 +138,9 @@ func appendProps(dst []byte, props []iothub.Property) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = jsonstr.Append(dst, p.Name)
+		dst = appendString(dst, p.Name)
 		dst = append(dst, ':')
-		dst = jsonstr.Append(dst, p.Value)
+		dst = appendString(dst, p.Value)
 	}
 	return dst
 }
@@ -158,7 +170,7 @@ func appendTailV1(dst []byte, sys *telemetry.SystemProperties) []byte {
 	if !first {
 		dst = append(dst, ',')
 	}
-	dst = jsonstr.Append(dst, telemetry.PropEnqueuedTime)
+	dst = appendString(dst, telemetry.PropEnqueuedTime)
 	dst = append(dst, ':', '"')
 	return sys.EnqueuedTime.UTC().AppendFormat(dst, time.RFC3339Nano)
 }
@@ -173,9 +185,9 @@ func appendField(dst []byte, first *bool, name, value string) []byte {
 		dst = append(dst, ',')
 	}
 	*first = false
-	dst = jsonstr.Append(dst, name)
+	dst = appendString(dst, name)
 	dst = append(dst, ':')
-	return jsonstr.Append(dst, value)
+	return appendString(dst, value)
 }
 
 // appendRestV1 closes the system properties and writes the application

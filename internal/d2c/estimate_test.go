@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/devicehub/devicehub/internal/jsonstr"
 	"github.com/devicehub/devicehub/shared/iothub"
 	"github.com/devicehub/devicehub/shared/telemetry"
 )
@@ -103,6 +104,24 @@ func FuzzBodyIsJSON(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if got, want := bodyIsJSON(b), telemetry.BodyIsJSON(b); got != want {
 			t.Fatalf("%q: %v, want %v", b, got, want)
+		}
+	})
+}
+
+func TestAppendString(t *testing.T) {
+	for _, s := range []string{"", "msg-0", "a b~\x7f", `q"`, `b\`, "\x01", "é", "\xff", "\u2028", "0123456789abcdef0123"} {
+		if got, want := appendString([]byte("x"), s), jsonstr.Append([]byte("x"), s); !bytes.Equal(got, want) {
+			t.Errorf("%q: %s, want %s", s, got, want)
+		}
+	}
+}
+
+func FuzzAppendString(f *testing.F) {
+	f.Add("msg-0")
+	f.Add("a\"b\\c\x01é\xff\u2028")
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := appendString(nil, s), jsonstr.Append(nil, s); !bytes.Equal(got, want) {
+			t.Fatalf("%q: %s, want %s", s, got, want)
 		}
 	})
 }

@@ -148,12 +148,11 @@ func (b *pooledBody) Close() error {
 
 // appendPadded appends v as 21 decimal digits.
 func appendPadded(dst []byte, v uint64) []byte {
-	var d [21]byte
-	for i := len(d) - 1; i >= 0; i-- {
-		d[i] = byte('0' + v%10)
-		v /= 10
-	}
-	return append(dst, d[:]...)
+	const zeros = "000000000000000000000"
+	var d [20]byte
+	digits := strconv.AppendUint(d[:0], v, 10) // at most 20 digits
+	dst = append(dst, zeros[:len(zeros)-len(digits)]...)
+	return append(dst, digits...)
 }
 
 func respond(req *http.Request, status int, body []byte) *http.Response {
