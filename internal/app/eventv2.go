@@ -61,7 +61,7 @@ type eventReader struct {
 	i     int
 	arena strings.Builder
 	ev    v2Event
-	spans [][2]int // the header names read so far, to refuse a repeated one
+	names []headerName // the header names read so far, to refuse a repeated one
 }
 
 // Keys of the event, as events.APIGatewayV2HTTPRequest names them. A key
@@ -297,7 +297,7 @@ func (r *eventReader) headers() bool {
 	if !r.next('{') {
 		return false
 	}
-	r.spans = r.spans[:0]
+	r.names = r.names[:0]
 	r.ws()
 	if r.next('}') {
 		return true
@@ -311,19 +311,20 @@ func (r *eventReader) headers() bool {
 		// Names that differ only in ASCII case (which API Gateway, lower-
 		// casing them, never sends) would share a canonical name: the
 		// request is built on every name having its own.
-		for _, s := range r.spans {
-			if equalFoldASCII(r.b[s[0]:s[1]], r.b[start:end]) {
+		raw := r.b[start:end]
+		folded := foldHash(raw)
+		for _, n := range r.names {
+			if n.hash == folded && equalFoldASCII(r.b[n.start:n.end], raw) {
 				return false
 			}
 		}
-		r.spans = append(r.spans, [2]int{start, end})
+		r.names = append(r.names, headerName{start, end, folded})
 		r.ws()
 		if !r.next(':') {
 			return false
 		}
 		r.ws()
-		var h v2Header
-		h.name = r.keep(r.b[start:end])
+		h := v2Header{name: r.canonicalName(raw)}
 		if !r.str(&h.value) {
 			return false
 		}
@@ -334,6 +335,22 @@ func (r *eventReader) headers() bool {
 		}
 		return r.next('}')
 	}
+}
+
+// headerName is a header name's place in the event and its hash ignoring
+// ASCII case.
+type headerName struct {
+	start, end int
+	hash       uint32
+}
+
+// foldHash is FNV-1a of s with ASCII letters in lower case.
+func foldHash(s []byte) uint32 {
+	h := uint32(2166136261)
+	for _, c := range s {
+		h = (h ^ uint32(c|0x20)) * 16777619 // '|0x20' folds letters; other bytes only need to hash alike when equal
+	}
+	return h
 }
 
 func equalFoldASCII(a, b []byte) bool {
@@ -578,6 +595,40 @@ func (r *eventReader) str(dst *string) bool {
 	*dst = r.arena.String()[at:]
 	return true
 }
+
+// canonicalName copies a header name into the arena in the form
+// textproto.CanonicalMIMEHeaderKey gives it: a name of token bytes has its
+// first letter and every letter after a hyphen in upper case, the rest in
+// lower case; any other name is kept as it is.
+func (r *eventReader) canonicalName(s []byte) string {
+	for _, c := range s {
+		if !tokenBytes[c] {
+			return r.keep(s)
+		}
+	}
+	var buf [64]byte
+	b := buf[:0]
+	upper := true
+	for _, c := range s {
+		if upper && 'a' <= c && c <= 'z' {
+			c -= 'a' - 'A'
+		} else if !upper && 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+		upper = c == '-'
+	}
+	return r.keep(b)
+}
+
+// tokenBytes are the bytes a header name may hold (RFC 7230 tchar), as
+// textproto's validHeaderFieldByte has them.
+var tokenBytes = func() (t [256]bool) {
+	for c := range t {
+		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", byte(c)) >= 0
+	}
+	return t
+}()
 
 // keep copies s into the arena and returns it as a string. A strings.Builder
 // never rewrites bytes it has handed out, so the strings stay valid when it

@@ -221,7 +221,8 @@ func (sc *v2Scratch) request(ctx context.Context) (*http.Request, bool) {
 }
 
 // header builds the request's header as httpadapter does: the cookies as
-// Cookie values, then each header by its canonical name, split at commas
+// Cookie values, then each header by its canonical name (the reader
+// canonicalised them), split at commas
 // (each piece trimmed of spaces) unless it is a singleton header. The value
 // slices share one allocation. The reader took no two names that differ in
 // ASCII case only, so no two share a canonical name; a Cookie header comes
@@ -234,7 +235,6 @@ func (r *eventReader) header() http.Header {
 	}
 	for i := range ev.headers {
 		hd := &ev.headers[i]
-		hd.name = canonicalHeaderKey(hd.name, &r.arena)
 		if singletonHeader(hd.name) {
 			n++
 		} else {
@@ -277,58 +277,6 @@ func singletonHeader(canonical string) bool {
 	}
 	return false
 }
-
-// canonicalHeaderKey is textproto.CanonicalMIMEHeaderKey: a name of token
-// bytes has its first letter and every letter after a hyphen in upper case,
-// the rest in lower case; any other name is kept as it is. A new form is
-// written into the arena, which the event reader sized for the event's
-// strings, so it takes no allocation of its own.
-func canonicalHeaderKey(s string, arena *strings.Builder) string {
-	upper, canonical := true, true
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !tokenByte(c) {
-			return s
-		}
-		if upper && 'a' <= c && c <= 'z' || !upper && 'A' <= c && c <= 'Z' {
-			canonical = false
-		}
-		upper = c == '-'
-	}
-	if canonical {
-		return s
-	}
-	var buf [64]byte
-	b := buf[:0]
-	upper = true
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if upper && 'a' <= c && c <= 'z' {
-			c -= 'a' - 'A'
-		} else if !upper && 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		b = append(b, c)
-		upper = c == '-'
-	}
-	if arena.Cap()-arena.Len() < len(b) {
-		arena.Grow(max(len(b), 256))
-	}
-	at := arena.Len()
-	arena.Write(b)
-	return arena.String()[at:]
-}
-
-// tokenByte reports whether c may appear in a header name (RFC 7230 tchar),
-// as textproto's validHeaderFieldByte does.
-func tokenByte(c byte) bool { return tokenBytes[c] }
-
-var tokenBytes = func() (t [256]bool) {
-	for c := range t {
-		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", byte(c)) >= 0
-	}
-	return t
-}()
 
 // noStatus is the status of a response nothing was written to.
 const noStatus = -1
