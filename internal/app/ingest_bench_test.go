@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -27,10 +29,14 @@ import (
 )
 
 // The end-to-end ingress benchmark: event bytes in, response bytes out,
-// through aws-lambda-go's lambda.NewHandler(...).Invoke with the typed HTTP
-// API (2.0) handler, the real hubapi handler, real SAS authentication with
-// the device cached (a warm function), d2c and the lean kinesisput client
-// over kinesisfake (in process, no sockets).
+// through aws-lambda-go's lambda.NewHandler(...).Invoke with the handler the
+// ingress function starts (Hub.IngressHandler for the HTTP API, payload 2.0:
+// the request deadline, the hubapi handler with its JSON logger at info),
+// real SAS authentication with the device cached (a warm function), d2c and
+// the lean kinesisput client, signing with the SDK's v4 signer (a role's
+// session token included) and sending through an http.Client to
+// kinesisfake (in process, no sockets). The event carries what API Gateway
+// sends: its forwarding headers and a full request context.
 
 const (
 	e2eHost   = "bench.devicehub.test"
@@ -53,9 +59,17 @@ func newLambdaIngress(tb testing.TB, fake *kinesisfake.Transport, batch int) (la
 	if err != nil {
 		tb.Fatal(err)
 	}
+	// As in Lambda: the role's temporary credentials, with a session token
+	// of the usual length, which the signer signs. The http.Client has no
+	// timeout: Lambda's (awsenv.Load) costs a context.WithDeadline per call
+	// over net/http's own transport, but over any other RoundTripper, such
+	// as the fake, net/http takes a heavier path (a timer goroutine) that
+	// production never runs.
+	client := &http.Client{Transport: fake}
+	token := "IQoJb3JpZ2luX2VjE" + strings.Repeat("Kf8/BENCHsessionTOKEN+", 50)
 	stream, err := kinesisput.New(kinesisput.Config{
-		Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDBENCH", "bench-secret", ""),
-		HTTPClient: &http.Client{Transport: fake}, StreamName: "bench-telemetry",
+		Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("ASIABENCHEXAMPLE", "bench-secret", token),
+		HTTPClient: client, StreamName: "bench-telemetry",
 	})
 	if err != nil {
 		tb.Fatal(err)
@@ -64,17 +78,36 @@ func newLambdaIngress(tb testing.TB, fake *kinesisfake.Transport, batch int) (la
 	if err != nil {
 		tb.Fatal(err)
 	}
-	h := hubapi.New(hubapi.Deps{Auth: auth, Telemetry: &d2c.Ingestor{Stream: stream, Now: time.Now}})
+	noenv := func(string) string { return "" }
+	log := slog.New(hubapi.LogHandler(NewLogger(io.Discard, noenv).Handler()))
+	hub := &Hub{
+		Deps:           hubapi.Deps{Auth: auth, Telemetry: &d2c.Ingestor{Stream: stream, Now: time.Now}, Logger: log},
+		requestTimeout: config.DefaultRequestTimeout, eventFormat: config.EventFormatV2,
+	}
+	handler, err := hub.IngressHandler(noenv, log)
+	if err != nil {
+		tb.Fatal(err)
+	}
 
 	path := "/devices/" + e2eDevice + "/messages/events"
+	const ua = "azure-iot-device/1.17.3 (node v20.11.1; Linux 6.1; x64)"
 	ev := events.APIGatewayV2HTTPRequest{
-		Version: "2.0", RouteKey: "POST " + path, RawPath: path, RawQueryString: "api-version=2020-03-13",
-		Headers: map[string]string{"authorization": tok, "host": e2eHost},
-		RequestContext: events.APIGatewayV2HTTPRequestContext{RequestID: "req-1", DomainName: e2eHost,
-			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: http.MethodPost, Path: path}},
+		Version: "2.0", RouteKey: "POST /devices/{id}/messages/events", RawPath: path, RawQueryString: "api-version=2020-03-13",
+		Headers: map[string]string{
+			"authorization": tok, "host": e2eHost, "user-agent": ua, "x-amzn-trace-id": "Root=1-6745f2a1-0c1d5e2f3a4b5c6d7e8f9a0b",
+			"x-forwarded-for": "203.0.113.17", "x-forwarded-port": "443", "x-forwarded-proto": "https",
+		},
+		PathParameters: map[string]string{"id": e2eDevice},
+		RequestContext: events.APIGatewayV2HTTPRequestContext{
+			RouteKey: "POST /devices/{id}/messages/events", AccountID: "123456789012", Stage: "$default",
+			RequestID: "JKJaXmPLvHcESHA=", APIID: "a1b2c3d4e5", DomainName: e2eHost, DomainPrefix: "bench",
+			Time: "27/Nov/2026:13:27:31 +0000", TimeEpoch: 1795786051000,
+			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: http.MethodPost, Path: path, Protocol: "HTTP/1.1", SourceIP: "203.0.113.17", UserAgent: ua},
+		},
 	}
 	if batch == 0 {
 		ev.Body = e2eBody
+		ev.Headers["content-length"] = strconv.Itoa(len(e2eBody))
 		for k, v := range map[string]string{"content-type": "application/json", "iothub-messageid": "msg-0",
 			"iothub-contenttype": "application/json", "iothub-contentencoding": "utf-8", "iothub-app-temperaturealert": "false", "iothub-app-seq": "0"} {
 			ev.Headers[k] = v
@@ -92,13 +125,14 @@ func newLambdaIngress(tb testing.TB, fake *kinesisfake.Transport, batch int) (la
 		}
 		b.WriteByte(']')
 		ev.Body = b.String()
+		ev.Headers["content-length"] = strconv.Itoa(b.Len())
 		ev.Headers["content-type"] = iothub.BatchContentType
 	}
 	raw, err := json.Marshal(ev)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return lambda.NewHandler(LambdaHandler(h, config.EventFormatV2)), raw
+	return lambda.NewHandler(handler), raw
 }
 
 // status reads the response's status code.

@@ -8,7 +8,9 @@ package d2c
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/devicehub/devicehub/internal/apierr"
@@ -58,7 +60,9 @@ type Result struct {
 	Throttled  bool // the first rejection was a throughput throttle
 }
 
-// Stream writes records that share one partition key, in order.
+// Stream writes records that share one partition key, in order. The
+// records are valid only during the call (Ingest reuses their storage): an
+// implementation that keeps them copies them.
 type Stream interface {
 	PutRecords(ctx context.Context, partitionKey string, records [][]byte) (Result, error)
 }
@@ -137,16 +141,18 @@ func (in *Ingestor) Ingest(ctx context.Context, id registry.Identity, msgs []Mes
 		DeviceID: id.DeviceID, AuthGenerationID: id.GenerationID, AuthMethod: id.AuthMethod,
 		EnqueuedTime: in.Now().UTC(),
 	}
-	for i := range msgs {
-		sys.MessageID, sys.CorrelationID, sys.UserID = msgs[i].MessageID, msgs[i].CorrelationID, msgs[i].UserID
-		size += envelopeSize(&sys, msgs[i].Properties, msgs[i].Body)
-	}
-	// One buffer for every record of the request: one allocation, not one per message.
-	buf := make([]byte, 0, size)
-	records := make([][]byte, len(msgs))
 	// The stamped properties are the same for every message: encode them once.
 	var scratch [512]byte
 	enc := newEnvelopeEncoder(in.RecordVersion, scratch[:0], &sys)
+	for i := range msgs {
+		size += enc.estimate(&msgs[i])
+	}
+	// One buffer for every record of the request, pooled between requests
+	// (a record with escapes may grow it: those before keep their storage).
+	sc := recordPool.Get().(*recordStorage)
+	defer sc.release()
+	buf := slices.Grow(sc.buf[:0], size)
+	records := slices.Grow(sc.records[:0], len(msgs))[:len(msgs)]
 	for i := range msgs {
 		m := &msgs[i]
 		sys.MessageID, sys.CorrelationID, sys.UserID = m.MessageID, m.CorrelationID, m.UserID
@@ -155,7 +161,28 @@ func (in *Ingestor) Ingest(ctx context.Context, id registry.Identity, msgs []Mes
 		buf = enc.append(buf, &sys, m.Properties, m.Body)
 		records[i] = buf[start:len(buf):len(buf)]
 	}
+	sc.buf, sc.records = buf, records
 	return in.put(ctx, id.DeviceID, records)
+}
+
+// recordStorage is a request's records, pooled: a batch's are tens of
+// kilobytes, which the Stream copies into its request.
+type recordStorage struct {
+	buf     []byte
+	records [][]byte
+}
+
+var recordPool = sync.Pool{New: func() any { return new(recordStorage) }}
+
+// maxPooledRecords bounds the record storage kept between requests.
+const maxPooledRecords = 1 << 20
+
+func (sc *recordStorage) release() {
+	clear(sc.records) // a grown buffer's old storage is not kept alive
+	if cap(sc.buf) > maxPooledRecords {
+		sc.buf = nil
+	}
+	recordPool.Put(sc)
 }
 
 // put writes records in order. Kinesis may reject some records of a

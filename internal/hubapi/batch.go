@@ -232,22 +232,65 @@ func finishProperties(props []iothub.Property) []iothub.Property {
 // and unprefixed names are application properties, returned with ok; other
 // iothub-* names are the hub's to set, never the device's, and are dropped.
 func batchProperty(m *d2c.Message, k, v string) (_ iothub.Property, ok bool) {
-	switch {
-	case msgrules.EqualFoldASCII(k, "iothub-messageid"):
-		m.MessageID = v
-	case msgrules.EqualFoldASCII(k, "iothub-correlationid"):
-		m.CorrelationID = v
-	case msgrules.EqualFoldASCII(k, "iothub-userid"):
-		m.UserID = v
-	case msgrules.EqualFoldASCII(k, "iothub-contenttype"):
-		m.ContentType = v
-	case msgrules.EqualFoldASCII(k, "iothub-contentencoding"):
-		m.ContentEncoding = v
-	case hasPrefixFold(k, appPrefix):
+	return routeProperty(m, classifyProperty(k), k, v)
+}
+
+// propKind is what a property name of a batch message is (classifyProperty).
+type propKind uint8
+
+const (
+	propApp        propKind = iota // iothub-app-<name>
+	propUnprefixed                 // <name>, also an application property
+	propDropped                    // another iothub-* name
+	propMessageID
+	propCorrelationID
+	propUserID
+	propContentType
+	propContentEncoding
+)
+
+// classifyProperty tells system property names (any ASCII case), the
+// application ones and the dropped ones apart.
+func classifyProperty(k string) propKind {
+	const iothub = "iothub-"
+	if !hasPrefixFold(k, iothub) {
+		return propUnprefixed
+	}
+	switch rest := k[len(iothub):]; {
+	case hasPrefixFold(rest, appPrefix[len(iothub):]):
+		return propApp
+	case msgrules.EqualFoldASCII(rest, "messageid"):
+		return propMessageID
+	case msgrules.EqualFoldASCII(rest, "correlationid"):
+		return propCorrelationID
+	case msgrules.EqualFoldASCII(rest, "userid"):
+		return propUserID
+	case msgrules.EqualFoldASCII(rest, "contenttype"):
+		return propContentType
+	case msgrules.EqualFoldASCII(rest, "contentencoding"):
+		return propContentEncoding
+	}
+	return propDropped
+}
+
+// routeProperty applies a property of kind to m, or returns it, with ok, as
+// an application property.
+func routeProperty(m *d2c.Message, kind propKind, k, v string) (_ iothub.Property, ok bool) {
+	switch kind {
+	case propApp:
 		return iothub.Property{Name: k[len(appPrefix):], Value: v}, true
-	case hasPrefixFold(k, "iothub-"):
-	default:
+	case propUnprefixed:
 		return iothub.Property{Name: k, Value: v}, true
+	case propMessageID:
+		m.MessageID = v
+	case propCorrelationID:
+		m.CorrelationID = v
+	case propUserID:
+		m.UserID = v
+	case propContentType:
+		m.ContentType = v
+	case propContentEncoding:
+		m.ContentEncoding = v
 	}
 	return iothub.Property{}, false
 }
@@ -255,7 +298,7 @@ func batchProperty(m *d2c.Message, k, v string) (_ iothub.Property, ok bool) {
 // isSystemProperty reports whether batchProperty keeps a name out of the
 // application properties.
 func isSystemProperty(k string) bool {
-	return hasPrefixFold(k, "iothub-") && !hasPrefixFold(k, appPrefix)
+	return classifyProperty(k) >= propDropped
 }
 
 func hasPrefixFold(s, prefix string) bool {

@@ -2,10 +2,13 @@ package hubapi
 
 import (
 	"encoding/base64"
+	"slices"
 	"strings"
-	"unicode/utf8"
+	"sync"
+	"unsafe"
 
 	"github.com/devicehub/devicehub/internal/d2c"
+	"github.com/devicehub/devicehub/internal/jsonscan"
 	"github.com/devicehub/devicehub/internal/msgrules"
 	"github.com/devicehub/devicehub/shared/iothub"
 )
@@ -19,11 +22,54 @@ import (
 // given twice is resolved as parseBatch resolves it (the last wins). For
 // such input it returns what parseBatch would, in time linear in the input;
 // for anything else it returns false and the caller falls back to
-// parseBatch, which also words the errors.
+// parseBatch, which also words the errors. The messages' property names and
+// values are views of raw, which must not be written while they are in use.
 func parseBatchFast(raw []byte) ([]d2c.Message, bool) {
-	p := batchScanner{s: string(raw)} // one copy; every name and value is a substring of it
-	var items []fastItem
-	var pairs []iothub.Property // raw property names and values, all items
+	return new(batchStorage).parseFast(raw)
+}
+
+// batchStorage holds the messages of a batch, their bodies and properties,
+// pooled: postEvents hands them to Telemetry.Ingest, which keeps nothing of
+// them once it returns.
+type batchStorage struct {
+	msgs   []d2c.Message
+	bodies []byte
+	props  []iothub.Property
+}
+
+var batchPool = sync.Pool{New: func() any { return new(batchStorage) }}
+
+// maxPooledBodies bounds the storage kept between batches.
+const maxPooledBodies = 1 << 20
+
+// release resets the storage and returns it to the pool.
+func (st *batchStorage) release() {
+	st.reset()
+	batchPool.Put(st)
+}
+
+// reset drops what the storage refers to (the batch's strings), and the
+// storage itself when it grew large.
+func (st *batchStorage) reset() {
+	clear(st.msgs) // zero, as parseFast expects the messages it reuses
+	clear(st.props)
+	if cap(st.bodies) > maxPooledBodies || cap(st.props) > maxPooledPairs {
+		*st = batchStorage{}
+	}
+}
+
+// parseFast is parseBatchFast into st's storage.
+func (st *batchStorage) parseFast(raw []byte) ([]d2c.Message, bool) {
+	sc := scratchPool.Get().(*batchScratch)
+	defer sc.release()
+	// Every name and value is a substring of the batch. raw is readBody's,
+	// which no one writes (WholeBody), so it is viewed as a string rather
+	// than copied into one (a batch is up to 340 KB).
+	p := batchScanner{s: unsafe.String(unsafe.SliceData(raw), len(raw))}
+	items := sc.items[:0]
+	pairs := sc.pairs[:0] // raw property names and values, all items
+	kinds := sc.kinds[:0] // what each pair's name is
+	defer func() { sc.items, sc.pairs, sc.kinds = items, pairs, kinds }()
 	p.ws()
 	if !p.next('[') {
 		return nil, false
@@ -33,7 +79,7 @@ func parseBatchFast(raw []byte) ([]d2c.Message, bool) {
 		if len(items) == d2c.MaxBatchMessages {
 			return nil, false
 		}
-		it, ok := p.item(&pairs)
+		it, ok := p.item(&pairs, &kinds)
 		if !ok {
 			return nil, false
 		}
@@ -59,15 +105,22 @@ func parseBatchFast(raw []byte) ([]d2c.Message, bool) {
 		} else {
 			size += base64.StdEncoding.DecodedLen(len(it.body))
 		}
-		for _, kv := range pairs[it.props:it.propsEnd] {
-			if !isSystemProperty(kv.Name) {
+	}
+	for _, it := range items {
+		for _, k := range kinds[it.props:it.propsEnd] {
+			if k < propDropped {
 				nprops++
 			}
 		}
 	}
-	bodies := make([]byte, size)
-	props := make([]iothub.Property, 0, nprops)
-	msgs := make([]d2c.Message, len(items))
+	bodies := slices.Grow(st.bodies[:0], size)[:size]
+	if bodies == nil {
+		bodies = []byte{} // an empty body is empty, not nil, as parseBatch gives it
+	}
+	props := slices.Grow(st.props[:0], nprops)
+	msgs := slices.Grow(st.msgs[:0], len(items))[:len(items)] // zero: cleared on release
+	st.msgs, st.bodies = msgs, bodies
+	defer func() { st.props = props }()
 	off := 0
 	for i, it := range items {
 		m := &msgs[i]
@@ -82,11 +135,41 @@ func parseBatchFast(raw []byte) ([]d2c.Message, bool) {
 		}
 		m.Body = bodies[off : off+n : off+n]
 		off += n
+		// As appendProperties, with each name classified once, by
+		// properties, which kept the count within the cap.
 		start := len(props)
-		props, _ = appendProperties(m, pairs[it.props:it.propsEnd], props) // item kept the count within the cap
+		for j := it.props; j < it.propsEnd; j++ {
+			if p, ok := routeProperty(m, kinds[j], pairs[j].Name, pairs[j].Value); ok {
+				props = append(props, p)
+			}
+		}
 		m.Properties = finishProperties(props[start:])
 	}
 	return msgs, true
+}
+
+// batchScratch is parseBatchFast's working space, pooled: what it scans
+// before it knows the sizes to allocate the messages with.
+type batchScratch struct {
+	items []fastItem
+	pairs []iothub.Property
+	kinds []propKind // of pairs
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(batchScratch) }}
+
+// maxPooledPairs bounds the scratch space kept between batches.
+const maxPooledPairs = 4096
+
+// release drops the strings the scratch space refers to (substrings of the
+// batch) and returns it to the pool.
+func (sc *batchScratch) release() {
+	clear(sc.items) // what was used: the rest was cleared before
+	clear(sc.pairs)
+	if cap(sc.pairs) > maxPooledPairs {
+		sc.pairs, sc.kinds = nil, nil
+	}
+	scratchPool.Put(sc)
 }
 
 // fastItem is one batch message as parseBatchFast scanned it.
@@ -136,20 +219,15 @@ func (p *batchScanner) str() (string, bool) {
 		return "", false
 	}
 	start := p.i
-	for ; p.i < len(p.s); p.i++ {
-		c := p.s[p.i]
-		if c == '"' {
-			p.i++
-			return p.s[start : p.i-1], true
-		}
-		if c < 0x20 || c >= utf8.RuneSelf || c == '\\' {
-			return "", false
-		}
+	p.i += jsonscan.PlainRun(p.s[p.i:])
+	if p.i < len(p.s) && p.s[p.i] == '"' {
+		p.i++
+		return p.s[start : p.i-1], true
 	}
 	return "", false
 }
 
-func (p *batchScanner) item(pairs *[]iothub.Property) (fastItem, bool) {
+func (p *batchScanner) item(pairs *[]iothub.Property, kinds *[]propKind) (fastItem, bool) {
 	var it fastItem
 	if !p.next('{') {
 		return it, false
@@ -185,7 +263,7 @@ func (p *batchScanner) item(pairs *[]iothub.Property) (fastItem, bool) {
 			}
 		case "properties":
 			it.props = len(*pairs)
-			if !p.properties(pairs) {
+			if !p.properties(pairs, kinds) {
 				return it, false
 			}
 			it.propsEnd = len(*pairs)
@@ -206,7 +284,7 @@ func (p *batchScanner) item(pairs *[]iothub.Property) (fastItem, bool) {
 // properties reads an object of string values, in document order, with at
 // most msgrules.MaxProperties application properties and maxPropertyEntries
 // entries.
-func (p *batchScanner) properties(pairs *[]iothub.Property) bool {
+func (p *batchScanner) properties(pairs *[]iothub.Property, kinds *[]propKind) bool {
 	if !p.next('{') {
 		return false
 	}
@@ -230,7 +308,8 @@ func (p *batchScanner) properties(pairs *[]iothub.Property) bool {
 		if !ok {
 			return false
 		}
-		if !isSystemProperty(k) {
+		kind := classifyProperty(k)
+		if kind < propDropped {
 			if apps++; apps > msgrules.MaxProperties {
 				return false
 			}
@@ -239,6 +318,7 @@ func (p *batchScanner) properties(pairs *[]iothub.Property) bool {
 			return false
 		}
 		*pairs = append(*pairs, iothub.Property{Name: k, Value: v})
+		*kinds = append(*kinds, kind)
 		p.ws()
 		if p.next(',') {
 			continue

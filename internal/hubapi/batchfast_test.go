@@ -245,3 +245,33 @@ func BenchmarkParseBatchWorstCase(b *testing.B) {
 		}
 	}
 }
+
+func TestClassifyProperty(t *testing.T) {
+	for k, want := range map[string]propKind{
+		"iothub-messageid": propMessageID, "IoTHub-MessageId": propMessageID, "iothub-correlationid": propCorrelationID,
+		"IOTHUB-USERID": propUserID, "iothub-contenttype": propContentType, "iothub-ContentEncoding": propContentEncoding,
+		"iothub-app-x": propApp, "IOTHUB-APP-": propApp, "iothub-app": propDropped, "iothub-": propDropped,
+		"iothub-to": propDropped, "iothub-messageid2": propDropped, "iothub": propUnprefixed, "x": propUnprefixed,
+		"": propUnprefixed, "dt-subject": propUnprefixed, "ıothub-messageid": propUnprefixed,
+	} {
+		if got := classifyProperty(k); got != want {
+			t.Errorf("%q: %d, want %d", k, got, want)
+		}
+	}
+}
+
+// Pooled storage, reused, gives exactly what fresh storage gives: nothing of
+// the batch before shows through.
+func TestBatchStorageReuse(t *testing.T) {
+	first := `[{"body":"AAE=","properties":{"iothub-messageid":"m1","iothub-userid":"u","iothub-app-a":"1","b":"2"}},{"body":"AAI=","properties":{"iothub-correlationid":"c"}}]`
+	second := `[{"body":""},{"body":"AAM=","properties":{"x":"y"}},{"body":"AAQ="}]`
+	st := new(batchStorage)
+	for _, in := range []string{first, second, first} {
+		got, ok := st.parseFast([]byte(in))
+		want, wantOK := parseBatchFast([]byte(in))
+		if !ok || !wantOK || !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s:\nreused %+v\n fresh %+v", in, got, want)
+		}
+		st.reset()
+	}
+}

@@ -9,11 +9,28 @@ import (
 	"github.com/devicehub/devicehub/internal/apierr"
 )
 
+// WholeBody is a request body held whole in memory, such as the Lambda
+// adapter's (internal/app), decoded from the event: readBody takes its bytes
+// without copying them. TakeRest returns the bytes not yet read and reads
+// the body to its end; they belong to the caller from then on.
+type WholeBody interface {
+	io.ReadCloser
+	TakeRest() []byte
+}
+
 // readBody reads a request body of at most limit bytes; a longer one (by its
 // Content-Length or as read) is MessageTooLarge with the message tooLarge.
+// The bytes are the caller's: no one else writes them.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64, tooLarge string) ([]byte, error) {
 	if r.ContentLength > limit {
 		return nil, apierr.MessageTooLarge.New(tooLarge)
+	}
+	if wb, ok := r.Body.(WholeBody); ok {
+		body := wb.TakeRest()
+		if int64(len(body)) > limit {
+			return nil, apierr.MessageTooLarge.New(tooLarge)
+		}
+		return body, nil
 	}
 	body, err := readAll(http.MaxBytesReader(w, r.Body, limit), r.ContentLength)
 	if err != nil {

@@ -15,6 +15,8 @@ import (
 )
 
 // Telemetry ingests device-to-cloud messages.
+// The messages are valid only during the call (a batch's storage is
+// reused): an implementation that keeps them copies them.
 type Telemetry interface {
 	Ingest(ctx context.Context, id registry.Identity, msgs []d2c.Message) error
 }
@@ -27,7 +29,9 @@ func (s *server) postEvents(w http.ResponseWriter, r *http.Request, id registry.
 	var msgs []d2c.Message
 	var err error
 	if isBatch(r.Header.Get("Content-Type")) {
-		msgs, err = readBatch(w, r)
+		st := batchPool.Get().(*batchStorage)
+		defer st.release()
+		msgs, err = readBatch(w, r, st)
 	} else {
 		msgs, err = readSingle(w, r)
 	}
@@ -175,13 +179,15 @@ func lowerInto(b *strings.Builder, s string) string {
 }
 
 // readBatch reads IoT Hub's batch: a JSON array of {body, base64Encoded,
-// properties}; body is base64 unless base64Encoded is false.
-func readBatch(w http.ResponseWriter, r *http.Request) ([]d2c.Message, error) {
+// properties}; body is base64 unless base64Encoded is false. The messages'
+// bodies and
+// properties, into st's storage when the fast parser takes it.
+func readBatch(w http.ResponseWriter, r *http.Request, st *batchStorage) ([]d2c.Message, error) {
 	raw, err := readBody(w, r, maxBatchBody, "batch exceeds 256 KB")
 	if err != nil {
 		return nil, err
 	}
-	if msgs, ok := parseBatchFast(raw); ok {
+	if msgs, ok := st.parseFast(raw); ok {
 		return msgs, nil
 	}
 	return parseBatch(raw)

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
 )
@@ -23,14 +24,50 @@ import (
 type requestInfo struct {
 	once     sync.Once
 	id       string
+	gateway  string // API Gateway's id of the request, if any
 	deviceID string // set by the route wrappers before the handler runs
+	// offered marks the record a Lambda adapter made for the request
+	// (WithGatewayRequestID), which ServeHTTP takes as its own.
+	offered atomic.Bool
 }
 
 type requestKey struct{}
 
+// requestContext carries a requestInfo: one allocation for the context and
+// the record, where context.WithValue would take two.
+type requestContext struct {
+	context.Context
+	info requestInfo
+}
+
+func (c *requestContext) Value(key any) any {
+	if key == (requestKey{}) {
+		return &c.info
+	}
+	return c.Context.Value(key)
+}
+
 // withRequest returns ctx carrying a new requestInfo.
 func withRequest(ctx context.Context) context.Context {
-	return context.WithValue(ctx, requestKey{}, &requestInfo{id: gatewayRequestID(ctx)})
+	id := gatewayRequestID(ctx)
+	return &requestContext{Context: ctx, info: requestInfo{id: id, gateway: id}}
+}
+
+// WithGatewayRequestID returns ctx carrying the record of a request API
+// Gateway gave the id, for a Lambda adapter that does not put httpadapter's
+// request context on it (internal/app's payload 2.0 adapter). ServeHTTP
+// takes that record for the request rather than making one.
+func WithGatewayRequestID(ctx context.Context, id string) context.Context {
+	c := &requestContext{Context: ctx, info: requestInfo{id: id, gateway: id}}
+	c.info.offered.Store(true)
+	return c
+}
+
+// takeRequest reports whether ctx carries a record offered for the request
+// (WithGatewayRequestID), and takes it: only once.
+func takeRequest(ctx context.Context) bool {
+	rq := requestFrom(ctx)
+	return rq != nil && rq.offered.CompareAndSwap(true, false)
 }
 
 func requestFrom(ctx context.Context) *requestInfo {
@@ -51,8 +88,11 @@ func (rq *requestInfo) ID() string {
 
 // gatewayRequestID returns the id API Gateway gave the request: HTTP API
 // (payload 2.0) and REST API (payload 1.0) events both carry it in
-// requestContext.requestId.
+// requestContext.requestId, which the Lambda adapters put on the context.
 func gatewayRequestID(ctx context.Context) string {
+	if rq := requestFrom(ctx); rq != nil && rq.gateway != "" {
+		return rq.gateway
+	}
 	if rc, ok := core.GetAPIGatewayV2ContextFromContext(ctx); ok {
 		return rc.RequestID
 	}

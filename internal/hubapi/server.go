@@ -96,13 +96,16 @@ func newServer(d Deps) (http.Handler, *server) {
 	return s, s
 }
 
-// ServeHTTP gives the request its id (requestlog.go) and answers in IoT
+// ServeHTTP gives the request its id (requestlog.go), or takes the record
+// the Lambda adapter made with API Gateway's, and answers in IoT
 // Hub's JSON what the mux would answer in text or with a redirect: HEAD,
 // which the mux would serve with the GET handler (a receive would lock a
 // message and drop its body), and paths with empty, . or .. segments, which
 // the mux would redirect to their cleaned form.
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	r = r.WithContext(withRequest(r.Context()))
+	if !takeRequest(r.Context()) {
+		r = r.WithContext(withRequest(r.Context()))
+	}
 	switch {
 	case !isCleanPath(r.URL.EscapedPath()):
 		s.writeError(w, r, apierr.ArgumentInvalid.New("the path "+strconv.Quote(r.URL.EscapedPath())+" holds an empty, . or .. segment"))

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -36,11 +37,18 @@ func (stubAuth) Service(_ context.Context, header, _ string) error {
 	return nil
 }
 
-// stubTelemetry keeps what it is given.
+// stubTelemetry keeps what it is given (a copy: the messages are valid
+// only during the call).
 type stubTelemetry struct{ got [][]d2c.Message }
 
 func (s *stubTelemetry) Ingest(_ context.Context, _ registry.Identity, msgs []d2c.Message) error {
-	s.got = append(s.got, msgs)
+	kept := make([]d2c.Message, len(msgs))
+	for i, m := range msgs {
+		m.Body = bytes.Clone(m.Body)
+		m.Properties = slices.Clone(m.Properties)
+		kept[i] = m
+	}
+	s.got = append(s.got, kept)
 	return nil
 }
 

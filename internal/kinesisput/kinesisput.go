@@ -99,9 +99,16 @@ func New(c Config) (*Client, error) {
 	tail := []byte(`],"StreamName":`)
 	tail = jsonstr.Append(tail, c.StreamName)
 	tail = append(tail, '}')
+	path := u.EscapedPath()
+	// The signer escapes the canonical URI once more (smithy-go's
+	// httpbinding.EscapePath), which for a path of unreserved characters and
+	// slashes (Kinesis's "/") changes nothing: then it may skip the
+	// escaping, and its two allocations.
+	plainPath := strings.Trim(path, "/-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") == ""
+	signer := v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = plainPath })
 	return &Client{
-		creds: creds, http: c.HTTPClient, url: *u, path: u.EscapedPath(), host: signedHost(u), region: c.Region, now: c.Now,
-		bodyTail: tail, signer: v4.NewSigner(),
+		creds: creds, http: c.HTTPClient, url: *u, path: path, host: signedHost(u), region: c.Region, now: c.Now,
+		bodyTail: tail, signer: signer,
 	}, nil
 }
 
@@ -218,15 +225,23 @@ func (c *Client) appendBody(dst []byte, partitionKey string, records [][]byte) [
 		dst = make([]byte, 0, n)
 	}
 	dst = append(dst, `{"Records":[`...)
+	keyAt := -1 // where the first record's `","PartitionKey":"..."}` is: the others copy it
+	keyLen := 0
 	for i, r := range records {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
 		dst = append(dst, `{"Data":"`...)
 		dst = base64.StdEncoding.AppendEncode(dst, r)
-		dst = append(dst, `","PartitionKey":`...)
-		dst = jsonstr.Append(dst, partitionKey)
-		dst = append(dst, '}')
+		if keyAt < 0 {
+			keyAt = len(dst)
+			dst = append(dst, `","PartitionKey":`...)
+			dst = jsonstr.Append(dst, partitionKey)
+			dst = append(dst, '}')
+			keyLen = len(dst) - keyAt
+			continue
+		}
+		dst = append(dst, dst[keyAt:keyAt+keyLen]...)
 	}
 	return append(dst, c.bodyTail...)
 }
@@ -239,13 +254,22 @@ func (c *Client) newRequest(ctx context.Context, b *buffers, creds aws.Credentia
 	h := make(http.Header, 6)
 	h["Content-Type"] = hdrContentType
 	h["X-Amz-Target"] = hdrTarget
+	// The signer sets these with append(h[k][:0], v): slots of one array
+	// spare it an allocation each. Authorization is not signed, and the
+	// signer sets X-Amz-Date before it reads the headers; the token slot is
+	// made only when there is a token to fill it.
+	slots := make([]string, 3)
+	h["X-Amz-Date"] = slots[0:1:1]
+	h["Authorization"] = slots[1:2:2]
+	if creds.SessionToken != "" {
+		h["X-Amz-Security-Token"] = slots[2:3:3]
+	}
 	u := c.url // a copy: the client never shares mutable request state
-	req := &http.Request{
+	req := (&http.Request{
 		Method: http.MethodPost, URL: &u, Host: c.host,
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 		Header: h, Body: b,
-	}
-	req = req.WithContext(ctx)
+	}).WithContext(ctx)
 	// The SDK's signer, without the SDK's middleware stack: it caches the
 	// day's derived key and adds X-Amz-Date, X-Amz-Security-Token and
 	// Authorization. Content-Length is set after signing, so it is not a

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -58,6 +59,8 @@ func TestSignatureMatchesSDKSigner(t *testing.T) {
 		{"role credentials", "https://kinesis.ap-southeast-2.amazonaws.com:443", "ap-southeast-2",
 			aws.Credentials{AccessKeyID: "ASIAEXAMPLE", SecretAccessKey: "secret/with+chars", SessionToken: "FwoGZXIvYXdzEPT//////////wEaD+token="},
 			"85024ac5544036ac59091a014bf152c6e0ddd2c7e68d01ff76b7372eabf8b598"},
+		// A base path the signer escapes again: the client leaves it the escaping.
+		{"proxy path", "http://127.0.0.1:4567/kinesis%20proxy/v1", "us-east-1", aws.Credentials{AccessKeyID: "devicehub", SecretAccessKey: "devicehub"}, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -101,14 +104,17 @@ func TestSignatureMatchesSDKSigner(t *testing.T) {
 					t.Errorf("%s\n got %q\nwant %q", h, got.Header.Get(h), want.Header.Get(h))
 				}
 			}
-			if auth := got.Header.Get("Authorization"); !strings.HasSuffix(auth, ", Signature="+tc.vector) || got.Header.Get("X-Amz-Date") != "20260309T235958Z" {
+			if auth := got.Header.Get("Authorization"); tc.vector != "" && !strings.HasSuffix(auth, ", Signature="+tc.vector) || got.Header.Get("X-Amz-Date") != "20260309T235958Z" {
 				t.Errorf("Authorization %q at %q, want the signature %s", auth, got.Header.Get("X-Amz-Date"), tc.vector)
 			}
 			wantURL := tc.endpoint
 			if wantURL == "" {
 				wantURL = "https://kinesis." + tc.region + ".amazonaws.com"
 			}
-			if got.URL.String() != strings.TrimSuffix(wantURL, "/")+"/" || got.Method != http.MethodPost {
+			if u, _ := url.Parse(wantURL); u.Path == "" {
+				wantURL += "/"
+			}
+			if got.URL.String() != wantURL || got.Method != http.MethodPost {
 				t.Errorf("request %s %s", got.Method, got.URL)
 			}
 		})
