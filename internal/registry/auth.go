@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"crypto/subtle"
 	"crypto/x509"
 	"encoding/base64"
 	"errors"
@@ -105,14 +106,7 @@ type verifiedToken struct {
 // matches reports whether header is the verified token, comparing in
 // constant time: the stored header holds a valid signature.
 func (t *verifiedToken) matches(header string) bool {
-	if t.header == "" || len(t.header) != len(header) {
-		return false
-	}
-	var diff byte
-	for i := 0; i < len(header); i++ {
-		diff |= t.header[i] ^ header[i]
-	}
-	return diff == 0
+	return t.header != "" && subtle.ConstantTimeCompare([]byte(t.header), []byte(header)) == 1
 }
 
 // maxMissingTTL bounds how long "not registered" is remembered: long enough
