@@ -95,8 +95,13 @@ type StreamReading struct {
 	// traffic, for that much latency.
 	BatchWindow time.Duration
 	// RetryAttempts is how often a failing batch is retried (split in two
-	// each time) before the mapping gives up on it, 1..10000, default 10;
-	// NoRetries gives up at once.
+	// each time) before the mapping gives up on it, 1..10000; NoRetries
+	// gives up at once, RetryUntilMaxAge retries until MaxRecordAge.
+	// Default 10 for consumers and RetryUntilMaxAge for the router, which
+	// dead-letters a record itself once it has failed for an hour
+	// (internal/router): a partial batch response counts as a retry, so a
+	// count would hand a shard's records to the on-failure queue, unrouted,
+	// after minutes of an endpoint's throttling.
 	RetryAttempts int
 	// MaxRecordAge: records older than this are given up on unread. Whole
 	// seconds in 1m..7d (Lambda's bounds) and less than the stream's
@@ -106,9 +111,11 @@ type StreamReading struct {
 	MaxRecordAge time.Duration
 }
 
-// NoRetries, as StreamReading.RetryAttempts, gives up on a failing batch at
-// once.
-const NoRetries = -1
+// StreamReading.RetryAttempts values beyond a count.
+const (
+	NoRetries        = -1 // give up on a failing batch at once
+	RetryUntilMaxAge = -2 // retry until the records are MaxRecordAge old (Lambda's -1)
+)
 
 // Defaults of StreamReading.
 const (
@@ -156,8 +163,8 @@ func (r *StreamReading) defaults(retention time.Duration) error {
 	if r.RetryAttempts == 0 {
 		r.RetryAttempts = defaultRetryAttempts
 	}
-	if r.RetryAttempts != NoRetries && (r.RetryAttempts < 1 || r.RetryAttempts > 10_000) {
-		return fmt.Errorf("RetryAttempts %d must be in 1..10000, or NoRetries", r.RetryAttempts)
+	if r.RetryAttempts != NoRetries && r.RetryAttempts != RetryUntilMaxAge && (r.RetryAttempts < 1 || r.RetryAttempts > 10_000) {
+		return fmt.Errorf("RetryAttempts %d must be in 1..10000, NoRetries or RetryUntilMaxAge", r.RetryAttempts)
 	}
 	if r.MaxRecordAge == 0 {
 		r.MaxRecordAge = defaultMaxRecordAge
@@ -178,6 +185,9 @@ var hubNameRE = regexp.MustCompile(`^[A-Za-z0-9-]{3,50}$`)
 // definition's own Validate parses every condition: a bad one fails synth
 // here, with the route's name and the position.
 func (r *Routing) defaults(retention time.Duration) error {
+	if r.StreamReading.RetryAttempts == 0 {
+		r.StreamReading.RetryAttempts = RetryUntilMaxAge
+	}
 	if err := r.StreamReading.defaults(retention); err != nil {
 		return fmt.Errorf("hub: Routing: %w", err)
 	}
@@ -506,9 +516,13 @@ func (h *Hub) onFailureQueue(scope constructs.Construct, id, reader string) awss
 // and the batches given up on recorded in onFailure (the mapping's bind
 // grants fn sqs:SendMessage on it). The caller grants the read.
 func readStream(scope constructs.Construct, id string, fn awslambda.IFunction, source *string, r StreamReading, onFailure awssqs.IQueue) awslambda.EventSourceMapping {
-	retries := r.RetryAttempts
-	if retries == NoRetries {
-		retries = 0
+	var retries *float64 // unset: Lambda's -1, until MaxRecordAge (CDK refuses -1 itself)
+	switch r.RetryAttempts {
+	case NoRetries:
+		retries = jsii.Number(0)
+	case RetryUntilMaxAge:
+	default:
+		retries = jsii.Number(r.RetryAttempts)
 	}
 	return awslambda.NewEventSourceMapping(scope, jsii.String(id), &awslambda.EventSourceMappingProps{
 		Target:                  fn,
@@ -519,7 +533,7 @@ func readStream(scope constructs.Construct, id string, fn awslambda.IFunction, s
 		ParallelizationFactor:   jsii.Number(r.ParallelizationFactor),
 		ReportBatchItemFailures: jsii.Bool(true),
 		BisectBatchOnError:      jsii.Bool(true),
-		RetryAttempts:           jsii.Number(retries),
+		RetryAttempts:           retries,
 		MaxRecordAge:            awscdk.Duration_Seconds(jsii.Number(r.MaxRecordAge.Seconds())),
 		OnFailure:               awslambdaeventsources.NewSqsDlq(onFailure),
 	})

@@ -128,7 +128,7 @@ func TestRouting(t *testing.T) {
 	t.Run("router", func(t *testing.T) { checkRouter(t, f, 10) })
 	t.Run("mapping", func(t *testing.T) {
 		checkMapping(t, f, rr.Mapping, getAtt(f.ref(t, f.hub.Stream.StreamName()), "Arn"), rr.OnFailure, hub.StreamReading{
-			BatchSize: 100, ParallelizationFactor: 1, RetryAttempts: 10, MaxRecordAge: 6 * time.Hour,
+			BatchSize: 100, ParallelizationFactor: 1, RetryAttempts: hub.RetryUntilMaxAge, MaxRecordAge: 6 * time.Hour,
 		})
 	})
 	t.Run("definition in the environment", func(t *testing.T) {
@@ -327,9 +327,12 @@ func checkRouter(t *testing.T, f *fixture, concurrency int) {
 func checkMapping(t *testing.T, f *fixture, m awslambda.EventSourceMapping, source any, onFailure awssqs.IQueue, r hub.StreamReading) {
 	t.Helper()
 	got := f.resources("AWS::Lambda::EventSourceMapping")[f.logicalID(m)]
-	retries := r.RetryAttempts
-	if retries == hub.NoRetries {
+	var retries any = r.RetryAttempts
+	switch r.RetryAttempts {
+	case hub.NoRetries:
 		retries = 0
+	case hub.RetryUntilMaxAge:
+		retries = nil // unset: Lambda retries until MaximumRecordAgeInSeconds
 	}
 	want := map[string]any{
 		"EventSourceArn": source, "StartingPosition": "TRIM_HORIZON", "FunctionResponseTypes": []any{"ReportBatchItemFailures"},

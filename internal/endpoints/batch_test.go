@@ -229,3 +229,19 @@ func TestRunBadResultCount(t *testing.T) {
 		}
 	}
 }
+
+// Two records of one device with one message id (a device reusing ids) get
+// different S3 names; a retry of one record gets the same name.
+func TestObjectTokenUsesTheRecord(t *testing.T) {
+	a := Message{DeviceID: "d", UniqueID: "1", Sequence: "100"}
+	b := Message{DeviceID: "d", UniqueID: "1", Sequence: "200"}
+	if objectToken(a) == objectToken(b) {
+		t.Fatalf("records 100 and 200 share the name %q", objectToken(a))
+	}
+	if retry := a; objectToken(retry) != objectToken(a) {
+		t.Fatal("a retried record changed its name")
+	}
+	if objectToken(Message{DeviceID: "d", UniqueID: "1"}) == objectToken(Message{DeviceID: "d", UniqueID: "2"}) {
+		t.Fatal("without sequence numbers, distinct ids share a name")
+	}
+}

@@ -40,6 +40,11 @@ type Message struct {
 	// set, else the source record's sequence number. With DeviceID it makes
 	// the SQS FIFO deduplication id and the S3 object name.
 	UniqueID string
+	// Sequence is the source record's sequence number: unique per record
+	// and the same on every retry of it (empty when unknown). It names the
+	// message in S3 object names, where two messages with one message id
+	// (a device that reuses ids) must not make the same key.
+	Sequence string
 	// Time is the message's enqueued time: the S3 key's date and hour, and
 	// the EventBridge event's time.
 	Time time.Time

@@ -116,8 +116,12 @@ func (s *s3Sender) key(o *s3Object) string {
 }
 
 // objectToken identifies a message within an object's name: its device and
-// unique id, or, lacking an id, a hash of its data.
+// record sequence number, else its unique id, or, lacking both, a hash of
+// its data.
 func objectToken(m Message) string {
+	if m.Sequence != "" {
+		return m.DeviceID + "\x00@" + m.Sequence
+	}
 	if m.UniqueID == "" {
 		sum := sha256.Sum256(m.Data)
 		return m.DeviceID + "\x00#" + hex.EncodeToString(sum[:])

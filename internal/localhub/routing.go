@@ -61,6 +61,7 @@ func startRouting(ctx context.Context, def routing.Definition, cfg config.Config
 				ep.Stream = routeResourcePrefix + ep.Name
 			}
 			if err := provision.CreateStream(ctx, cl.Kinesis, ep.Stream, 1); err != nil {
+				lr.stopS3()
 				return nil, err
 			}
 		case routing.S3:

@@ -106,6 +106,7 @@ func ignoreConditionFailed(op string, err error) error {
 // reads it again (Load).
 func (s *DynamoStore) Pending(ctx context.Context, before time.Time) ([]Device, error) {
 	var devs []Device
+	var bad []error
 	for shard := range pendingShards {
 		kc := expression.Key(schema.DevicePendingShard).Equal(expression.Value(strconv.Itoa(shard))).
 			And(expression.Key(schema.DevicePendingAt).LessThanEqual(expression.Value(before.UnixMilli())))
@@ -128,7 +129,10 @@ func (s *DynamoStore) Pending(ctx context.Context, before time.Time) ([]Device, 
 			for _, item := range out.Items {
 				d, err := fromItem(item)
 				if err != nil {
-					return devs, err
+					// One item that does not decode must not hold back
+					// the events of every item after it in the index.
+					bad = append(bad, err)
+					continue
 				}
 				devs = append(devs, d)
 			}
@@ -138,7 +142,7 @@ func (s *DynamoStore) Pending(ctx context.Context, before time.Time) ([]Device, 
 			in.ExclusiveStartKey = out.LastEvaluatedKey
 		}
 	}
-	return devs, nil
+	return devs, errors.Join(bad...)
 }
 
 // Tags reads a device's tags for routing (enrichments and queries on

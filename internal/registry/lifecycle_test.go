@@ -414,3 +414,23 @@ func TestLifecycleCreateOverATombstoneThatWent(t *testing.T) {
 		t.Fatalf("the live device was overwritten: %+v", d)
 	}
 }
+
+// A tombstone left while lifecycle events were on does not block the id
+// once they are off: create replaces it (dropping its owed events) and the
+// versions go on from it; a live device still conflicts.
+func TestCreateOverATombstoneWithoutLifecycle(t *testing.T) {
+	ctx := context.Background()
+	store := newMemStore()
+	svc := &Service{Store: store, Now: func() time.Time { return time.Unix(1_800_000_000, 0) }}
+	store.m["d"] = Device{DeviceID: "d", Version: 4, Deleted: true, PendingEvents: []string{`{"v":2}`}}
+	d, err := svc.Create(ctx, "d", Spec{})
+	if err != nil {
+		t.Fatalf("create over a tombstone: %v", err)
+	}
+	if got := store.m["d"]; got.Deleted || got.Version != 5 || d.Version != 5 || len(got.PendingEvents) != 0 {
+		t.Fatalf("stored %+v, returned version %d", got, d.Version)
+	}
+	if _, err := svc.Create(ctx, "d", Spec{}); apierr.KindOf(err) != apierr.Conflict {
+		t.Fatalf("create over a live device: %v, want a conflict", err)
+	}
+}

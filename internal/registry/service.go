@@ -59,11 +59,41 @@ func (s *Service) Create(ctx context.Context, id string, spec Spec) (Device, err
 	if s.Lifecycle != nil {
 		return s.createWithEvent(ctx, d, now)
 	}
-	if err := s.Store.Create(ctx, d); err != nil {
+	err := s.Store.Create(ctx, d)
+	if apierr.KindOf(err) == apierr.Conflict {
+		err = s.createOverTombstone(ctx, &d, err)
+	}
+	if err != nil {
 		return Device{}, err
 	}
 	s.invalidate(id) // ends a remembered "not registered" at once
 	return d, nil
+}
+
+// createOverTombstone creates d over a tombstone left while lifecycle
+// events were on (they are off now, so its owed events are dropped, as a
+// plain delete drops them); conflict is Create's answer when the id is
+// taken by a device.
+func (s *Service) createOverTombstone(ctx context.Context, d *Device, conflict error) error {
+	tomb, err := s.Store.Load(ctx, d.DeviceID)
+	switch {
+	case apierr.KindOf(err) == apierr.NotFound:
+		return s.Store.Create(ctx, *d) // the tombstone went meanwhile
+	case err != nil:
+		return err
+	case !tomb.Deleted:
+		return conflict
+	}
+	// Versions go on from the tombstone's, so an etag of the deleted device
+	// never matches the new one.
+	d.Version = tomb.Version + 1
+	if err := s.Store.ReplaceTombstone(ctx, *d, tomb.Version); err != nil {
+		if apierr.KindOf(err) == apierr.PreconditionFailed {
+			return apierr.DeviceAlreadyExists.New("device " + strconv.Quote(d.DeviceID) + " was created meanwhile")
+		}
+		return err
+	}
+	return nil
 }
 
 // lifecycleRetries bounds the tries of a create or delete with lifecycle

@@ -197,7 +197,7 @@ func (inv *invocation) plan(i int) {
 			continue
 		}
 		b := &inv.batches[e]
-		b.msgs = append(b.msgs, Message{DeviceID: msg.DeviceID, UniqueID: unique, Time: msg.EnqueuedTime, Data: inv.data[e]})
+		b.msgs = append(b.msgs, Message{DeviceID: msg.DeviceID, UniqueID: unique, Sequence: rec.seq, Time: msg.EnqueuedTime, Data: inv.data[e]})
 		b.targets = append(b.targets, target{rec: int32(i), routes: int32(len(inv.routeArena)), nr: int32(len(hits))})
 		inv.routeArena = append(inv.routeArena, hits...)
 	}
