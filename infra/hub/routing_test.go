@@ -513,7 +513,7 @@ func TestRoutingValidation(t *testing.T) {
 		{"batch size", routed(func(r *hub.Routing) { r.BatchSize = 20_000 }), "BatchSize"},
 		{"parallelization", routed(func(r *hub.Routing) { r.ParallelizationFactor = 11 }), "ParallelizationFactor"},
 		{"batch window", routed(func(r *hub.Routing) { r.BatchWindow = 1500 * time.Millisecond }), "BatchWindow"},
-		{"retries", routed(func(r *hub.Routing) { r.RetryAttempts = -2 }), "RetryAttempts"},
+		{"retries", routed(func(r *hub.Routing) { r.RetryAttempts = -3 }), "RetryAttempts"},
 		{"record age", routed(func(r *hub.Routing) { r.MaxRecordAge = 30 * time.Second }), "MaxRecordAge"},
 		{"record age outlives the stream", routed(func(r *hub.Routing) { r.MaxRecordAge = 24 * time.Hour }), "less than the stream's retention 24h0m0s"},
 		{"hub name", routed(func(r *hub.Routing) { r.HubName = "a.b" }), "HubName"},
