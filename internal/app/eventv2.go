@@ -32,6 +32,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/devicehub/devicehub/internal/jsonscan"
+	"github.com/devicehub/devicehub/internal/jsonstr"
 )
 
 // v2Event is what the adapter reads of an event. Its strings share one
@@ -531,7 +532,7 @@ func unquote(dst, b []byte, i int) ([]byte, int, bool) {
 			case 't':
 				out[o] = '\t'
 			case 'u':
-				rn, ok := hex4(b[i:])
+				rn, ok := jsonstr.Hex4(b[i:])
 				if !ok {
 					return out[:o], i, false
 				}
@@ -539,7 +540,7 @@ func unquote(dst, b []byte, i int) ([]byte, int, bool) {
 				if utf16.IsSurrogate(rn) {
 					var lo rune = -1
 					if i+6 <= len(b) && b[i] == '\\' && b[i+1] == 'u' {
-						lo, _ = hex4(b[i+2:])
+						lo, _ = jsonstr.Hex4(b[i+2:])
 					}
 					if rn = utf16.DecodeRune(rn, lo); rn == utf8.RuneError {
 						return out[:o], i, false
@@ -674,7 +675,7 @@ func (r *eventReader) rawString() (start, end int, plain, ok bool) {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 				r.i += 2
 			case 'u':
-				if _, ok := hex4(b[r.i+2:]); !ok {
+				if _, ok := jsonstr.Hex4(b[r.i+2:]); !ok {
 					return 0, 0, false, false
 				}
 				r.i += 6
@@ -691,28 +692,6 @@ func (r *eventReader) rawString() (start, end int, plain, ok bool) {
 			r.i += size
 		}
 	}
-}
-
-// hex4 reads four hex digits.
-func hex4(s []byte) (rune, bool) {
-	if len(s) < 4 {
-		return 0, false
-	}
-	var r rune
-	for _, c := range s[:4] {
-		switch {
-		case '0' <= c && c <= '9':
-			c -= '0'
-		case 'a' <= c && c <= 'f':
-			c -= 'a' - 10
-		case 'A' <= c && c <= 'F':
-			c -= 'A' - 10
-		default:
-			return 0, false
-		}
-		r = r<<4 | rune(c)
-	}
-	return r, true
 }
 
 // skipString checks a string the adapter does not use (null is a zero string).

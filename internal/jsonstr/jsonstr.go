@@ -104,7 +104,7 @@ func Decode(raw []byte) (string, error) {
 			case 't':
 				out = append(out, '\t')
 			case 'u':
-				r, ok := hex4(s[i:])
+				r, ok := Hex4(s[i:])
 				if !ok {
 					return "", errNotString
 				}
@@ -112,7 +112,7 @@ func Decode(raw []byte) (string, error) {
 				if utf16.IsSurrogate(r) {
 					r2, ok := rune(0), false
 					if len(s) >= i+6 && s[i] == '\\' && s[i+1] == 'u' {
-						r2, ok = hex4(s[i+2:])
+						r2, ok = Hex4(s[i+2:])
 					}
 					if r = utf16.DecodeRune(r, r2); !ok || r == utf8.RuneError {
 						return "", errSurrogate
@@ -146,8 +146,8 @@ var (
 	errSurrogate   = errors.New("an escaped UTF-16 surrogate is not half of a pair")
 )
 
-// hex4 reads four hex digits.
-func hex4(s []byte) (rune, bool) {
+// Hex4 reads the four hex digits of a \uXXXX escape at the start of s.
+func Hex4(s []byte) (rune, bool) {
 	if len(s) < 4 {
 		return 0, false
 	}
