@@ -156,10 +156,46 @@ func stackProps(get, getenv func(string) string) (string, *hub.StackProps, error
 			}
 		}
 	}
+	if reads := get("registryReads"); reads != "" {
+		// registryReads=MIN-MAX (and registryWrites=MIN-MAX,
+		// registryTargetUtilization=PERCENT): a provisioned registry table.
+		c := &hub.RegistryCapacity{}
+		if c.MinReads, c.MaxReads, err = capacityRange(reads); err != nil {
+			return "", nil, fmt.Errorf("context registryReads: %w", err)
+		}
+		if w := get("registryWrites"); w != "" {
+			if c.MinWrites, c.MaxWrites, err = capacityRange(w); err != nil {
+				return "", nil, fmt.Errorf("context registryWrites: %w", err)
+			}
+		}
+		if u := get("registryTargetUtilization"); u != "" {
+			if c.TargetUtilization, err = strconv.ParseFloat(u, 64); err != nil {
+				return "", nil, fmt.Errorf("context registryTargetUtilization: %w", err)
+			}
+		}
+		h.RegistryCapacity = c
+	} else if get("registryWrites") != "" || get("registryTargetUtilization") != "" {
+		return "", nil, fmt.Errorf("context registryWrites and registryTargetUtilization need registryReads (a provisioned registry table)")
+	}
 	if get("authCacheTTL") != "" && h.AuthCacheTTL == 0 {
 		h.AuthCacheTTL = hub.DisableAuthCache // authCacheTTL=0s: no cache
 	}
 	return name, p, nil
+}
+
+// capacityRange reads MIN-MAX capacity units; hub.New checks the bounds.
+func capacityRange(v string) (lo, hi int, err error) {
+	a, b, ok := strings.Cut(v, "-")
+	if !ok {
+		return 0, 0, fmt.Errorf("%q: want MIN-MAX capacity units, e.g. 100-40000", v)
+	}
+	if lo, err = strconv.Atoi(a); err == nil {
+		hi, err = strconv.Atoi(b)
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("%q: want MIN-MAX capacity units: %w", v, err)
+	}
+	return lo, hi, nil
 }
 
 func str(s string) *string {

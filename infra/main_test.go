@@ -45,6 +45,7 @@ func TestStackPropsFleetContext(t *testing.T) {
 		"terminationProtection": "false", "throttleRate": "250.5", "throttleBurst": "100", "ingressConcurrency": "50",
 		"serviceConcurrency": "none", "alarmEmail": "a@example.com,b@example.com", "alarmErrorRate": "2.5", "alarmDeviceP99": "800ms",
 		"api": "url", "accessLogs": "lean", "systemLogLevel": "info", "authCacheTTL": "2m", "authCacheSize": "50000", "streamKey": "aws", "recordVersion": "1",
+		"registryReads": "100-40000", "registryWrites": "5-500", "registryTargetUtilization": "60",
 	}
 	_, p, err := stackProps(func(k string) string { return ctx[k] }, func(string) string { return "" })
 	if err != nil {
@@ -57,6 +58,7 @@ func TestStackPropsFleetContext(t *testing.T) {
 		AlarmEmails: []string{"a@example.com", "b@example.com"}, Alarms: hub.AlarmThresholds{ErrorRate: 2.5, DeviceP99: 800 * time.Millisecond},
 		API: hub.FunctionURL, AccessLogs: hub.LeanAccessLogs, SystemLogLevel: "info", AuthCacheTTL: 2 * time.Minute, AuthCacheSize: 50_000,
 		StreamKey: hub.AWSManagedStreamKey, RecordVersion: 1,
+		RegistryCapacity: &hub.RegistryCapacity{MinReads: 100, MaxReads: 40_000, MinWrites: 5, MaxWrites: 500, TargetUtilization: 60},
 	}
 	if !reflect.DeepEqual(h, want) || p.TerminationProtection == nil || *p.TerminationProtection {
 		t.Errorf("got %+v (termination protection %v), want %+v", h, p.TerminationProtection, want)
@@ -153,6 +155,7 @@ func TestStackPropsRejects(t *testing.T) {
 		"removalPolicy": "snapshot", "streamShards": "many", "feedbackTTL": "1 hour", "dashboard": "maybe",
 		"throttleRate": "fast", "memoryMB": "none", "alarmDeviceP99": "1", "authCacheTTL": "soon", "authCacheSize": "big",
 		"exampleConsumer": "perhaps", "routerBatchWindow": "soon", "routerBatchSize": "full", "routes": "no-such-routes.json",
+		"registryReads": "100", "registryWrites": "5-500", "registryTargetUtilization": "70",
 	} {
 		get := func(k string) string {
 			if k == key {

@@ -68,7 +68,7 @@ func (r *report) table() *tabwriter.Writer {
 func (r *report) configurations() {
 	fmt.Fprintln(r.w, "Configurations (read from their synthesized templates):")
 	t := tabwriter.NewWriter(r.w, 2, 8, 2, ' ', 0)
-	fmt.Fprintln(t, "  name\tAPI\tmemory\tLambda system logs\taccess log line\tstream\tkey\talarm metrics\tdashboards\tkey cache")
+	fmt.Fprintln(t, "  name\tAPI\tmemory\tLambda system logs\taccess log line\tstream\tkey\tregistry\talarm metrics\tdashboards\tkey cache")
 	for _, s := range r.stacks {
 		fn := s.Functions[costmodel.Ingress]
 		stream := "on-demand"
@@ -83,8 +83,14 @@ func (r *report) configurations() {
 		if s.AccessLogFormat != "" {
 			logs = fmt.Sprintf("~%d B", costmodel.AccessLogLineBytes(s.AccessLogFormat))
 		}
-		fmt.Fprintf(t, "  %s\t%s\t%d MB %s\t%s %s\t%s\t%s\t%s\t%d\t%d\t%s, %d\n", s.Name, s.API, fn.MemoryMB, fn.Arch, fn.LogFormat, fn.SystemLogLevel,
-			logs, stream, key, s.AlarmMetrics, s.Dashboards, s.AuthCacheTTL, s.AuthCacheSize)
+		registry := "on-demand"
+		for _, c := range s.Registry.Capacity {
+			if c.Index == "" && !c.Write {
+				registry = fmt.Sprintf("%.0f-%.0f RCU at %.0f%%", c.Min, c.Max, c.Target)
+			}
+		}
+		fmt.Fprintf(t, "  %s\t%s\t%d MB %s\t%s %s\t%s\t%s\t%s\t%s\t%d\t%d\t%s, %d\n", s.Name, s.API, fn.MemoryMB, fn.Arch, fn.LogFormat, fn.SystemLogLevel,
+			logs, stream, key, registry, s.AlarmMetrics, s.Dashboards, s.AuthCacheTTL, s.AuthCacheSize)
 	}
 	t.Flush()
 	if r.synthesized {
@@ -102,8 +108,12 @@ func (r *report) profile(f costmodel.Profile) {
 		f.Name, money(f.Devices), f.PerDay, f.BodyBytes, max(f.Batch, 1), money(msgs))
 	t := r.table()
 	fmt.Fprintf(t, "  \t$/month\t$/M messages\t%s\tother\tshards\tkey cache hits\t\n", strings.Join(services, "\t"))
+	var throttled []string
 	for _, s := range r.stacks {
 		b := costmodel.Estimate(s, r.p, r.m, r.o, f)
+		for _, why := range b.Throttled {
+			throttled = append(throttled, s.Name+": "+why)
+		}
 		perM := costmodel.PerMillion(s, r.p, r.m, r.o, f)
 		fmt.Fprintf(t, "  %s\t%s\t%s\t", s.Name, money(b.Total()), money(perM))
 		rest := b.Total()
@@ -132,6 +142,9 @@ func (r *report) profile(f costmodel.Profile) {
 	}
 	t.Flush()
 	fmt.Fprintln(r.w, "  (per-service columns are $ per million messages of the whole month, fixed costs included; $/M messages is what the traffic adds to the idle month)")
+	for _, th := range throttled {
+		fmt.Fprintf(r.w, "  cannot carry it: %s (priced at the maximum; not a candidate for the targets)\n", th)
+	}
 	fmt.Fprintln(r.w)
 }
 

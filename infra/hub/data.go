@@ -69,6 +69,15 @@ func (h *Hub) data() {
 		if t.TTLAttribute != "" {
 			tp.TimeToLiveAttribute = jsii.String(t.TTLAttribute)
 		}
+		capacity := p.RegistryCapacity
+		if t.ID != schema.Devices.ID {
+			capacity = nil
+		}
+		if capacity != nil {
+			tp.BillingMode = awsdynamodb.BillingMode_PROVISIONED
+			tp.ReadCapacity = jsii.Number(capacity.MinReads)
+			tp.WriteCapacity = jsii.Number(capacity.MinWrites)
+		}
 		table := awsdynamodb.NewTable(h.Construct, jsii.String(t.ID), tp)
 		for _, ix := range t.Indexes {
 			gp := &awsdynamodb.GlobalSecondaryIndexProps{
@@ -79,7 +88,13 @@ func (h *Hub) data() {
 			if ix.SortKey != nil {
 				gp.SortKey = attribute(*ix.SortKey)
 			}
+			if capacity != nil {
+				gp.ReadCapacity, gp.WriteCapacity = jsii.Number(capacity.MinWrites), jsii.Number(capacity.MinWrites)
+			}
 			table.AddGlobalSecondaryIndex(gp)
+		}
+		if capacity != nil {
+			autoScale(table, t.Indexes, capacity)
 		}
 		h.Tables[t.ID] = table
 	}
@@ -101,6 +116,22 @@ func (h *Hub) data() {
 		Reason: jsii.String("The owner key signs every service connection string in use, as an IoT Hub policy key does; " +
 			"automatic rotation would break them all. Rotate deliberately: put a new key, then hand out new connection strings."),
 	}}, jsii.Bool(false))
+}
+
+// autoScale puts a provisioned table and its indexes under target-tracking
+// auto scaling (RegistryCapacity says which ranges).
+func autoScale(table awsdynamodb.Table, indexes []schema.Index, c *RegistryCapacity) {
+	track := func(a awsdynamodb.IScalableTableAttribute) {
+		a.ScaleOnUtilization(&awsdynamodb.UtilizationScalingProps{TargetUtilizationPercent: jsii.Number(c.TargetUtilization)})
+	}
+	reads := &awsdynamodb.EnableScalingProps{MinCapacity: jsii.Number(c.MinReads), MaxCapacity: jsii.Number(c.MaxReads)}
+	writes := &awsdynamodb.EnableScalingProps{MinCapacity: jsii.Number(c.MinWrites), MaxCapacity: jsii.Number(c.MaxWrites)}
+	track(table.AutoScaleReadCapacity(reads))
+	track(table.AutoScaleWriteCapacity(writes))
+	for _, ix := range indexes {
+		track(table.AutoScaleGlobalSecondaryIndexReadCapacity(jsii.String(ix.Name), writes))
+		track(table.AutoScaleGlobalSecondaryIndexWriteCapacity(jsii.String(ix.Name), writes))
+	}
 }
 
 // suppressCustomerStreamKey: a stream under the stack's customer key is

@@ -148,3 +148,90 @@ func TestGatewayFreeFlavour(t *testing.T) {
 		}
 	})
 }
+
+// TestRegistryCapacity: RegistryCapacity makes the registry table (and its
+// index) provisioned under target-tracking auto scaling, leaves the other
+// tables on demand, stays cdk-nag clean, and is what the cost model reads.
+func TestRegistryCapacity(t *testing.T) {
+	c := &hub.RegistryCapacity{MinReads: 100, MaxReads: 20_000, MinWrites: 5, MaxWrites: 500}
+	f := synth(t, hub.Props{RegistryCapacity: c})
+	t.Run("cdk-nag", func(t *testing.T) { checkNag(t, f) })
+	if c.TargetUtilization != 0 {
+		t.Error("the caller's props were changed")
+	}
+	devices := f.ref(t, f.hub.Tables[schema.Devices.ID].TableName())
+	for id, tb := range f.resources("AWS::DynamoDB::Table") {
+		if id != devices {
+			if tb["BillingMode"] != "PAY_PER_REQUEST" || tb["ProvisionedThroughput"] != nil {
+				t.Errorf("%s: %s, want on demand", id, canon(tb["BillingMode"]))
+			}
+			continue
+		}
+		// CDK leaves out BillingMode PROVISIONED, CloudFormation's default.
+		if (tb["BillingMode"] != nil && tb["BillingMode"] != "PROVISIONED") || canon(tb["ProvisionedThroughput"]) != canon(map[string]any{"ReadCapacityUnits": 100, "WriteCapacityUnits": 5}) {
+			t.Errorf("registry table: %s %s", canon(tb["BillingMode"]), canon(tb["ProvisionedThroughput"]))
+		}
+		for _, ix := range list(tb["GlobalSecondaryIndexes"]) {
+			if canon(dig(ix, "ProvisionedThroughput")) != canon(map[string]any{"ReadCapacityUnits": 5, "WriteCapacityUnits": 5}) {
+				t.Errorf("index %v: %s", dig(ix, "IndexName"), canon(dig(ix, "ProvisionedThroughput")))
+			}
+		}
+	}
+	// One target per dimension, each with a target-tracking policy at 70 %.
+	want := map[string][2]float64{
+		"dynamodb:table:ReadCapacityUnits":  {100, 20_000},
+		"dynamodb:table:WriteCapacityUnits": {5, 500},
+		"dynamodb:index:ReadCapacityUnits":  {5, 500},
+		"dynamodb:index:WriteCapacityUnits": {5, 500},
+	}
+	targets := f.resources("AWS::ApplicationAutoScaling::ScalableTarget")
+	if len(targets) != len(want) {
+		t.Errorf("%d scalable targets, want %d", len(targets), len(want))
+	}
+	policies := map[string]map[string]any{}
+	for _, p := range f.resources("AWS::ApplicationAutoScaling::ScalingPolicy") {
+		policies[dig(p, "ScalingTargetId", "Ref").(string)] = p
+	}
+	for id, tg := range targets {
+		dim, _ := tg["ScalableDimension"].(string)
+		w, ok := want[dim]
+		if !ok || tg["MinCapacity"] != w[0] || tg["MaxCapacity"] != w[1] || !strings.Contains(canon(tg["ResourceId"]), devices) {
+			t.Errorf("%s: %s", id, canon(tg))
+		}
+		delete(want, dim)
+		if v := dig(policies[id], "TargetTrackingScalingPolicyConfiguration", "TargetValue"); v != 70.0 {
+			t.Errorf("%s (%s): target utilization %v, want 70", id, dim, v)
+		}
+	}
+	if len(want) != 0 {
+		t.Errorf("dimensions not auto scaled: %v", want)
+	}
+	t.Run("cost model reads it", func(t *testing.T) {
+		raw, _ := json.Marshal(f.template)
+		s, err := costmodel.ReadTemplate("fleet", raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[costmodel.Capacity]bool{}
+		for _, c := range s.Registry.Capacity {
+			got[c] = true
+		}
+		for _, c := range []costmodel.Capacity{
+			{Min: 100, Max: 20_000, Target: 70}, {Write: true, Min: 5, Max: 500, Target: 70},
+			{Index: schema.DevicePendingIndex, Min: 5, Max: 500, Target: 70}, {Index: schema.DevicePendingIndex, Write: true, Min: 5, Max: 500, Target: 70},
+		} {
+			if !got[c] {
+				t.Errorf("the model did not read %+v: %+v", c, s.Registry)
+			}
+		}
+		if !s.Registry.Provisioned || len(s.Registry.Capacity) != 4 {
+			t.Errorf("%+v", s.Registry)
+		}
+	})
+	t.Run("default is on demand", func(t *testing.T) {
+		d := synth(t, hub.Props{})
+		if n := len(d.resources("AWS::ApplicationAutoScaling::ScalableTarget")); n != 0 {
+			t.Errorf("%d scalable targets without RegistryCapacity", n)
+		}
+	})
+}

@@ -105,6 +105,13 @@ type Props struct {
 	StreamRetention time.Duration // Kinesis retention, 24h (default) to 8760h: how long a stopped consumer may catch up
 	StreamKey       StreamKeyKind // the stream's encryption key, default CustomerStreamKey
 
+	// RegistryCapacity bills the device registry table by provisioned,
+	// auto-scaled capacity instead of on demand (nil, the default): every
+	// device request the key cache misses reads it, so a large steady fleet
+	// pays per hour of capacity rather than per read (infra/README.md
+	// "Registry capacity" says when each wins).
+	RegistryCapacity *RegistryCapacity
+
 	C2DDefaultTTL  time.Duration // default expiry of a cloud-to-device message; 1m..48h, default 1h
 	C2DMaxDelivery int           // deliveries before dead-lettering; 1..100, default 10
 	C2DMaxQueue    int           // pending messages per device; 1..5000, default 50
@@ -194,6 +201,52 @@ type Concurrency struct {
 	// RouterIteratorAge). Default the larger of 10 and that product (an
 	// on-demand stream counted at its initial 4 shards).
 	Router int
+}
+
+// RegistryCapacity is the device registry table's provisioned capacity.
+// Application Auto Scaling keeps the consumed share of it near
+// TargetUtilization, between the minimum and the maximum, per dimension;
+// its sparse pending-event index follows the table's writes (each write
+// that sets or clears a pending event writes it too) and is read by one
+// sweeper query a minute, so it scales in the write range for both.
+//
+// Reads are what a fleet pays for: one eventually consistent read (half
+// a unit) per device request the key cache misses. Capacity that a burst
+// outruns throttles, and the device gets 503 with Retry-After until auto
+// scaling catches up (minutes; DynamoDB's burst capacity, up to 300
+// seconds of unused reads, absorbs short peaks), which the throttle
+// alarms report. Raise MinWrites before a bulk device import.
+type RegistryCapacity struct {
+	MinReads, MaxReads   int     // read capacity units, 1 <= min <= max <= 40,000 (the default per-table quota)
+	MinWrites, MaxWrites int     // write capacity units, likewise; default 5..1000 when both are 0
+	TargetUtilization    float64 // percent of provisioned capacity consumed that auto scaling aims at, 20..90, default 70
+}
+
+// Auto scaling bounds of RegistryCapacity.
+const (
+	maxTableCapacity         = 40_000
+	defaultTargetUtilization = 70
+)
+
+func (c *RegistryCapacity) defaults() error {
+	if c.TargetUtilization == 0 {
+		c.TargetUtilization = defaultTargetUtilization
+	}
+	if c.MinWrites == 0 && c.MaxWrites == 0 {
+		c.MinWrites, c.MaxWrites = 5, 1000
+	}
+	if c.TargetUtilization < 20 || c.TargetUtilization > 90 {
+		return fmt.Errorf("hub: RegistryCapacity.TargetUtilization %v must be a percentage in 20..90", c.TargetUtilization)
+	}
+	for _, r := range []struct {
+		what     string
+		min, max int
+	}{{"Reads", c.MinReads, c.MaxReads}, {"Writes", c.MinWrites, c.MaxWrites}} {
+		if r.min < 1 || r.min > r.max || r.max > maxTableCapacity {
+			return fmt.Errorf("hub: RegistryCapacity Min%s %d and Max%s %d must satisfy 1 <= min <= max <= %d", r.what, r.min, r.what, r.max, maxTableCapacity)
+		}
+	}
+	return nil
 }
 
 // DisableAuthCache, as Props.AuthCacheTTL, turns the device-key cache off.
@@ -343,6 +396,13 @@ func (p *Props) defaults() error {
 	}
 	if p.StreamShards < 0 {
 		return fmt.Errorf("hub: StreamShards must not be negative")
+	}
+	if c := p.RegistryCapacity; c != nil {
+		cp := *c // the caller's struct stays as given
+		if err := cp.defaults(); err != nil {
+			return err
+		}
+		p.RegistryCapacity = &cp
 	}
 	if p.C2DDefaultTTL == 0 {
 		p.C2DDefaultTTL = config.DefaultC2DTTL

@@ -8,6 +8,7 @@
 package costmodel
 
 import (
+	"fmt"
 	"math"
 	"time"
 
@@ -99,6 +100,9 @@ type Bill struct {
 	Shards      int     // provisioned shards the traffic needs (at least the template's); 0 on-demand
 	CacheHit    float64 // share of device requests served by the warm function's key cache
 	Concurrency float64 // ingress instances busy on average
+	// Throttled says why the stack cannot carry the profile (capacity
+	// below the demand, even at its maximum); empty when it can.
+	Throttled []string
 }
 
 // Total is the bill's sum.
@@ -246,7 +250,12 @@ func Estimate(s Stack, p Prices, m Measured, o Options, f Profile) Bill {
 	if o.EventualReads {
 		readUnits = 0.5
 	}
-	add("DynamoDB", registryReads, deviceReqs*(1-b.CacheHit)*readUnits/million*p.DynamoRRUPerMillion)
+	registryUnits := deviceReqs * (1 - b.CacheHit) * readUnits
+	if s.Registry.Provisioned {
+		b.provisionRegistry(s.Registry, registryUnits/secPerMonth, p, add)
+	} else {
+		add("DynamoDB", registryReads, registryUnits/million*p.DynamoRRUPerMillion)
+	}
 	add("DynamoDB", "C2D lifecycles", lifecycles*(m.LifecycleWCU*p.DynamoWRUPerMillion+m.LifecycleRCU*p.DynamoRRUPerMillion)/million)
 	add("DynamoDB", "sweeps (every index shard, eventually consistent)", s.SweepsPerMonth*schema.C2DShards*0.5/million*p.DynamoRRUPerMillion)
 	add("DynamoDB", "storage and point-in-time recovery", f.Devices*o.DeviceBytes/gib*(p.DynamoStorageGBMonth+p.DynamoPITRGBMonth))
@@ -265,6 +274,38 @@ func Estimate(s Stack, p Prices, m Measured, o Options, f Profile) Bill {
 	add("EventBridge", "sweep schedule", s.SweepsPerMonth*p.ScheduledRuleEvent)
 	add("Data transfer", "responses to the internet", tiered(b.Requests*o.ResponseBytes/gib, p.DataOutGB))
 	return b
+}
+
+// provisionRegistry prices a provisioned registry table: each dimension
+// at the capacity its auto scaling settles on for a steady demand (the
+// demand over the target utilization, within its range). The table's
+// reads carry readsPerSec, the device-key reads; the rest (registry
+// writes, the sweeper's index queries) are rare enough to sit at their
+// minimum.
+func (b *Bill) provisionRegistry(r Registry, readsPerSec float64, p Prices, add func(service, what string, month float64)) {
+	var reads, other float64
+	for _, c := range r.Capacity {
+		demand := 0.0
+		if c.Index == "" && !c.Write {
+			demand = readsPerSec
+		}
+		units := math.Max(c.Min, demand/(c.Target/100))
+		if units > c.Max {
+			b.Throttled = append(b.Throttled, fmt.Sprintf("the registry table needs %.0f read capacity units at %.0f%% utilization, above its maximum of %.0f", units, c.Target, c.Max))
+			units = c.Max
+		}
+		price := p.DynamoRCUHour
+		if c.Write {
+			price = p.DynamoWCUHour
+		}
+		if c.Index == "" && !c.Write {
+			reads += units * hoursPerMonth * price
+		} else {
+			other += units * hoursPerMonth * price
+		}
+	}
+	add("DynamoDB", registryReads, reads)
+	add("DynamoDB", "registry writes and index (provisioned minimum)", other)
 }
 
 // Idle is the profile of a hub without traffic.

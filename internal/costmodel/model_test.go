@@ -299,3 +299,119 @@ func TestFloor(t *testing.T) {
 		t.Errorf("floor of a per-million target = %q, want none", got)
 	}
 }
+
+// TestProvisionedRegistry holds a provisioned registry against a month
+// worked out by hand: the table's reads auto scale to the key reads over
+// the target utilization, everything else stays at its minimum, and a
+// demand above the maximum makes the stack unfit for the profile.
+func TestProvisionedRegistry(t *testing.T) {
+	s := handStack()
+	s.Registry = Registry{Provisioned: true, Capacity: []Capacity{
+		{Min: 100, Max: 40_000, Target: 70},
+		{Write: true, Min: 5, Max: 1000, Target: 70},
+		{Index: "byPendingEvent", Min: 5, Max: 1000, Target: 70},
+		{Index: "byPendingEvent", Write: true, Min: 5, Max: 1000, Target: 70},
+	}}
+	o := Options{Record: FixedEnvelope(476), EventualReads: true}
+	others := (5*0.00065 + 5*0.00013 + 5*0.00065) * 730
+	for _, tc := range []struct {
+		name    string
+		devices float64
+		reads   float64 // read capacity units auto scaling settles on
+	}{
+		// 1M devices a minute, no cache hits: 16,666.7 reads/s at half a
+		// unit, 8,333.3 units consumed, 11,904.8 provisioned at 70 %.
+		{"fleet", 1e6, 1e6 / 60 * 0.5 / 0.7},
+		// 1,000 devices: 8.3 units consumed, 11.9 needed: the minimum holds.
+		{"small", 1000, 100},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := Profile{Devices: tc.devices, PerDay: 1440, Batch: 1, BodyBytes: 1024}
+			b := Estimate(s, USEast1(), handMeasured(), o, f)
+			onDemand := Estimate(handStack(), USEast1(), handMeasured(), o, f)
+			registry := func(b Bill) float64 {
+				for _, l := range b.Lines {
+					if l.What == registryReads {
+						return l.Month
+					}
+				}
+				return math.NaN()
+			}
+			if got, w := registry(b), tc.reads*730*0.00013; !near(got, w) {
+				t.Errorf("registry reads $%.4f, want $%.4f", got, w)
+			}
+			// The rest of the DynamoDB bill is the on-demand stack's, less
+			// its per-read line, plus the minimum of the other dimensions.
+			if got, w := b.By("DynamoDB"), onDemand.By("DynamoDB")-registry(onDemand)+tc.reads*730*0.00013+others; !near(got, w) {
+				t.Errorf("DynamoDB $%.4f, want $%.4f", got, w)
+			}
+			if len(b.Throttled) != 0 {
+				t.Errorf("throttled: %v", b.Throttled)
+			}
+		})
+	}
+	s.Registry.Capacity[0].Max = 10_000
+	b := Estimate(s, USEast1(), handMeasured(), o, Profile{Devices: 1e6, PerDay: 1440, Batch: 1, BodyBytes: 1024})
+	if len(b.Throttled) != 1 || !strings.Contains(b.Throttled[0], "11905 read capacity units") {
+		t.Errorf("a table whose maximum is below the demand: throttled %q", b.Throttled)
+	}
+	// Such a stack is no candidate for a target it cannot carry.
+	for _, v := range Evaluate([]Stack{s}, USEast1(), handMeasured(), o) {
+		if v.Profile.Devices == 1e6 && (v.Best != "" || !strings.Contains(v.Why, "can carry the traffic")) {
+			t.Errorf("%s: best %q, why %q", v.Name, v.Best, v.Why)
+		}
+	}
+}
+
+func TestReadRegistryTemplate(t *testing.T) {
+	tmpl := `{"Resources":{
+	  "HubIngressAB12":{"Type":"AWS::Lambda::Function","Properties":{}},
+	  "HubServiceCD34":{"Type":"AWS::Lambda::Function","Properties":{}},
+	  "HubSweeperEF56":{"Type":"AWS::Lambda::Function","Properties":{}},
+	  "HubHttpApi":{"Type":"AWS::ApiGatewayV2::Api","Properties":{}},
+	  "HubDevices12":{"Type":"AWS::DynamoDB::Table","Properties":{"BillingMode":"PROVISIONED",
+	    "ProvisionedThroughput":{"ReadCapacityUnits":100,"WriteCapacityUnits":5},
+	    "GlobalSecondaryIndexes":[{"IndexName":"byPendingEvent","ProvisionedThroughput":{"ReadCapacityUnits":5,"WriteCapacityUnits":5}}]}},
+	  "HubC2D34":{"Type":"AWS::DynamoDB::Table","Properties":{"BillingMode":"PAY_PER_REQUEST"}},
+	  "ReadTarget":{"Type":"AWS::ApplicationAutoScaling::ScalableTarget","Properties":{"MinCapacity":100,"MaxCapacity":40000,
+	    "ResourceId":{"Fn::Join":["",["table/",{"Ref":"HubDevices12"}]]},"ScalableDimension":"dynamodb:table:ReadCapacityUnits"}},
+	  "ReadPolicy":{"Type":"AWS::ApplicationAutoScaling::ScalingPolicy","Properties":{"ScalingTargetId":{"Ref":"ReadTarget"},
+	    "TargetTrackingScalingPolicyConfiguration":{"TargetValue":70}}},
+	  "IndexTarget":{"Type":"AWS::ApplicationAutoScaling::ScalableTarget","Properties":{"MinCapacity":5,"MaxCapacity":1000,
+	    "ResourceId":{"Fn::Join":["",["table/",{"Ref":"HubDevices12"},"/index/byPendingEvent"]]},"ScalableDimension":"dynamodb:index:WriteCapacityUnits"}},
+	  "IndexPolicy":{"Type":"AWS::ApplicationAutoScaling::ScalingPolicy","Properties":{"ScalingTargetId":{"Ref":"IndexTarget"},
+	    "TargetTrackingScalingPolicyConfiguration":{"TargetValue":50}}},
+	  "OtherTarget":{"Type":"AWS::ApplicationAutoScaling::ScalableTarget","Properties":{"MinCapacity":1,"MaxCapacity":2,
+	    "ResourceId":{"Fn::Join":["",["table/",{"Ref":"HubC2D34"}]]},"ScalableDimension":"dynamodb:table:ReadCapacityUnits"}}}}`
+	s, err := ReadTemplate("t", []byte(tmpl))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Capacity{
+		{Min: 100, Max: 40_000, Target: 70},
+		{Write: true, Min: 5, Max: 5, Target: 100}, // not auto scaled: fixed
+		{Index: "byPendingEvent", Min: 5, Max: 5, Target: 100},
+		{Index: "byPendingEvent", Write: true, Min: 5, Max: 1000, Target: 50},
+	}
+	if !s.Registry.Provisioned || len(s.Registry.Capacity) != len(want) {
+		t.Fatalf("registry %+v", s.Registry)
+	}
+	for i, c := range s.Registry.Capacity {
+		if c != want[i] {
+			t.Errorf("capacity %d: %+v, want %+v", i, c, want[i])
+		}
+	}
+	// A target on a dimension the table does not provision is an error,
+	// not a guess.
+	if _, err := ReadTemplate("t", []byte(strings.Replace(tmpl, `"dynamodb:index:WriteCapacityUnits"`, `"dynamodb:index:ReadCapacityUnits"`, 1))); err != nil {
+		t.Errorf("an index read target: %v", err)
+	}
+	noIndex := strings.Replace(tmpl, `"GlobalSecondaryIndexes":[{"IndexName":"byPendingEvent","ProvisionedThroughput":{"ReadCapacityUnits":5,"WriteCapacityUnits":5}}]`, `"X":[]`, 1)
+	if _, err := ReadTemplate("t", []byte(noIndex)); err == nil {
+		t.Error("a target on an index the table lacks was read")
+	}
+	onDemand := tmpl[:strings.Index(tmpl, `"HubDevices12"`)] + `"HubDevices12":{"Type":"AWS::DynamoDB::Table","Properties":{"BillingMode":"PAY_PER_REQUEST"}}}}`
+	if s, err := ReadTemplate("t", []byte(onDemand)); err != nil || s.Registry.Provisioned {
+		t.Errorf("on-demand registry read as %+v, %v", s.Registry, err)
+	}
+}

@@ -62,6 +62,8 @@ type Prices struct {
 
 	DynamoWRUPerMillion  float64 // on-demand write request units
 	DynamoRRUPerMillion  float64 // on-demand read request units
+	DynamoRCUHour        float64 // provisioned read capacity unit-hour
+	DynamoWCUHour        float64 // provisioned write capacity unit-hour
 	DynamoStorageGBMonth float64
 	DynamoPITRGBMonth    float64
 
@@ -93,7 +95,7 @@ func USEast1() Prices {
 			"Lambda":          "https://aws.amazon.com/lambda/pricing/ (requests $0.20/M; Arm $0.0000133334/GB-s first 7.5B GB-s, $0.0000120001 next 11.25B, $0.0000106667 over; x86 $0.0000166667 first 6B, $0.000015 next 9B, $0.0000133334 over)",
 			"CloudWatch":      "https://aws.amazon.com/cloudwatch/pricing/ (logs $0.50/GB ingested, $0.03/GB-month archived; Lambda logs as vended logs $0.50/GB first 10 TB, $0.25 next 20 TB, $0.10 next 20 TB, $0.05 over 50 TB since 2025-05-01; alarms $0.10 per standard metric; dashboards $3.00 each)",
 			"Kinesis":         "https://aws.amazon.com/kinesis/data-streams/pricing/ (on-demand $0.04/stream-hour, $0.08/GB in with records rounded up to 1 KB, $0.04/GB out; provisioned $0.015/shard-hour, $0.014 per million 25 KB PUT payload units; extended retention $0.02/shard-hour, on-demand $0.10/GB-month)",
-			"DynamoDB":        "https://aws.amazon.com/dynamodb/pricing/on-demand/ ($0.625 per million write request units, $0.125 per million read request units since 2024-11-01; storage $0.25/GB-month; continuous backups $0.20/GB-month)",
+			"DynamoDB":        "https://aws.amazon.com/dynamodb/pricing/on-demand/ ($0.625 per million write request units, $0.125 per million read request units since 2024-11-01; storage $0.25/GB-month; continuous backups $0.20/GB-month); https://aws.amazon.com/dynamodb/pricing/provisioned/ ($0.00013 per read capacity unit-hour, $0.00065 per write capacity unit-hour)",
 			"KMS":             "https://aws.amazon.com/kms/pricing/ ($1/month per customer managed key, +$1 for each of the first two rotations; $0.03 per 10,000 requests)",
 			"Secrets Manager": "https://aws.amazon.com/secrets-manager/pricing/ ($0.40 per secret-month)",
 			"EventBridge":     "https://aws.amazon.com/eventbridge/pricing/ (events a scheduled rule generates are AWS events: no charge)",
@@ -120,6 +122,8 @@ func USEast1() Prices {
 
 		DynamoWRUPerMillion:  0.625,
 		DynamoRRUPerMillion:  0.125,
+		DynamoRCUHour:        0.00013,
+		DynamoWCUHour:        0.00065,
 		DynamoStorageGBMonth: 0.25,
 		DynamoPITRGBMonth:    0.20,
 

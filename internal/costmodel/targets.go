@@ -59,11 +59,16 @@ func Evaluate(stacks []Stack, p Prices, m Measured, o Options) []Verdict {
 	for _, t := range Targets() {
 		v := Verdict{Target: t, Value: math.Inf(1)}
 		var best Bill
+		throttled := 0
 		for _, s := range stacks {
 			if !t.Eligible(s) {
 				continue
 			}
 			bill := Estimate(s, p, m, o, t.Profile)
+			if len(bill.Throttled) > 0 {
+				throttled++ // it cannot carry the traffic, whatever it costs
+				continue
+			}
 			value := bill.Total()
 			if t.Unit == "$/M" {
 				value = PerMillion(s, p, m, o, t.Profile)
@@ -74,6 +79,9 @@ func Evaluate(stacks []Stack, p Prices, m Measured, o Options) []Verdict {
 		}
 		if v.Best == "" {
 			v.Why = "no configuration of this kind was priced"
+			if throttled > 0 {
+				v.Why = fmt.Sprintf("no configuration of this kind can carry the traffic (%d throttled at their maximum capacity)", throttled)
+			}
 			out = append(out, v)
 			continue
 		}

@@ -38,6 +38,27 @@ type Stack struct {
 	// RecordVersion is the telemetry record the ingress function writes
 	// (its DEVICEHUB_RECORD_VERSION; the functions' default when unset).
 	RecordVersion int
+	// Registry is the device registry table's capacity mode.
+	Registry Registry
+}
+
+// Registry is how the device registry table is billed: on demand (per
+// request unit) unless Provisioned.
+type Registry struct {
+	Provisioned bool
+	// Capacity is each provisioned dimension (table and index, read and
+	// write) with its auto scaling range, in template order of discovery.
+	Capacity []Capacity
+}
+
+// Capacity is one provisioned dimension of the registry table.
+type Capacity struct {
+	Index string // "" for the table itself
+	Write bool   // write capacity units; read otherwise
+	// Min and Max bound auto scaling; both are the fixed units without it.
+	Min, Max float64
+	// Target is the utilization percent auto scaling keeps; 100 without it.
+	Target float64
 }
 
 // Function is one function's billed settings.
@@ -63,13 +84,16 @@ const (
 	Sweeper = "sweeper"
 )
 
+// resource is a template's resource, as far as the model reads it.
+type resource struct {
+	Type       string
+	Properties map[string]any
+}
+
 // ReadTemplate reads a CloudFormation template as `cdk synth` writes it.
 func ReadTemplate(name string, raw []byte) (Stack, error) {
 	var t struct {
-		Resources map[string]struct {
-			Type       string
-			Properties map[string]any
-		}
+		Resources map[string]resource
 	}
 	if err := json.Unmarshal(raw, &t); err != nil {
 		return Stack{}, fmt.Errorf("costmodel: template %s: %w", name, err)
@@ -77,9 +101,22 @@ func ReadTemplate(name string, raw []byte) (Stack, error) {
 	s := Stack{Name: name, Functions: map[string]Function{}, AuthCacheTTL: defaultAuthCacheTTL, AuthCacheSize: defaultAuthCacheSize, RecordVersion: telemetry.Version}
 	api := ""
 	hasURL := false
+	var registryID string
+	for id, r := range t.Resources {
+		if r.Type == "AWS::DynamoDB::Table" && strings.Contains(id, schema.Devices.ID) {
+			registryID = id
+			s.Registry = readRegistry(r.Properties)
+		}
+	}
 	for id, r := range t.Resources {
 		p := r.Properties
 		switch r.Type {
+		case "AWS::ApplicationAutoScaling::ScalableTarget":
+			if registryID != "" {
+				if err := s.Registry.scaling(id, p, registryID, t.Resources); err != nil {
+					return Stack{}, fmt.Errorf("costmodel: %s: %w", name, err)
+				}
+			}
 		case "AWS::Lambda::Function":
 			role := ""
 			for _, name := range []string{Ingress, Service, Sweeper} {
@@ -202,6 +239,78 @@ func ReadTemplate(name string, raw []byte) (Stack, error) {
 		return Stack{}, fmt.Errorf("costmodel: %s: no API", name)
 	}
 	return s, nil
+}
+
+// readRegistry reads the registry table's billing mode and provisioned
+// throughput (table and indexes); auto scaling ranges come after.
+func readRegistry(p map[string]any) Registry {
+	if p["BillingMode"] == "PAY_PER_REQUEST" {
+		return Registry{} // CloudFormation's default, and CDK's omission, is PROVISIONED
+	}
+	reg := Registry{Provisioned: true}
+	add := func(index string, tp any) {
+		for _, w := range []bool{false, true} {
+			key := "ReadCapacityUnits"
+			if w {
+				key = "WriteCapacityUnits"
+			}
+			n, _ := dig(tp, key).(float64)
+			reg.Capacity = append(reg.Capacity, Capacity{Index: index, Write: w, Min: n, Max: n, Target: 100})
+		}
+	}
+	add("", p["ProvisionedThroughput"])
+	gsis, _ := p["GlobalSecondaryIndexes"].([]any)
+	for _, g := range gsis {
+		name, _ := dig(g, "IndexName").(string)
+		add(name, dig(g, "ProvisionedThroughput"))
+	}
+	return reg
+}
+
+// scaling applies one auto scaling target (and its target-tracking policy)
+// to the registry dimension it scales, if it scales one: its ResourceId is
+// table/<registry table>[/index/<name>].
+func (r *Registry) scaling(id string, p map[string]any, registryID string, resources map[string]resource) error {
+	parts, _ := dig(p, "ResourceId", "Fn::Join").([]any)
+	if len(parts) != 2 {
+		return nil
+	}
+	elems, _ := parts[1].([]any)
+	refsRegistry, index := false, ""
+	for _, e := range elems {
+		switch v := e.(type) {
+		case map[string]any:
+			refsRegistry = refsRegistry || v["Ref"] == registryID
+		case string:
+			if _, name, ok := strings.Cut(v, "/index/"); ok {
+				index = name
+			}
+		}
+	}
+	if !refsRegistry {
+		return nil
+	}
+	dim, _ := p["ScalableDimension"].(string)
+	write := strings.HasSuffix(dim, ":WriteCapacityUnits")
+	target := 0.0
+	for _, res := range resources {
+		if res.Type == "AWS::ApplicationAutoScaling::ScalingPolicy" && dig(res.Properties, "ScalingTargetId", "Ref") == id {
+			target, _ = dig(res.Properties, "TargetTrackingScalingPolicyConfiguration", "TargetValue").(float64)
+		}
+	}
+	if target <= 0 || target > 100 {
+		return fmt.Errorf("auto scaling target %s (%s) has no target-tracking utilization the model can price", id, dim)
+	}
+	for i := range r.Capacity {
+		c := &r.Capacity[i]
+		if c.Index == index && c.Write == write {
+			c.Min, _ = p["MinCapacity"].(float64)
+			c.Max, _ = p["MaxCapacity"].(float64)
+			c.Target = target
+			return nil
+		}
+	}
+	return fmt.Errorf("auto scaling target %s scales %s %q, which the registry table does not provision", id, dim, index)
 }
 
 // Defaults of the functions' device-key cache, for templates that do not
