@@ -212,7 +212,7 @@ type Concurrency struct {
 //
 // Reads are what a fleet pays for: one eventually consistent read (half
 // a unit) per device request the key cache misses. Capacity that a burst
-// outruns throttles, and the device gets 429 with Retry-After until auto
+// outruns throttles, and the device gets 503 with Retry-After until auto
 // scaling catches up (minutes; DynamoDB's burst capacity, up to 300
 // seconds of unused reads, absorbs short peaks), which the throttle
 // alarms report. Raise MinWrites before a bulk device import.

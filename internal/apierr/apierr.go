@@ -6,8 +6,6 @@ package apierr
 import (
 	"errors"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 )
 
 // Kind classifies an error for the API layer.
@@ -63,21 +61,4 @@ func KindOf(err error) Kind {
 		return e.Kind
 	}
 	return Internal
-}
-
-// throttles recognizes the AWS SDK's throttling errors (DynamoDB's
-// ProvisionedThroughputExceededException, ThrottlingException,
-// RequestLimitExceeded...), as its retryer does.
-var throttles = retry.IsErrorThrottles(retry.DefaultThrottles)
-
-// Backend classifies a failed call to a backing AWS service, after the
-// SDK's own retries: a throttle answers 429 ThrottlingException (the
-// caller's retry, not an outage, is what helps: a provisioned table whose
-// auto scaling has not caught up), anything else 503 ServiceUnavailable,
-// both with Retry-After. message names what is unavailable.
-func Backend(message string, err error) *Error {
-	if throttles.IsErrorThrottle(err).Bool() {
-		return ThrottlingException.Wrap(message+": it is throttling requests; retry later", err).WithRetryAfter(time.Second)
-	}
-	return ServiceUnavailable.Wrap(message+" is unavailable", err).WithRetryAfter(time.Second)
 }

@@ -150,7 +150,8 @@ func storeErr(op string, err error) error {
 	if ae, ok := apierr.As(err); ok {
 		return ae
 	}
-	return apierr.Backend("the cloud-to-device store", fmt.Errorf("c2d %s: %w", op, err))
+	return apierr.ServiceUnavailable.Wrap("the cloud-to-device store is unavailable",
+		fmt.Errorf("c2d %s: %w", op, err)).WithRetryAfter(time.Second)
 }
 
 // shardOf spreads devices over the index shards.

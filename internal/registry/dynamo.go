@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -101,7 +102,7 @@ func putIf(ctx context.Context, db DynamoDB, table, op string, item map[string]t
 }
 
 func storeErr(op string, err error) error {
-	return apierr.Backend("the device registry", fmt.Errorf("registry %s: %w", op, err))
+	return apierr.ServiceUnavailable.Wrap("device registry is unavailable", fmt.Errorf("registry %s: %w", op, err)).WithRetryAfter(time.Second)
 }
 
 // Get reads a device with a strongly consistent read, so a disable is seen at once.

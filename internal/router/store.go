@@ -91,7 +91,7 @@ func (s *Store) now() time.Time {
 }
 
 func unavailable(err error) error {
-	return apierr.Backend("the routing table", err)
+	return apierr.ServiceUnavailable.Wrap("the routing table is unavailable", err).WithRetryAfter(time.Second)
 }
 
 // deadLetterKey is a dead letter's sort key: the record's arrival time,
