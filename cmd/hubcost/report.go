@@ -143,7 +143,7 @@ func (r *report) profile(f costmodel.Profile) {
 	t.Flush()
 	fmt.Fprintln(r.w, "  (per-service columns are $ per million messages of the whole month, fixed costs included; $/M messages is what the traffic adds to the idle month)")
 	for _, th := range throttled {
-		fmt.Fprintf(r.w, "  cannot carry it: %s (priced at the maximum; not a candidate for the targets)\n", th)
+		fmt.Fprintf(r.w, "  cannot carry it: %s (not a candidate for the targets)\n", th)
 	}
 	fmt.Fprintln(r.w)
 }

@@ -31,9 +31,10 @@ var configurations = []configuration{
 	{"url-idle", "url with the aws/kinesis stream key and no dashboard: the cheapest idle hub", hub.Props{
 		API: hub.FunctionURL, AccessLogs: hub.NoAccessLogs, StreamShards: 1, StreamKey: hub.AWSManagedStreamKey, DisableDashboard: true,
 	}},
-	{"url-fleet", "url-idle with the registry table provisioned, auto scaled at 70% between 100 and 40,000 read units: a large steady fleet", hub.Props{
+	{"url-fleet", "url-idle with the registry table provisioned (auto scaled at 70% between 100 and 39,000 read units) and 500 ingress instances reserved: a large steady fleet", hub.Props{
 		API: hub.FunctionURL, AccessLogs: hub.NoAccessLogs, StreamShards: 1, StreamKey: hub.AWSManagedStreamKey, DisableDashboard: true,
-		RegistryCapacity: &hub.RegistryCapacity{MinReads: 100, MaxReads: 40_000, MinWrites: 5, MaxWrites: 1_000},
+		RegistryCapacity: &hub.RegistryCapacity{MinReads: 100, MaxReads: 39_000, MinWrites: 5, MaxWrites: 1_000},
+		Concurrency:      hub.Concurrency{Ingress: 500},
 	}},
 }
 

@@ -211,20 +211,32 @@ type Concurrency struct {
 // sweeper query a minute, so it scales in the write range for both.
 //
 // Reads are what a fleet pays for: one eventually consistent read (half
-// a unit) per device request the key cache misses. Capacity that a burst
-// outruns throttles, and the device gets 503 with Retry-After until auto
-// scaling catches up (minutes; DynamoDB's burst capacity, up to 300
-// seconds of unused reads, absorbs short peaks), which the throttle
-// alarms report. Raise MinWrites before a bulk device import.
+// a unit for an item up to 4 KB) per device request the key cache misses.
+// Capacity that a burst outruns throttles, and the device gets 503 with
+// Retry-After until auto scaling catches up (minutes; DynamoDB's burst
+// capacity, up to 300 seconds of unused reads, absorbs short peaks),
+// which the throttle alarms report.
+//
+// A deploy sets the table to the minimums: switching a live fleet from
+// on-demand, or changing a minimum later, resets capacity to them, and
+// target tracking climbs back only by about 1/target per step, since
+// throttled reads are not consumed ones. Switch with MinReads at or above
+// the peak reads per second ÷ 2 ÷ (TargetUtilization/100), then lower it
+// in a later deploy. Raise MinWrites before a bulk device import.
 type RegistryCapacity struct {
-	MinReads, MaxReads   int     // read capacity units, 1 <= min <= max <= 40,000 (the default per-table quota)
-	MinWrites, MaxWrites int     // write capacity units, likewise; default 5..1000 when both are 0
+	MinReads, MaxReads   int     // read capacity units of the table, 1 <= min <= max
+	MinWrites, MaxWrites int     // write capacity units of the table, and the index's reads and writes; default 5..1000 when both are 0
 	TargetUtilization    float64 // percent of provisioned capacity consumed that auto scaling aims at, 20..90, default 70
+	// TableQuota is the account's per-table capacity quota, which counts
+	// the table and its index together, per dimension: MaxReads +
+	// MaxWrites and 2 × MaxWrites must fit it. Default 40,000, AWS's
+	// default; set it only after AWS raised it.
+	TableQuota int
 }
 
 // Auto scaling bounds of RegistryCapacity.
 const (
-	maxTableCapacity         = 40_000
+	defaultTableQuota        = 40_000
 	defaultTargetUtilization = 70
 )
 
@@ -235,16 +247,24 @@ func (c *RegistryCapacity) defaults() error {
 	if c.MinWrites == 0 && c.MaxWrites == 0 {
 		c.MinWrites, c.MaxWrites = 5, 1000
 	}
-	if c.TargetUtilization < 20 || c.TargetUtilization > 90 {
+	if c.TableQuota == 0 {
+		c.TableQuota = defaultTableQuota
+	}
+	if !(c.TargetUtilization >= 20 && c.TargetUtilization <= 90) { // NaN too
 		return fmt.Errorf("hub: RegistryCapacity.TargetUtilization %v must be a percentage in 20..90", c.TargetUtilization)
 	}
 	for _, r := range []struct {
 		what     string
 		min, max int
 	}{{"Reads", c.MinReads, c.MaxReads}, {"Writes", c.MinWrites, c.MaxWrites}} {
-		if r.min < 1 || r.min > r.max || r.max > maxTableCapacity {
-			return fmt.Errorf("hub: RegistryCapacity Min%s %d and Max%s %d must satisfy 1 <= min <= max <= %d", r.what, r.min, r.what, r.max, maxTableCapacity)
+		if r.min < 1 || r.min > r.max {
+			return fmt.Errorf("hub: RegistryCapacity Min%s %d and Max%s %d must satisfy 1 <= min <= max", r.what, r.min, r.what, r.max)
 		}
+	}
+	// The index reads and writes in the write range (data.go's autoScale).
+	if c.MaxReads+c.MaxWrites > c.TableQuota || 2*c.MaxWrites > c.TableQuota {
+		return fmt.Errorf("hub: RegistryCapacity MaxReads %d + MaxWrites %d (the index's reads) and 2 x MaxWrites (table and index writes) must fit the per-table quota of %d",
+			c.MaxReads, c.MaxWrites, c.TableQuota)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"sort"
 	"strconv"
@@ -180,36 +181,40 @@ func TestCustomProps(t *testing.T) {
 
 func TestPropsValidation(t *testing.T) {
 	bad := map[string]hub.Props{
-		"api kind":        {API: "websocket"},
-		"url and domain":  {API: hub.FunctionURL, Domain: &hub.Domain{Name: "hub.example.com", CertificateARN: "arn:cert"}},
-		"access logs":     {AccessLogs: "verbose"},
-		"stream key":      {StreamKey: "none"},
-		"system level":    {SystemLogLevel: "error"},
-		"auth cache ttl":  {AuthCacheTTL: 10 * time.Minute},
-		"negative ttl":    {AuthCacheTTL: -time.Second},
-		"cache size":      {AuthCacheSize: 2_000_000},
-		"record version":  {RecordVersion: 3},
-		"queue depth":     {C2DMaxQueue: config.MaxQueueLimit + 1},
-		"delivery count":  {C2DMaxDelivery: 101},
-		"c2d ttl":         {C2DDefaultTTL: 30 * time.Second},
-		"feedback ttl":    {FeedbackTTL: 72 * time.Hour},
-		"sweep rate":      {SweepRate: 90 * time.Second},
-		"retention":       {StreamRetention: 12 * time.Hour},
-		"memory":          {MemoryMB: 64},
-		"log level":       {LogLevel: "verbose"},
-		"domain":          {Domain: &hub.Domain{Name: "hub.example.com"}},
-		"long sweeps":     {SweepRate: 13 * time.Hour},
-		"arch":            {Arch: "x86_64"},
-		"throttle":        {ThrottleRate: -1},
-		"burst":           {ThrottleBurst: -5},
-		"concurrency":     {Concurrency: hub.Concurrency{Service: -2}},
-		"error rate":      {Alarms: hub.AlarmThresholds{ErrorRate: 150}},
-		"device p99":      {Alarms: hub.AlarmThresholds{DeviceP99: 10 * time.Second}},
-		"service p99":     {Alarms: hub.AlarmThresholds{ServiceP99: time.Microsecond}},
-		"registry reads":  {RegistryCapacity: &hub.RegistryCapacity{MinReads: 10, MaxReads: 5, MinWrites: 1, MaxWrites: 1}},
-		"registry zero":   {RegistryCapacity: &hub.RegistryCapacity{}},
-		"registry quota":  {RegistryCapacity: &hub.RegistryCapacity{MinReads: 1, MaxReads: 50_000, MinWrites: 1, MaxWrites: 1}},
-		"registry target": {RegistryCapacity: &hub.RegistryCapacity{MinReads: 1, MaxReads: 5, MinWrites: 1, MaxWrites: 1, TargetUtilization: 95}},
+		"api kind":       {API: "websocket"},
+		"url and domain": {API: hub.FunctionURL, Domain: &hub.Domain{Name: "hub.example.com", CertificateARN: "arn:cert"}},
+		"access logs":    {AccessLogs: "verbose"},
+		"stream key":     {StreamKey: "none"},
+		"system level":   {SystemLogLevel: "error"},
+		"auth cache ttl": {AuthCacheTTL: 10 * time.Minute},
+		"negative ttl":   {AuthCacheTTL: -time.Second},
+		"cache size":     {AuthCacheSize: 2_000_000},
+		"record version": {RecordVersion: 3},
+		"queue depth":    {C2DMaxQueue: config.MaxQueueLimit + 1},
+		"delivery count": {C2DMaxDelivery: 101},
+		"c2d ttl":        {C2DDefaultTTL: 30 * time.Second},
+		"feedback ttl":   {FeedbackTTL: 72 * time.Hour},
+		"sweep rate":     {SweepRate: 90 * time.Second},
+		"retention":      {StreamRetention: 12 * time.Hour},
+		"memory":         {MemoryMB: 64},
+		"log level":      {LogLevel: "verbose"},
+		"domain":         {Domain: &hub.Domain{Name: "hub.example.com"}},
+		"long sweeps":    {SweepRate: 13 * time.Hour},
+		"arch":           {Arch: "x86_64"},
+		"throttle":       {ThrottleRate: -1},
+		"burst":          {ThrottleBurst: -5},
+		"concurrency":    {Concurrency: hub.Concurrency{Service: -2}},
+		"error rate":     {Alarms: hub.AlarmThresholds{ErrorRate: 150}},
+		"device p99":     {Alarms: hub.AlarmThresholds{DeviceP99: 10 * time.Second}},
+		"service p99":    {Alarms: hub.AlarmThresholds{ServiceP99: time.Microsecond}},
+		"registry reads": {RegistryCapacity: &hub.RegistryCapacity{MinReads: 10, MaxReads: 5, MinWrites: 1, MaxWrites: 1}},
+		"registry zero":  {RegistryCapacity: &hub.RegistryCapacity{}},
+		"registry quota": {RegistryCapacity: &hub.RegistryCapacity{MinReads: 1, MaxReads: 50_000, MinWrites: 1, MaxWrites: 1}},
+		// The quota counts the index (reading in the write range) with the table.
+		"registry quota with index": {RegistryCapacity: &hub.RegistryCapacity{MinReads: 1, MaxReads: 39_500, MinWrites: 1, MaxWrites: 1000}},
+		"registry writes quota":     {RegistryCapacity: &hub.RegistryCapacity{MinReads: 1, MaxReads: 10, MinWrites: 1, MaxWrites: 20_001}},
+		"registry target NaN":       {RegistryCapacity: &hub.RegistryCapacity{MinReads: 1, MaxReads: 5, TargetUtilization: math.NaN()}},
+		"registry target":           {RegistryCapacity: &hub.RegistryCapacity{MinReads: 1, MaxReads: 5, MinWrites: 1, MaxWrites: 1, TargetUtilization: 95}},
 		// CloudFormation cannot delete protected tables: the stack's
 		// deletion would fail half way.
 		"destroy protected tables": {RemovalPolicy: awscdk.RemovalPolicy_DESTROY},

@@ -246,17 +246,26 @@ func Estimate(s Stack, p Prices, m Measured, o Options, f Profile) Bill {
 	deviceRate := deviceReqs / secPerMonth
 	b.Concurrency = deviceRate * telemetryDur
 	b.CacheHit = CacheHitRate(s.AuthCacheTTL, s.AuthCacheSize, f, deviceReqs, b.Concurrency)
-	readUnits := 1.0
+	if n := s.IngressConcurrency; n > 0 && b.Concurrency/instanceUtilization > float64(n) {
+		b.Throttled = append(b.Throttled, fmt.Sprintf("the ingress function needs %.0f instances at %.0f%% (%.0f busy on average), above its reserved concurrency of %d",
+			math.Ceil(b.Concurrency/instanceUtilization), 100*instanceUtilization, b.Concurrency, n))
+	}
+	// A read unit reads 4 KB strongly consistent, twice eventually.
+	readUnits := math.Ceil(o.DeviceBytes / (4 << 10))
 	if o.EventualReads {
-		readUnits = 0.5
+		readUnits /= 2
 	}
 	registryUnits := deviceReqs * (1 - b.CacheHit) * readUnits
+	lifecycleRCU := m.LifecycleRCU
 	if s.Registry.Provisioned {
-		b.provisionRegistry(s.Registry, registryUnits/secPerMonth, p, add)
+		// A C2D send reads the device strongly consistent (one of the
+		// lifecycle's measured read units): from the provisioned table.
+		lifecycleRCU -= c2dSendRegistryRCU
+		b.provisionRegistry(s.Registry, (registryUnits+lifecycles*c2dSendRegistryRCU)/secPerMonth, p, add)
 	} else {
 		add("DynamoDB", registryReads, registryUnits/million*p.DynamoRRUPerMillion)
 	}
-	add("DynamoDB", "C2D lifecycles", lifecycles*(m.LifecycleWCU*p.DynamoWRUPerMillion+m.LifecycleRCU*p.DynamoRRUPerMillion)/million)
+	add("DynamoDB", "C2D lifecycles", lifecycles*(m.LifecycleWCU*p.DynamoWRUPerMillion+lifecycleRCU*p.DynamoRRUPerMillion)/million)
 	add("DynamoDB", "sweeps (every index shard, eventually consistent)", s.SweepsPerMonth*schema.C2DShards*0.5/million*p.DynamoRRUPerMillion)
 	add("DynamoDB", "storage and point-in-time recovery", f.Devices*o.DeviceBytes/gib*(p.DynamoStorageGBMonth+p.DynamoPITRGBMonth))
 
@@ -269,12 +278,21 @@ func Estimate(s Stack, p Prices, m Measured, o Options, f Profile) Bill {
 	}
 	add("KMS", "customer managed keys", float64(s.CustomerKeys)*p.KMSKeyMonth)
 	add("Secrets Manager", "owner key secret", float64(s.Secrets)*p.SecretMonth)
-	add("CloudWatch", "alarm metrics", float64(s.AlarmMetrics)*p.AlarmMetricMonth)
+	add("CloudWatch", "alarm metrics", float64(s.AlarmMetrics+s.Registry.ScalingAlarms)*p.AlarmMetricMonth)
 	add("CloudWatch", "dashboards", float64(s.Dashboards)*p.DashboardMonth)
 	add("EventBridge", "sweep schedule", s.SweepsPerMonth*p.ScheduledRuleEvent)
 	add("Data transfer", "responses to the internet", tiered(b.Requests*o.ResponseBytes/gib, p.DataOutGB))
 	return b
 }
+
+// instanceUtilization is the share of the ingress function's reserved
+// concurrency a steady profile may keep busy on average, as shards are
+// sized at 80 %: requests do not arrive evenly.
+const instanceUtilization = 0.8
+
+// c2dSendRegistryRCU is the registry read of a C2D send (strongly
+// consistent, an item under 4 KB), part of Measured.LifecycleRCU.
+const c2dSendRegistryRCU = 1.0
 
 // provisionRegistry prices a provisioned registry table: each dimension
 // at the capacity its auto scaling settles on for a steady demand (the
@@ -291,7 +309,7 @@ func (b *Bill) provisionRegistry(r Registry, readsPerSec float64, p Prices, add 
 		}
 		units := math.Max(c.Min, demand/(c.Target/100))
 		if units > c.Max {
-			b.Throttled = append(b.Throttled, fmt.Sprintf("the registry table needs %.0f read capacity units at %.0f%% utilization, above its maximum of %.0f", units, c.Target, c.Max))
+			b.Throttled = append(b.Throttled, fmt.Sprintf("the registry table needs %.0f read capacity units at %.0f%% utilization, above its maximum of %.0f", math.Ceil(units), c.Target, c.Max))
 			units = c.Max
 		}
 		price := p.DynamoRCUHour

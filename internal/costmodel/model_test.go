@@ -350,8 +350,49 @@ func TestProvisionedRegistry(t *testing.T) {
 			}
 		})
 	}
+	fleet := Profile{Devices: 1e6, PerDay: 1440, Batch: 1, BodyBytes: 1024}
+	line := func(b Bill, what string) float64 {
+		for _, l := range b.Lines {
+			if l.What == what {
+				return l.Month
+			}
+		}
+		return math.NaN()
+	}
+	// Items over 4 KB (tags) take a unit per eventually consistent read.
+	big := o
+	big.DeviceBytes = 5 << 10
+	if got, w := line(Estimate(s, USEast1(), handMeasured(), big, fleet), registryReads), 1e6/60*1/0.7*730*0.00013; !near(got, w) {
+		t.Errorf("5 KB items: registry reads $%.4f, want $%.4f", got, w)
+	}
+	// A C2D send's strongly consistent device read comes out of the
+	// provisioned capacity, not the lifecycle's on-demand units.
+	c2d := Profile{Devices: 1000, C2DPerDay: 1440, BodyBytes: 1024}
+	lifecycles := 1000 * 1440 * 730 / 24.0
+	b := Estimate(s, USEast1(), handMeasured(), o, c2d)
+	if got, w := line(b, "C2D lifecycles"), lifecycles*(10*0.625+(2-1)*0.125)/1e6; !near(got, w) {
+		t.Errorf("C2D lifecycles $%.4f, want $%.4f", got, w)
+	}
+	// Device receives and completes (2 per lifecycle, half a unit each)
+	// and the send's read (1 unit): 2 units per lifecycle, 16.7 lifecycles
+	// a second: 33 units consumed, 48 at 70 %, under the 100-unit minimum.
+	if got, w := line(b, registryReads), 100*730*0.00013; !near(got, w) {
+		t.Errorf("C2D registry reads $%.4f, want $%.4f", got, w)
+	}
+	// An ingress function reserved below the profile's instances cannot
+	// carry it: 16,667 requests/s of 10 ms keep 167 busy, 209 at 80 %.
+	capped := s
+	capped.IngressConcurrency = 200
+	if b := Estimate(capped, USEast1(), handMeasured(), o, fleet); len(b.Throttled) != 1 || !strings.Contains(b.Throttled[0], "needs 209 instances") {
+		t.Errorf("reserved concurrency 200: throttled %q", b.Throttled)
+	}
+	capped.IngressConcurrency = 210
+	if b := Estimate(capped, USEast1(), handMeasured(), o, fleet); len(b.Throttled) != 0 {
+		t.Errorf("reserved concurrency 210: throttled %q", b.Throttled)
+	}
+
 	s.Registry.Capacity[0].Max = 10_000
-	b := Estimate(s, USEast1(), handMeasured(), o, Profile{Devices: 1e6, PerDay: 1440, Batch: 1, BodyBytes: 1024})
+	b = Estimate(s, USEast1(), handMeasured(), o, fleet)
 	if len(b.Throttled) != 1 || !strings.Contains(b.Throttled[0], "11905 read capacity units") {
 		t.Errorf("a table whose maximum is below the demand: throttled %q", b.Throttled)
 	}
@@ -365,10 +406,12 @@ func TestProvisionedRegistry(t *testing.T) {
 
 func TestReadRegistryTemplate(t *testing.T) {
 	tmpl := `{"Resources":{
-	  "HubIngressAB12":{"Type":"AWS::Lambda::Function","Properties":{}},
+	  "HubIngressAB12":{"Type":"AWS::Lambda::Function","Properties":{"ReservedConcurrentExecutions":500,
+	    "Environment":{"Variables":{"DEVICEHUB_DEVICES_TABLE":{"Ref":"HubDevices12"}}}}},
 	  "HubServiceCD34":{"Type":"AWS::Lambda::Function","Properties":{}},
 	  "HubSweeperEF56":{"Type":"AWS::Lambda::Function","Properties":{}},
 	  "HubHttpApi":{"Type":"AWS::ApiGatewayV2::Api","Properties":{}},
+	  "HubDevicesArchive":{"Type":"AWS::DynamoDB::Table","Properties":{"BillingMode":"PAY_PER_REQUEST"}},
 	  "HubDevices12":{"Type":"AWS::DynamoDB::Table","Properties":{"BillingMode":"PROVISIONED",
 	    "ProvisionedThroughput":{"ReadCapacityUnits":100,"WriteCapacityUnits":5},
 	    "GlobalSecondaryIndexes":[{"IndexName":"byPendingEvent","ProvisionedThroughput":{"ReadCapacityUnits":5,"WriteCapacityUnits":5}}]}},
@@ -393,24 +436,31 @@ func TestReadRegistryTemplate(t *testing.T) {
 		{Index: "byPendingEvent", Min: 5, Max: 5, Target: 100},
 		{Index: "byPendingEvent", Write: true, Min: 5, Max: 1000, Target: 50},
 	}
-	if !s.Registry.Provisioned || len(s.Registry.Capacity) != len(want) {
-		t.Fatalf("registry %+v", s.Registry)
+	// The registry is the table the ingress function reads, not any
+	// table named like it; each policy brings target tracking's alarms.
+	if !s.Registry.Provisioned || len(s.Registry.Capacity) != len(want) || s.Registry.ScalingAlarms != 2*targetTrackingAlarms || s.IngressConcurrency != 500 {
+		t.Fatalf("registry %+v, ingress concurrency %d", s.Registry, s.IngressConcurrency)
 	}
 	for i, c := range s.Registry.Capacity {
 		if c != want[i] {
 			t.Errorf("capacity %d: %+v, want %+v", i, c, want[i])
 		}
 	}
+	// Each target applies to its own dimension.
+	s, err = ReadTemplate("t", []byte(strings.Replace(tmpl, `"dynamodb:index:WriteCapacityUnits"`, `"dynamodb:index:ReadCapacityUnits"`, 1)))
+	if err != nil {
+		t.Fatalf("an index read target: %v", err)
+	}
+	if got, w := s.Registry.Capacity[2], (Capacity{Index: "byPendingEvent", Min: 5, Max: 1000, Target: 50}); got != w {
+		t.Errorf("index read target applied as %+v, want %+v", got, w)
+	}
 	// A target on a dimension the table does not provision is an error,
 	// not a guess.
-	if _, err := ReadTemplate("t", []byte(strings.Replace(tmpl, `"dynamodb:index:WriteCapacityUnits"`, `"dynamodb:index:ReadCapacityUnits"`, 1))); err != nil {
-		t.Errorf("an index read target: %v", err)
-	}
 	noIndex := strings.Replace(tmpl, `"GlobalSecondaryIndexes":[{"IndexName":"byPendingEvent","ProvisionedThroughput":{"ReadCapacityUnits":5,"WriteCapacityUnits":5}}]`, `"X":[]`, 1)
 	if _, err := ReadTemplate("t", []byte(noIndex)); err == nil {
 		t.Error("a target on an index the table lacks was read")
 	}
-	onDemand := tmpl[:strings.Index(tmpl, `"HubDevices12"`)] + `"HubDevices12":{"Type":"AWS::DynamoDB::Table","Properties":{"BillingMode":"PAY_PER_REQUEST"}}}}`
+	onDemand := tmpl[:strings.Index(tmpl, `"HubDevices12":`)] + `"HubDevices12":{"Type":"AWS::DynamoDB::Table","Properties":{"BillingMode":"PAY_PER_REQUEST"}}}}`
 	if s, err := ReadTemplate("t", []byte(onDemand)); err != nil || s.Registry.Provisioned {
 		t.Errorf("on-demand registry read as %+v, %v", s.Registry, err)
 	}

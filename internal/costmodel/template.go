@@ -40,6 +40,9 @@ type Stack struct {
 	RecordVersion int
 	// Registry is the device registry table's capacity mode.
 	Registry Registry
+	// IngressConcurrency is the ingress function's reserved concurrency,
+	// the most instances it runs at once; 0 when unreserved.
+	IngressConcurrency int
 }
 
 // Registry is how the device registry table is billed: on demand (per
@@ -49,7 +52,15 @@ type Registry struct {
 	// Capacity is each provisioned dimension (table and index, read and
 	// write) with its auto scaling range, in template order of discovery.
 	Capacity []Capacity
+	// ScalingAlarms are the CloudWatch alarms target tracking creates
+	// outside the template, billed like the stack's own.
+	ScalingAlarms int
 }
+
+// targetTrackingAlarms: DynamoDB's target tracking keeps four alarms per
+// dimension (consumed capacity high and low, provisioned capacity high
+// and low).
+const targetTrackingAlarms = 4
 
 // Capacity is one provisioned dimension of the registry table.
 type Capacity struct {
@@ -101,12 +112,15 @@ func ReadTemplate(name string, raw []byte) (Stack, error) {
 	s := Stack{Name: name, Functions: map[string]Function{}, AuthCacheTTL: defaultAuthCacheTTL, AuthCacheSize: defaultAuthCacheSize, RecordVersion: telemetry.Version}
 	api := ""
 	hasURL := false
+	// The registry table is the one the ingress function is told of.
 	var registryID string
 	for id, r := range t.Resources {
-		if r.Type == "AWS::DynamoDB::Table" && strings.Contains(id, schema.Devices.ID) {
-			registryID = id
-			s.Registry = readRegistry(r.Properties)
+		if r.Type == "AWS::Lambda::Function" && functionRole(id) == Ingress {
+			registryID, _ = dig(r.Properties, "Environment", "Variables", schema.EnvDevicesTable, "Ref").(string)
 		}
+	}
+	if tb, ok := t.Resources[registryID]; ok && tb.Type == "AWS::DynamoDB::Table" {
+		s.Registry = readRegistry(tb.Properties)
 	}
 	for id, r := range t.Resources {
 		p := r.Properties
@@ -118,13 +132,7 @@ func ReadTemplate(name string, raw []byte) (Stack, error) {
 				}
 			}
 		case "AWS::Lambda::Function":
-			role := ""
-			for _, name := range []string{Ingress, Service, Sweeper} {
-				// The hub's construct ids: Hub/Ingress, Hub/Service, Hub/Sweeper.
-				if strings.Contains(id, strings.ToUpper(name[:1])+name[1:]) {
-					role = name
-				}
-			}
+			role := functionRole(id)
 			if role == "" {
 				continue
 			}
@@ -145,6 +153,9 @@ func ReadTemplate(name string, raw []byte) (Stack, error) {
 			}
 			s.Functions[role] = f
 			if role == Ingress {
+				if n, ok := p["ReservedConcurrentExecutions"].(float64); ok {
+					s.IngressConcurrency = int(n)
+				}
 				vars, _ := dig(p, "Environment", "Variables").(map[string]any)
 				if v, ok := vars[schema.EnvAuthCacheTTL].(string); ok {
 					d, err := time.ParseDuration(v)
@@ -241,6 +252,17 @@ func ReadTemplate(name string, raw []byte) (Stack, error) {
 	return s, nil
 }
 
+// functionRole is the role of a function by the hub's construct ids
+// (Hub/Ingress, Hub/Service, Hub/Sweeper), "" for any other function.
+func functionRole(id string) string {
+	for _, name := range []string{Ingress, Service, Sweeper} {
+		if strings.Contains(id, strings.ToUpper(name[:1])+name[1:]) {
+			return name
+		}
+	}
+	return ""
+}
+
 // readRegistry reads the registry table's billing mode and provisioned
 // throughput (table and indexes); auto scaling ranges come after.
 func readRegistry(p map[string]any) Registry {
@@ -296,6 +318,7 @@ func (r *Registry) scaling(id string, p map[string]any, registryID string, resou
 	for _, res := range resources {
 		if res.Type == "AWS::ApplicationAutoScaling::ScalingPolicy" && dig(res.Properties, "ScalingTargetId", "Ref") == id {
 			target, _ = dig(res.Properties, "TargetTrackingScalingPolicyConfiguration", "TargetValue").(float64)
+			r.ScalingAlarms += targetTrackingAlarms
 		}
 	}
 	if target <= 0 || target > 100 {
