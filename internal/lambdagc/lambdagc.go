@@ -1,0 +1,74 @@
+// Package lambdagc is the Go garbage collector's configuration for the
+// hub's functions on Lambda: the environment the stack gives every function
+// (infra/hub), and the same settings applied in process, so that benchmarks
+// measure what is deployed.
+//
+// A function serves one request at a time and its live heap is small: the
+// device-key cache, about 1 KB a device (~10 MiB at the default 10,000,
+// BenchmarkAuthCacheLiveHeap in internal/app), the SDK clients and a
+// request's buffers. With Go's default (GOGC=100, no limit) the collector
+// runs every time the heap doubles, a few MiB of allocation, so on the
+// ingress path it runs every few hundred requests and its background work
+// and write barriers are paid by the requests in flight, on a function
+// whose CPU share is a fraction of a core. The memory is paid for
+// anyway: Lambda bills the configured size, not the size used. So the
+// collector is switched off as a pacer (GOGC=off) and runs when the heap
+// reaches a soft limit (GOMEMLIMIT) well below the function's memory: every
+// ~150 MiB of allocation at the default 256 MB. The limit is a fraction of
+// the memory, leaving room for what the Go runtime does not count (the
+// binary's mapped text, the kernel's share); a live heap near the limit
+// would make the collector run often (Go caps it at half the CPU), which
+// is why the cache's size must stay far below it.
+package lambdagc
+
+import (
+	"runtime/debug"
+	"strconv"
+)
+
+// Environment variable names the Go runtime reads at start.
+const (
+	EnvGOGC       = "GOGC"
+	EnvGOMEMLIMIT = "GOMEMLIMIT"
+)
+
+// GOGC is the functions' GOGC: off, the heap grows to the memory limit.
+const GOGC = "off"
+
+// limitPercent is the memory limit's share of the function's memory.
+const limitPercent = 80
+
+// MemoryLimit is the Go runtime's soft memory limit, in bytes, for a
+// function of memoryMB megabytes (Lambda's MemorySize, in MiB).
+func MemoryLimit(memoryMB int) int64 {
+	return int64(memoryMB) * limitPercent / 100 << 20
+}
+
+// Env is the environment of a function of memoryMB megabytes: GOGC and
+// GOMEMLIMIT, in the Go runtime's syntax.
+func Env(memoryMB int) map[string]string {
+	return map[string]string{
+		EnvGOGC:       GOGC,
+		EnvGOMEMLIMIT: strconv.FormatInt(MemoryLimit(memoryMB)>>20, 10) + "MiB",
+	}
+}
+
+// Apply sets this process's collector as Env(memoryMB) sets a function's
+// at start, and returns a function restoring the settings it replaced.
+// For benchmarks and tests: a function reads its environment instead.
+func Apply(memoryMB int) (restore func()) {
+	percent := -1 // GOGC=off
+	if GOGC != "off" {
+		p, err := strconv.Atoi(GOGC)
+		if err != nil {
+			panic("lambdagc: GOGC " + GOGC + " is neither off nor a number")
+		}
+		percent = p
+	}
+	oldPercent := debug.SetGCPercent(percent)
+	oldLimit := debug.SetMemoryLimit(MemoryLimit(memoryMB))
+	return func() {
+		debug.SetGCPercent(oldPercent)
+		debug.SetMemoryLimit(oldLimit)
+	}
+}
