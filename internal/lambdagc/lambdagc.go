@@ -6,19 +6,18 @@
 // A function serves one request at a time and its live heap is small: the
 // device-key cache, about 1 KB a device (~10 MiB at the default 10,000,
 // BenchmarkAuthCacheLiveHeap in internal/app), the SDK clients and a
-// request's buffers. With Go's default (GOGC=100, no limit) the collector
-// runs every time the heap doubles, a few MiB of allocation, so on the
-// ingress path it runs every few hundred requests and its background work
-// and write barriers are paid by the requests in flight, on a function
-// whose CPU share is a fraction of a core. The memory is paid for
-// anyway: Lambda bills the configured size, not the size used. So the
-// collector is switched off as a pacer (GOGC=off) and runs when the heap
-// reaches a soft limit (GOMEMLIMIT) well below the function's memory: every
-// ~150 MiB of allocation at the default 256 MB. The limit is a fraction of
-// the memory, leaving room for what the Go runtime does not count (the
-// binary's mapped text, the kernel's share); a live heap near the limit
-// would make the collector run often (Go caps it at half the CPU), which
-// is why the cache's size must stay far below it.
+// request's buffers. Go's default (GOGC=100, no limit) collects each time
+// the heap doubles, every few MiB of allocation: on the ingress path, every
+// few hundred to a thousand requests, whose latency pays the collector's
+// background work, assists and write barriers on a function with a fraction
+// of a core. Lambda bills the configured memory, not the memory used, so
+// the pacer is switched off (GOGC=off) and the collector runs when the heap
+// reaches a soft limit (GOMEMLIMIT): at the default 256 MB, after ~180 MiB
+// of allocation, some ten thousand requests. The limit is 80% of the
+// function's memory, leaving room for what the runtime does not count (the
+// binary's mapped text, the kernel's share). A live heap near the limit
+// would make the collector run often (Go caps it at about half the CPU):
+// the device cache's size must stay far below it, as the default's does.
 package lambdagc
 
 import (
