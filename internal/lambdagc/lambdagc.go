@@ -6,7 +6,8 @@
 // A function serves one request at a time and its live heap is small: the
 // device-key cache, about 1 KB a device (~10 MiB at the default 10,000,
 // BenchmarkAuthCacheLiveHeap in internal/app), the SDK clients and a
-// request's buffers. Go's default (GOGC=100, no limit) collects each time
+// request's buffers; the largest, the router's, holds one batch of at most
+// 6 MB of event, decoded. Go's default (GOGC=100, no limit) collects each time
 // the heap doubles, every few MiB of allocation: on the ingress path, every
 // few hundred to a thousand requests, whose latency pays the collector's
 // background work, assists and write barriers on a function with a fraction
