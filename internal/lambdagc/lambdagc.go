@@ -39,7 +39,8 @@ const GOGC = "off"
 const limitPercent = 80
 
 // MemoryLimit is the Go runtime's soft memory limit, in bytes, for a
-// function of memoryMB megabytes (Lambda's MemorySize, in MiB).
+// function of memoryMB megabytes (Lambda's MemorySize), counted as MiB: the
+// headroom dwarfs the difference.
 func MemoryLimit(memoryMB int) int64 {
 	return int64(memoryMB) * limitPercent / 100 << 20
 }
