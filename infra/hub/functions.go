@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"maps"
 	"path/filepath"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/devicehub/devicehub/internal/config"
+	"github.com/devicehub/devicehub/internal/lambdagc"
 	"github.com/devicehub/devicehub/internal/schema"
 )
 
@@ -81,7 +83,7 @@ func (h *Hub) newFunction(scope constructs.Construct, id, name, asset, descripti
 		Code:         awslambda.Code_FromAsset(jsii.String(filepath.Join(p.AssetDir, asset)), nil),
 		MemorySize:   jsii.Number(p.MemoryMB),
 		Timeout:      awscdk.Duration_Seconds(jsii.Number(timeout)),
-		Environment:  &env,
+		Environment:  h.withGoRuntime(env),
 		Role:         role,
 		LogGroup:     logs,
 		// Lambda's JSON log format lets it filter by level: the system
@@ -96,6 +98,21 @@ func (h *Hub) newFunction(scope constructs.Construct, id, name, asset, descripti
 		fp.ReservedConcurrentExecutions = jsii.Number(concurrency)
 	}
 	return awslambda.NewFunction(scope, jsii.String(id), fp)
+}
+
+// withGoRuntime is env (a copy) with the Go runtime's garbage collector
+// settings for the function's memory size, which every devicehub function,
+// a Go binary, runs with: see internal/lambdagc for the choice. The limit
+// follows Props.MemoryMB.
+func (h *Hub) withGoRuntime(env map[string]*string) *map[string]*string {
+	out := maps.Clone(env)
+	if out == nil {
+		out = map[string]*string{}
+	}
+	for k, v := range lambdagc.Env(h.Props.MemoryMB) {
+		out[k] = jsii.String(v)
+	}
+	return &out
 }
 
 // maxEventAge is the longest age Lambda accepts for an async event.

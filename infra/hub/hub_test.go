@@ -21,6 +21,7 @@ import (
 
 	"github.com/devicehub/devicehub/infra/hub"
 	"github.com/devicehub/devicehub/internal/config"
+	"github.com/devicehub/devicehub/internal/lambdagc"
 	"github.com/devicehub/devicehub/internal/provision"
 	"github.com/devicehub/devicehub/internal/schema"
 )
@@ -116,6 +117,9 @@ func TestCustomProps(t *testing.T) {
 				}
 				if fn["MemorySize"] != 512.0 {
 					t.Errorf("%s: memory %v", id, fn["MemorySize"])
+				}
+				if vars[lambdagc.EnvGOMEMLIMIT] != "409MiB" {
+					t.Errorf("%s: %s=%v, want 409MiB, 80%% of 512 MB", id, lambdagc.EnvGOMEMLIMIT, vars[lambdagc.EnvGOMEMLIMIT])
 				}
 				if lc := dig(fn, "LoggingConfig"); dig(lc, "LogFormat") != "JSON" || dig(lc, "SystemLogLevel") != "INFO" || dig(lc, "ApplicationLogLevel") != "DEBUG" {
 					t.Errorf("%s: logging %s, want JSON, system INFO, application DEBUG", id, canon(lc))
@@ -236,6 +240,7 @@ func checkCommon(t *testing.T, f *fixture) {
 	t.Run("tables match the local bootstrap", func(t *testing.T) { checkTables(t, f) })
 	t.Run("functions", func(t *testing.T) { checkFunctions(t, f) })
 	t.Run("environment", func(t *testing.T) { checkEnvironment(t, f) })
+	t.Run("go runtime", func(t *testing.T) { checkGoRuntime(t, f, "204MiB") })
 	t.Run("iam", func(t *testing.T) { checkIAM(t, f) })
 	t.Run("stream", func(t *testing.T) { checkStream(t, f) })
 	t.Run("owner secret", func(t *testing.T) { checkSecret(t, f) })
@@ -365,12 +370,35 @@ func checkFunctions(t *testing.T, f *fixture) {
 	}
 }
 
+// checkGoRuntime: every function in f, all the hub's, runs with the
+// garbage collector settings internal/lambdagc chose for its memory size;
+// limit is what they give at the default 256 MB.
+func checkGoRuntime(t *testing.T, f *fixture, limit string) {
+	t.Helper()
+	for id, fn := range f.resources("AWS::Lambda::Function") {
+		mem, _ := fn["MemorySize"].(float64)
+		want := lambdagc.Env(int(mem))
+		if mem == 256 && want[lambdagc.EnvGOMEMLIMIT] != limit {
+			t.Errorf("lambdagc gives %s=%s at 256 MB, want %s", lambdagc.EnvGOMEMLIMIT, want[lambdagc.EnvGOMEMLIMIT], limit)
+		}
+		vars, _ := dig(fn, "Environment", "Variables").(map[string]any)
+		for _, k := range []string{lambdagc.EnvGOGC, lambdagc.EnvGOMEMLIMIT} {
+			if vars[k] != want[k] {
+				t.Errorf("%s (%v MB): %s=%v, want %s", id, mem, k, vars[k], want[k])
+			}
+		}
+		if vars[lambdagc.EnvGOGC] != "off" {
+			t.Errorf("%s: GOGC=%v, want off", id, vars[lambdagc.EnvGOGC])
+		}
+	}
+}
+
 // checkEnvironment: every function gets every table and stream name and
 // every setting; only the service function, the one that verifies
 // owner-policy tokens, learns where the owner key is.
 func checkEnvironment(t *testing.T, f *fixture) {
 	common := []string{
-		schema.EnvHubHost, schema.Telemetry.EnvVar,
+		lambdagc.EnvGOGC, lambdagc.EnvGOMEMLIMIT, schema.EnvHubHost, schema.Telemetry.EnvVar,
 		schema.EnvC2DDefaultTTL, schema.EnvC2DMaxDelivery, schema.EnvC2DMaxQueue, schema.EnvFeedbackTTL, schema.EnvLogLevel,
 		schema.EnvAuthCacheTTL, schema.EnvAuthCacheSize, schema.EnvRecordVersion,
 	}

@@ -310,7 +310,7 @@ func (h *Hub) routing() error {
 	env[schema.EnvHubHost] = h.HubHost
 	env[schema.EnvRoutes] = jsii.String(routesJSON(def))
 	env[schema.EnvHubName] = hubName
-	if n := environmentSize(env); n > lambdaEnvironmentLimit {
+	if n := environmentSize(*h.withGoRuntime(env)); n > lambdaEnvironmentLimit {
 		return fmt.Errorf("hub: Routing: the router's environment would be about %d bytes with the definition, over Lambda's %d: shorten conditions or names, or route fewer", n, lambdaEnvironmentLimit)
 	}
 	fn := h.newFunction(scope, "Router", Router, Router, descriptions[Router], timeouts[Router], env, p.Concurrency.Router)

@@ -23,6 +23,7 @@ import (
 	"github.com/devicehub/devicehub/infra/hub"
 	"github.com/devicehub/devicehub/internal/config"
 	"github.com/devicehub/devicehub/internal/costmodel"
+	"github.com/devicehub/devicehub/internal/lambdagc"
 	"github.com/devicehub/devicehub/internal/schema"
 	"github.com/devicehub/devicehub/shared/routing"
 )
@@ -297,7 +298,7 @@ func checkRouter(t *testing.T, f *fixture, concurrency int) {
 	}
 	vars := functionEnv(t, f, rr.Function)
 	want := []string{
-		schema.EnvHubHost, schema.Telemetry.EnvVar, schema.EnvRoutes, schema.EnvHubName,
+		lambdagc.EnvGOGC, lambdagc.EnvGOMEMLIMIT, schema.EnvHubHost, schema.Telemetry.EnvVar, schema.EnvRoutes, schema.EnvHubName,
 		schema.EnvC2DDefaultTTL, schema.EnvC2DMaxDelivery, schema.EnvC2DMaxQueue, schema.EnvFeedbackTTL, schema.EnvLogLevel,
 		schema.EnvAuthCacheTTL, schema.EnvAuthCacheSize, schema.EnvRecordVersion,
 	}
@@ -423,7 +424,8 @@ func TestRoutingMinimal(t *testing.T) {
 	checkNag(t, f)
 	checkIAM(t, f) // the three functions: nothing new
 	checkAlarms(t, f, "5xx", createdTopic(t, f))
-	checkRouter(t, f, 12) // 4 on-demand shards × 3
+	checkRouter(t, f, 12)          // 4 on-demand shards × 3
+	checkGoRuntime(t, f, "204MiB") // the router and the example consumer too
 	checkMapping(t, f, rr.Mapping, getAtt(f.ref(t, f.hub.Stream.StreamName()), "Arn"), rr.OnFailure, hub.StreamReading{
 		BatchSize: 500, ParallelizationFactor: 3, BatchWindow: 2 * time.Second, RetryAttempts: hub.NoRetries, MaxRecordAge: time.Hour,
 	})

@@ -23,6 +23,7 @@ func TestX509FrontDoor(t *testing.T) {
 			f := synth(t, hub.Props{API: api, X509: &hub.X509{Domain: "devices.example.com", CertificateARN: x509Cert}})
 			checkNag(t, f)
 			checkX509(t, f, "")
+			checkGoRuntime(t, f, "204MiB")
 		})
 	}
 	t.Run("renamed header, shared VPC settings", func(t *testing.T) {

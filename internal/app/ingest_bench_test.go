@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
@@ -21,6 +23,7 @@ import (
 	"github.com/devicehub/devicehub/internal/hubapi"
 	"github.com/devicehub/devicehub/internal/kinesisput"
 	"github.com/devicehub/devicehub/internal/kinesisput/kinesisfake"
+	"github.com/devicehub/devicehub/internal/lambdagc"
 	"github.com/devicehub/devicehub/internal/registry"
 	"github.com/devicehub/devicehub/internal/registry/registrytest"
 	"github.com/devicehub/devicehub/shared/iothub"
@@ -168,25 +171,53 @@ func TestLambdaIngress(t *testing.T) {
 }
 
 // BenchmarkLambdaIngress: ns/op and allocs/op per invocation; ns/msg divides
-// by its messages.
+// by its messages. Each runs under Go's default collector settings
+// (gc=default: GOGC=100, no memory limit) and under those the stack deploys
+// (gc=lambda: internal/lambdagc at the stack's default memory size), each
+// restored after, whatever the process's environment says.
 func BenchmarkLambdaIngress(b *testing.B) {
+	gcs := []struct {
+		name  string
+		apply func() (restore func())
+	}{
+		{"gc=default", goDefaultGC},
+		{"gc=lambda", func() func() { return lambdagc.Apply(lambdaMemoryMB) }},
+	}
 	for _, batch := range []int{0, 100} {
 		name := "single"
 		if batch > 0 {
 			name = "batch" + strconv.Itoa(batch)
 		}
-		b.Run(name, func(b *testing.B) {
-			h, raw := newLambdaIngress(b, &kinesisfake.Transport{}, batch)
-			b.ReportAllocs()
-			b.SetBytes(int64(len(raw)))
-			ctx := context.Background()
-			for b.Loop() {
-				out, err := h.Invoke(ctx, raw)
-				if err != nil || len(out) == 0 {
-					b.Fatalf("%s, %v", out, err)
+		for _, gc := range gcs {
+			b.Run(name+"/"+gc.name, func(b *testing.B) {
+				h, raw := newLambdaIngress(b, &kinesisfake.Transport{}, batch)
+				defer gc.apply()()
+				b.ReportAllocs()
+				b.SetBytes(int64(len(raw)))
+				ctx := context.Background()
+				for b.Loop() {
+					out, err := h.Invoke(ctx, raw)
+					if err != nil || len(out) == 0 {
+						b.Fatalf("%s, %v", out, err)
+					}
 				}
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*max(batch, 1)), "ns/msg")
-		})
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*max(batch, 1)), "ns/msg")
+			})
+		}
+	}
+}
+
+// lambdaMemoryMB is the functions' memory size by default (infra/hub's
+// Props.MemoryMB), which their GOMEMLIMIT derives from.
+const lambdaMemoryMB = 256
+
+// goDefaultGC sets Go's default collector settings, GOGC=100 and no memory
+// limit, and returns a function restoring the settings it replaced.
+func goDefaultGC() (restore func()) {
+	percent := debug.SetGCPercent(100)
+	limit := debug.SetMemoryLimit(math.MaxInt64)
+	return func() {
+		debug.SetGCPercent(percent)
+		debug.SetMemoryLimit(limit)
 	}
 }

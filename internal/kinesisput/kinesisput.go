@@ -32,6 +32,16 @@ import (
 )
 
 // HTTPClient sends requests; *http.Client and the SDK's BuildableClient fit.
+//
+// Calls go through the client's Do, not straight to its transport, though
+// http.Client.Do costs six allocations a call (the header copy kept for
+// redirects, a request copy, the URL's): in Lambda the client is the SDK
+// configuration's BuildableClient (FromSDK), whose http.Client carries the
+// per-attempt timeout (awsenv.Load), reading the body included, its redirect
+// policy and any read timeout, on one connection pool with the SDK's
+// clients. Reaching past it would mean copying its transport
+// (BuildableClient.GetTransport returns a copy, without a read timeout) and
+// re-implementing the timeout, for ~1 µs of a ~35 µs invocation.
 type HTTPClient interface {
 	Do(*http.Request) (*http.Response, error)
 }
