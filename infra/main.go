@@ -187,7 +187,7 @@ func stackProps(get, getenv func(string) string) (string, *hub.StackProps, error
 func capacityRange(v string) (lo, hi int, err error) {
 	a, b, ok := strings.Cut(v, "-")
 	if !ok {
-		return 0, 0, fmt.Errorf("%q: want MIN-MAX capacity units, e.g. 100-40000", v)
+		return 0, 0, fmt.Errorf("%q: want MIN-MAX capacity units, e.g. 100-39000", v)
 	}
 	if lo, err = strconv.Atoi(a); err == nil {
 		hi, err = strconv.Atoi(b)

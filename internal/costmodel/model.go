@@ -59,7 +59,9 @@ type Options struct {
 	// (status line, headers, TLS record), default 200; a new TLS
 	// connection per request adds its handshake (~4-6 KB).
 	ResponseBytes float64
-	// DeviceBytes is the registry and queue storage per device, default 1 KB.
+	// DeviceBytes is the registry and queue storage per device, default
+	// 1 KB; the registry item's size too, which sets a device read's units
+	// (one per 4 KB strongly consistent, half that eventually).
 	DeviceBytes float64
 	// StreamUtilization is the share of a shard's limits provisioned
 	// capacity is sized for, default 0.8 (the StreamCapacity alarm).

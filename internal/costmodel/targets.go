@@ -80,7 +80,7 @@ func Evaluate(stacks []Stack, p Prices, m Measured, o Options) []Verdict {
 		if v.Best == "" {
 			v.Why = "no configuration of this kind was priced"
 			if throttled > 0 {
-				v.Why = fmt.Sprintf("no configuration of this kind can carry the traffic (%d throttled at their maximum capacity)", throttled)
+				v.Why = fmt.Sprintf("no configuration of this kind can carry the traffic (%d too small for it: see \"cannot carry it\" under the profile)", throttled)
 			}
 			out = append(out, v)
 			continue
