@@ -85,7 +85,7 @@ func (r *report) configurations() {
 		}
 		registry := "on-demand"
 		for _, c := range s.Registry.Capacity {
-			if c.Index == "" && !c.Write {
+			if c.TableReads() {
 				registry = fmt.Sprintf("%.0f-%.0f RCU at %.0f%%", c.Min, c.Max, c.Target)
 			}
 		}

@@ -306,7 +306,7 @@ func (b *Bill) provisionRegistry(r Registry, readsPerSec float64, p Prices, add 
 	var reads, other float64
 	for _, c := range r.Capacity {
 		demand := 0.0
-		if c.Index == "" && !c.Write {
+		if c.TableReads() {
 			demand = readsPerSec
 		}
 		units := math.Max(c.Min, demand/(c.Target/100))
@@ -318,7 +318,7 @@ func (b *Bill) provisionRegistry(r Registry, readsPerSec float64, p Prices, add 
 		if c.Write {
 			price = p.DynamoWCUHour
 		}
-		if c.Index == "" && !c.Write {
+		if c.TableReads() {
 			reads += units * hoursPerMonth * price
 		} else {
 			other += units * hoursPerMonth * price

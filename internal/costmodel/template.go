@@ -72,6 +72,10 @@ type Capacity struct {
 	Target float64
 }
 
+// TableReads says whether c is the table's own read capacity, the one the
+// device-key reads consume.
+func (c Capacity) TableReads() bool { return c.Index == "" && !c.Write }
+
 // Function is one function's billed settings.
 type Function struct {
 	MemoryMB       int
